@@ -1,0 +1,71 @@
+"""The registry of worker processes, kept alive by heartbeats, for `trainbot status`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from storage.db import Database
+from storage.models import Worker, utcnow
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    name: str
+    hostname: str
+    pid: int
+    backend: str | None
+    device: str | None
+    heartbeat_at: datetime
+    current_job_id: int | None
+
+
+class WorkerRegistry:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def register(
+        self, name: str, *, hostname: str, pid: int, backend: str | None, device: str | None
+    ) -> None:
+        now = utcnow()
+        with self.db.session() as session:
+            worker = session.get(Worker, name) or Worker(name=name)
+            worker.hostname, worker.pid = hostname, pid
+            worker.backend, worker.device = backend, device
+            worker.started_at = worker.heartbeat_at = now
+            worker.stopped_at, worker.current_job_id = None, None
+            session.add(worker)
+
+    def beat(self, name: str, current_job_id: int | None) -> None:
+        with self.db.session() as session:
+            session.execute(
+                update(Worker)
+                .where(Worker.name == name)
+                .values(heartbeat_at=utcnow(), current_job_id=current_job_id)
+            )
+
+    def stopped(self, name: str) -> None:
+        with self.db.session() as session:
+            session.execute(
+                update(Worker)
+                .where(Worker.name == name)
+                .values(stopped_at=utcnow(), current_job_id=None)
+            )
+
+    def alive(self, within_seconds: float) -> list[WorkerInfo]:
+        """Workers that have beaten their heart within the last `within_seconds`."""
+        since = utcnow() - timedelta(seconds=within_seconds)
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(Worker)
+                .where(Worker.heartbeat_at >= since, Worker.stopped_at.is_(None))
+                .order_by(Worker.name)
+            )
+            return [
+                WorkerInfo(
+                    w.name, w.hostname, w.pid, w.backend, w.device, w.heartbeat_at, w.current_job_id
+                )
+                for w in rows
+            ]

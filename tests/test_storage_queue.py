@@ -1,0 +1,269 @@
+"""The durable job queue on real SQLite files and a real PostgreSQL database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from storage.models import JobKind, JobStatus
+from storage.queue import CancelOutcome, NewArtifact, NewMessage, NewModel
+from storage.records import ChatRef, UserRef
+from storage.store import Store
+
+CHAT, OTHER_CHAT = 1001, 2002
+
+
+def queue_train(store: Store, chat_id: int = CHAT, **params: object):
+    store.records.remember(ChatRef(chat_id), UserRef(7))
+    return store.queue.enqueue(JobKind.TRAIN, chat_id=chat_id, user_id=7, params=dict(params))
+
+
+def a_model() -> NewModel:
+    return NewModel(
+        keras_file=b"keras-bytes",
+        scaling={"x_mean": [0.0], "x_std": [1.0], "y_mean": 0.0, "y_std": 1.0},
+        feature_names=["x"],
+        target_name="y",
+        feature_ranges=[[0.0, 999.0]],
+        metrics={"mse": 0.001},
+        backend="tensorflow",
+        device="cpu",
+    )
+
+
+def test_a_queued_job_is_claimed_completed_and_leaves_its_results(store: Store) -> None:
+    job = queue_train(store, epochs=5)
+    assert store.queue.position(job) == 1
+
+    claimed = store.queue.claim("w1")
+    assert claimed is not None and claimed.id == job.id
+    assert claimed.status == JobStatus.RUNNING and claimed.attempts == 1
+    assert claimed.params == {"epochs": 5}
+    assert store.queue.claim("w2") is None
+    assert store.queue.position(job) is None
+
+    done = store.queue.complete(
+        claimed,
+        result={"mse": 0.001},
+        artifacts=[NewArtifact("plot", "plot", "plot.png", "image/png", b"\x89PNG...")],
+        messages=[NewMessage("train_summary", {"text": "ok"}), NewMessage("plot", {}, "plot")],
+        model=a_model(),
+    )
+    assert done
+    finished = store.records.get_job(CHAT, job.id)
+    assert finished is not None and finished.status == JobStatus.SUCCEEDED
+    assert finished.result == {"mse": 0.001, "model_id": finished.model_id, "model_version": 1}
+    active = store.records.active_model(CHAT)
+    assert active is not None and active.version == 1
+
+    pending = store.outbox.pending()
+    assert [m.kind for m in pending] == ["train_summary", "plot"]
+    assert pending[0].payload["model_version"] == 1
+    photo = store.outbox.artifact(pending[1].artifact_id)
+    assert photo is not None and photo.content == b"\x89PNG..."
+
+
+def test_predictions_jump_ahead_of_training_and_order_is_kept(store: Store) -> None:
+    first = queue_train(store)
+    second = queue_train(store)
+    predict = store.queue.enqueue(JobKind.PREDICT, chat_id=CHAT, user_id=7, params={"values": [1]})
+    assert store.queue.position(predict) == 1
+    assert store.queue.position(second) == 3
+    assert [store.queue.claim("w").id for _ in range(3)] == [predict.id, first.id, second.id]
+
+
+def test_claim_can_be_limited_to_some_kinds(store: Store) -> None:
+    queue_train(store)
+    assert store.queue.claim("w", kinds=[JobKind.PREDICT]) is None
+    assert store.queue.claim("w", kinds=[JobKind.TRAIN]) is not None
+
+
+def test_a_failure_is_retried_until_the_attempt_limit_then_reported(store: Store) -> None:
+    store.queue.max_attempts = 2
+    job = queue_train(store)
+    claimed = store.queue.claim("w")
+    assert store.queue.fail(claimed, "Something broke.") == JobStatus.QUEUED
+    # The retry waits out its back-off before it can be claimed again.
+    assert store.queue.claim("w") is None
+    with store.db.session() as session:
+        from storage.models import Job, utcnow
+
+        session.get(Job, job.id).run_after = utcnow()
+    again = store.queue.claim("w")
+    assert again is not None and again.attempts == 2
+    assert store.queue.fail(again, "Something broke again.") == JobStatus.FAILED
+
+    failed = store.records.get_job(CHAT, job.id)
+    assert failed.status == JobStatus.FAILED and failed.error == "Something broke again."
+    [message] = store.outbox.pending()
+    assert message.kind == "job_failed" and message.payload["error"] == "Something broke again."
+
+
+def test_a_permanent_failure_is_not_retried(store: Store) -> None:
+    queue_train(store)
+    claimed = store.queue.claim("w")
+    assert store.queue.fail(claimed, "Your file is empty.", retry=False) == JobStatus.FAILED
+
+
+def test_an_expired_lease_is_reclaimed_and_the_stale_worker_cannot_finish(store: Store) -> None:
+    store.queue.lease = store.queue.lease.__class__(seconds=0.2)
+    job = queue_train(store)
+    stale = store.queue.claim("dead-worker")
+    time.sleep(0.3)
+    assert store.queue.reclaim_expired() == [job.id]
+
+    fresh = store.queue.claim("live-worker")
+    assert fresh is not None and fresh.id == job.id and fresh.attempts == 2
+    assert not store.queue.heartbeat(stale).lease_held
+    assert not store.queue.complete(stale, result={}, messages=[NewMessage("x")])
+    assert store.queue.fail(stale, "late") is None
+    assert store.queue.complete(fresh, result={}, messages=[NewMessage("x")])
+    assert len(store.outbox.pending()) == 1
+
+
+def test_a_job_that_keeps_killing_workers_is_failed_after_its_attempts(store: Store) -> None:
+    store.queue.lease = store.queue.lease.__class__(seconds=0.1)
+    store.queue.max_attempts = 2
+    job = queue_train(store)
+    for _ in range(2):
+        assert store.queue.claim("doomed") is not None
+        time.sleep(0.2)
+        store.queue.reclaim_expired()
+    failed = store.records.get_job(CHAT, job.id)
+    assert failed.status == JobStatus.FAILED
+    assert "stopped its worker 2 times" in failed.error
+    assert [m.kind for m in store.outbox.pending()] == ["job_failed"]
+
+
+def test_progress_extends_the_lease_and_bumps_the_revision(store: Store) -> None:
+    job = queue_train(store)
+    claimed = store.queue.claim("w")
+    signal = store.queue.record_progress(
+        claimed, epoch=3, total=10, loss=0.5, val_loss=float("nan"), eta_seconds=1.5
+    )
+    assert signal.lease_held and not signal.cancel_requested
+    current = store.records.get_job(CHAT, job.id)
+    assert (current.progress_epoch, current.progress_total, current.progress_loss) == (3, 10, 0.5)
+    assert current.progress_val_loss is None
+    assert current.lease_expires_at > claimed.lease_expires_at
+    assert current.revision > claimed.revision
+
+
+def test_cancel_stops_a_queued_job_at_once_and_flags_a_running_one(store: Store) -> None:
+    running = queue_train(store)
+    queued = queue_train(store)
+    claimed = store.queue.claim("w")
+
+    assert store.queue.cancel(CHAT, queued.id) == CancelOutcome.CANCELLED
+    assert store.records.get_job(CHAT, queued.id).status == JobStatus.CANCELLED
+    assert store.queue.cancel(CHAT, queued.id) == CancelOutcome.ALREADY_FINISHED
+
+    assert store.queue.cancel(CHAT, running.id) == CancelOutcome.REQUESTED
+    assert store.queue.heartbeat(claimed).cancel_requested
+    assert store.queue.mark_cancelled(claimed)
+    assert store.records.get_job(CHAT, running.id).status == JobStatus.CANCELLED
+    assert [m.kind for m in store.outbox.pending()] == ["job_cancelled", "job_cancelled"]
+
+
+def test_release_hands_the_job_back_without_spending_an_attempt(store: Store) -> None:
+    queue_train(store)
+    claimed = store.queue.claim("w")
+    assert store.queue.release(claimed)
+    again = store.queue.claim("w2")
+    assert again is not None and again.attempts == 1
+
+
+def test_one_chat_cannot_see_or_cancel_another_chats_job(store: Store) -> None:
+    job = queue_train(store, chat_id=CHAT)
+    store.records.remember(ChatRef(OTHER_CHAT))
+    assert store.records.get_job(OTHER_CHAT, job.id) is None
+    assert store.records.list_jobs(OTHER_CHAT) == []
+    assert store.queue.cancel(OTHER_CHAT, job.id) == CancelOutcome.NOT_FOUND
+    assert store.records.get_job(CHAT, job.id).status == JobStatus.QUEUED
+
+
+def test_counts_and_recent_failures(store: Store) -> None:
+    queue_train(store)
+    queue_train(store)
+    store.queue.fail(store.queue.claim("w"), "bad", retry=False)
+    counts = store.queue.counts()
+    assert (counts.queued, counts.failed, counts.running) == (1, 1, 0)
+    assert [j.error for j in store.queue.recent_failures()] == ["bad"]
+
+
+def test_a_wake_up_reaches_a_waiting_worker_in_the_same_process(store: Store) -> None:
+    woke: list[bool] = []
+    waiter = threading.Thread(target=lambda: woke.append(store.queue.wait_for_work(10.0)))
+    waiter.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    queue_train(store)
+    waiter.join(10)
+    assert woke == [True]
+    assert time.monotonic() - started < 5
+
+
+JOBS_TO_RACE = 500
+
+
+def test_threads_racing_for_500_jobs_claim_each_exactly_once(store: Store) -> None:
+    store.records.remember(ChatRef(CHAT))
+    for _ in range(JOBS_TO_RACE):
+        store.queue.enqueue(JobKind.TRAIN, chat_id=CHAT, user_id=None, params={})
+    claimed: list[list[int]] = [[] for _ in range(4)]
+
+    def drain(slot: int) -> None:
+        while (job := store.queue.claim(f"thread-{slot}")) is not None:
+            claimed[slot].append(job.id)
+            store.queue.complete(job, result={})
+
+    threads = [threading.Thread(target=drain, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    every = [job_id for ids in claimed for job_id in ids]
+    assert len(every) == JOBS_TO_RACE and len(set(every)) == JOBS_TO_RACE
+    assert store.queue.counts().succeeded == JOBS_TO_RACE
+
+
+DRAIN_SCRIPT = """
+import sys
+from storage.store import Store
+store = Store.open(sys.argv[1], upgrade=False)
+ids = []
+while (job := store.queue.claim(sys.argv[2])) is not None:
+    ids.append(job.id)
+    store.queue.complete(job, result={})
+print(" ".join(map(str, ids)))
+"""
+
+
+def test_processes_racing_for_500_jobs_claim_each_exactly_once(store: Store) -> None:
+    store.records.remember(ChatRef(CHAT))
+    for _ in range(JOBS_TO_RACE):
+        store.queue.enqueue(JobKind.TRAIN, chat_id=CHAT, user_id=None, params={})
+    url = store.db.url.render_as_string(hide_password=False)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", DRAIN_SCRIPT, url, f"process-{i}"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    outputs = [p.communicate(timeout=180)[0] for p in processes]
+    assert all(p.returncode == 0 for p in processes)
+    every = [int(i) for out in outputs for i in out.split()]
+    assert len(every) == JOBS_TO_RACE and len(set(every)) == JOBS_TO_RACE
+
+
+@pytest.mark.parametrize("kind", list(JobKind))
+def test_job_kinds_round_trip_as_their_values(store: Store, kind: JobKind) -> None:
+    store.records.remember(ChatRef(CHAT))
+    job = store.queue.enqueue(kind, chat_id=CHAT, user_id=None, params={})
+    assert store.records.get_job(CHAT, job.id).kind == kind
