@@ -1,0 +1,358 @@
+"""The fake Bot API server behaves like Telegram for the real python-telegram-bot stack."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dtm
+import socket
+import struct
+import time
+import warnings
+import zlib
+from collections.abc import AsyncIterator
+
+import pytest
+from fake_telegram import NOT_MODIFIED, FakeTelegram
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, EndPointNotFound, NetworkError, RetryAfter, TimedOut
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+)
+
+CHAT = 4242
+GROUP = -1001234567890
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    """A running fake server."""
+    async with FakeTelegram(bot_username="trainbot_test") as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(tg: FakeTelegram) -> AsyncIterator[Bot]:
+    """A real PTB Bot pointed at the fake."""
+    async with Bot(tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url) as real_bot:
+        yield real_bot
+
+
+def build_app(tg: FakeTelegram, *handlers: BaseHandler) -> Application:
+    """Build a real Application that talks to the fake."""
+    app = (
+        ApplicationBuilder()
+        .token(tg.token)
+        .base_url(tg.base_url)
+        .base_file_url(tg.base_file_url)
+        .build()
+    )
+    for handler in handlers:
+        app.add_handler(handler)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def polling(tg: FakeTelegram, *handlers: BaseHandler) -> AsyncIterator[Application]:
+    """Run an Application with long polling (short timeout) for the body of the block."""
+    app = build_app(tg, *handlers)
+    async with app:
+        await app.start()
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greet the user by first name."""
+    await update.effective_message.reply_text(f"Hello, {update.effective_user.first_name}!")
+
+
+def png(width: int, height: int) -> bytes:
+    """Return a valid grey PNG image of the given size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\0" + b"\x80" * width for _ in range(height)))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """Return retry_after in seconds whichever type this PTB version hands out."""
+    with warnings.catch_warnings():
+        # PTB 22 warns that retry_after will become a timedelta; both forms are fine here.
+        warnings.simplefilter("ignore")
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+async def test_get_me_identifies_the_fake_bot(tg: FakeTelegram, bot: Bot) -> None:
+    me = await bot.get_me()
+
+    assert me.username == "trainbot_test"
+    assert me.id == tg.bot_id
+    assert me.is_bot
+    assert tg.calls_to("getMe")
+
+
+async def test_start_command_reaches_the_handler_and_the_reply_is_recorded(
+    tg: FakeTelegram,
+) -> None:
+    async with polling(tg, CommandHandler("start", start)):
+        tg.send_text(CHAT, "/start")
+        reply = await tg.wait_for(chat_id=CHAT, contains="Hello", timeout=5)
+        # In a group the command may name the bot, as Telegram clients do.
+        tg.send_text(GROUP, "/start@trainbot_test", user_id=77)
+        group_reply = await tg.wait_for(chat_id=GROUP, timeout=5)
+
+    assert reply.text == f"Hello, Tester{CHAT}!"
+    assert reply.reply_to is not None and reply.reply_to.text == "/start"
+    assert group_reply.chat["type"] == "supergroup"
+    assert group_reply.text == "Hello, Tester77!"
+    assert [m.text for m in tg.sent(CHAT)] == [reply.text]
+    assert tg.pending_updates == []  # the updater confirmed both updates on its way out
+    assert tg.calls_to("deleteWebhook")
+    assert not tg.failed_calls
+
+
+async def test_edit_applies_and_same_content_is_not_modified(tg: FakeTelegram, bot: Bot) -> None:
+    tg.add_chat(CHAT)
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Stop", callback_data="stop")]])
+    sent = await bot.send_message(CHAT, "Training: 10%", reply_markup=keyboard)
+
+    await bot.edit_message_text("Training: 50%", CHAT, sent.message_id, reply_markup=keyboard)
+    with pytest.raises(BadRequest, match="not modified"):
+        await bot.edit_message_text("Training: 50%", CHAT, sent.message_id, reply_markup=keyboard)
+    # Leaving the markup out removes the keyboard, so this edit is a change.
+    await bot.edit_message_text("Training: 50%", CHAT, sent.message_id)
+    with pytest.raises(BadRequest, match="message to edit not found"):
+        await bot.edit_message_text("Done", CHAT, 999)
+
+    [message] = tg.sent(CHAT)
+    assert message.text == "Training: 50%"
+    assert message.edit_count == 2
+    assert message.reply_markup is None
+    assert [e.reply_markup is not None for e in tg.edits(CHAT, sent.message_id)] == [True, False]
+    assert tg.failed_calls[0].description == NOT_MODIFIED
+
+
+async def test_limits_and_unknown_chats_are_rejected_and_nothing_is_recorded(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    tg.add_chat(CHAT)
+
+    with pytest.raises(BadRequest, match="message is too long"):
+        await bot.send_message(CHAT, "x" * 4097)
+    with pytest.raises(BadRequest, match="message caption is too long"):
+        await bot.send_photo(CHAT, png(4, 4), caption="x" * 1025)
+    with pytest.raises(BadRequest, match="chat not found"):
+        await bot.send_message(555, "hello")
+    await bot.send_message(CHAT, "x" * 4096)
+
+    assert len(tg.sent(CHAT)) == 1
+    assert [c.method for c in tg.failed_calls] == ["sendMessage", "sendPhoto", "sendMessage"]
+
+
+async def test_rate_limit_raises_retry_after_and_the_message_arrives_once(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    tg.add_chat(CHAT)
+    tg.fail_next("sendMessage", status=429, retry_after=3)
+
+    with pytest.raises(RetryAfter) as raised:
+        await bot.send_message(CHAT, "report ready")
+    await bot.send_message(CHAT, "report ready")
+
+    assert retry_seconds(raised.value) == 3
+    assert [m.text for m in tg.sent(CHAT)] == ["report ready"]
+    assert tg.failed_calls[0].description == "Too Many Requests: retry after 3"
+
+
+@pytest.mark.parametrize("status", [500, 502])
+async def test_server_errors_raise_network_error(tg: FakeTelegram, bot: Bot, status: int) -> None:
+    tg.add_chat(CHAT)
+    tg.fail_next("sendMessage", status=status, times=2)
+
+    for _ in range(2):
+        with pytest.raises(NetworkError):
+            await bot.send_message(CHAT, "hi")
+    await bot.send_message(CHAT, "hi")
+
+    assert len(tg.sent(CHAT)) == 1
+
+
+async def test_a_user_document_downloads_with_the_same_bytes(tg: FakeTelegram, bot: Bot) -> None:
+    content = b"x,y\n1,2\n3,4\n"
+    message = tg.send_document(CHAT, "data.csv", content, caption="/train@trainbot_test")
+
+    file = await bot.get_file(message["document"]["file_id"])
+    downloaded = await file.download_as_bytearray()
+
+    assert bytes(downloaded) == content
+    assert message["document"]["file_name"] == "data.csv"
+    assert message["caption_entities"] == [{"type": "bot_command", "offset": 0, "length": 20}]
+    assert tg.downloads == [message["document"]["file_id"]]
+
+
+async def test_send_photo_records_the_bytes(tg: FakeTelegram, bot: Bot) -> None:
+    tg.add_chat(CHAT)
+    image = png(640, 480)
+
+    sent = await bot.send_photo(CHAT, image, caption="Loss curve")
+
+    [message] = tg.sent(CHAT)
+    assert message.photo_bytes == image
+    assert message.caption == "Loss curve"
+    assert (sent.photo[-1].width, sent.photo[-1].height) == (640, 480)
+    assert sent.photo[-1].file_size == len(image)
+
+
+async def test_an_oversize_document_is_refused_by_get_file_and_never_downloaded(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    message = tg.send_document(CHAT, "big.csv", b"a,b\n", file_size=25 * 1024 * 1024)
+
+    with pytest.raises(BadRequest, match="file is too big"):
+        await bot.get_file(message["document"]["file_id"])
+
+    assert [c.method for c in tg.failed_calls] == ["getFile"]
+    assert tg.downloads == []
+
+
+async def test_a_button_press_reaches_the_callback_handler_and_is_answered(
+    tg: FakeTelegram,
+) -> None:
+    async def on_stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.callback_query.answer("Stopping")
+        await update.callback_query.edit_message_text("Stopped")
+
+    async with polling(tg, CallbackQueryHandler(on_stop, pattern="^stop$")) as app:
+        tg.add_chat(CHAT)
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Stop", callback_data="stop")]])
+        sent = await app.bot.send_message(CHAT, "Training…", reply_markup=keyboard)
+        query_id = tg.press_button(CHAT, sent.message_id, "stop")
+        await tg.wait_for(lambda m: m.text == "Stopped", timeout=5)
+
+    assert tg.answered_callbacks[0]["callback_query_id"] == query_id
+    assert tg.answered_callbacks[0]["text"] == "Stopping"
+    with pytest.raises(AssertionError, match="no button"):
+        tg.press_button(CHAT, sent.message_id, "resume")
+
+
+async def test_long_polling_waits_for_a_push_and_honours_offset(tg: FakeTelegram, bot: Bot) -> None:
+    began = time.monotonic()
+    assert await bot.get_updates(timeout=0.3) == ()
+    assert time.monotonic() - began >= 0.25
+
+    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    await asyncio.sleep(0.1)
+    tg.send_text(CHAT, "first")
+    [first] = await asyncio.wait_for(poll, 2)
+    tg.send_text(CHAT, "second")
+
+    again = await bot.get_updates(timeout=0)
+    confirmed = await bot.get_updates(offset=first.update_id + 1, limit=1, timeout=0)
+
+    assert [u.message.text for u in again] == ["first", "second"]
+    assert [u.message.text for u in confirmed] == ["second"]
+    assert len(tg.pending_updates) == 1
+
+
+async def test_parse_modes_reject_what_telegram_rejects(tg: FakeTelegram, bot: Bot) -> None:
+    tg.add_chat(CHAT)
+
+    with pytest.raises(BadRequest, match="can't parse entities"):
+        await bot.send_message(CHAT, "loss < 0.1", parse_mode="HTML")
+    with pytest.raises(BadRequest, match="Character '.' is reserved"):
+        await bot.send_message(CHAT, "*loss* 0.1", parse_mode="MarkdownV2")
+    html = await bot.send_message(CHAT, "<b>loss</b> &lt; 0.1", parse_mode="HTML")
+    markdown = await bot.send_message(CHAT, r"*loss* 0\.1", parse_mode="MarkdownV2")
+
+    assert html.text == markdown.text.replace("0.1", "< 0.1") == "loss < 0.1"
+    assert [(e.type, e.offset, e.length) for e in html.entities] == [("bold", 0, 4)]
+
+
+async def test_commands_are_recorded_and_validated(tg: FakeTelegram, bot: Bot) -> None:
+    await bot.set_my_commands([("train", "Train a model"), ("status", "Show progress")])
+
+    with pytest.raises(BadRequest, match="BOT_COMMAND_INVALID"):
+        await bot.set_my_commands([("Train", "Capitals are not allowed")])
+
+    assert [c["command"] for c in tg.commands] == ["train", "status"]
+    assert [c.command for c in await bot.get_my_commands()] == ["train", "status"]
+
+
+async def test_an_unknown_method_is_not_found(tg: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(EndPointNotFound):
+        await bot.do_api_request("sendTelepathy", api_kwargs={"chat_id": CHAT})
+
+    assert tg.failed_calls[0].error_code == 404
+
+
+async def test_closing_releases_a_pending_long_poll(tg: FakeTelegram, bot: Bot) -> None:
+    poll = asyncio.create_task(bot.get_updates(timeout=30))
+    await asyncio.sleep(0.1)
+
+    await tg.close()
+
+    assert await asyncio.wait_for(poll, 2) == ()
+
+
+async def test_updates_reach_a_loopback_webhook(tg: FakeTelegram) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = build_app(tg, CommandHandler("start", start))
+    async with app:
+        await app.start()
+        await app.updater.start_webhook(
+            listen="127.0.0.1",
+            port=port,
+            url_path="hook",
+            webhook_url=f"http://127.0.0.1:{port}/hook",
+            secret_token="s3cret",
+        )
+        try:
+            tg.send_text(CHAT, "/start")
+            reply = await tg.wait_for(chat_id=CHAT, timeout=5)
+        finally:
+            await app.updater.stop()
+            await app.stop()
+
+    assert reply.text.startswith("Hello")
+    assert tg.webhook["secret_token"] == "s3cret"
+    assert tg.webhook_deliveries[-1]["status"] == 200
+    with pytest.raises(BadRequest, match="HTTPS"):
+        await app.bot.set_webhook("http://example.org/hook")
+
+
+async def test_a_late_answer_hides_a_message_that_was_sent(tg: FakeTelegram, bot: Bot) -> None:
+    tg.add_chat(CHAT)
+    tg.delay_next("sendMessage", 0.5, after_effect=True)
+
+    with pytest.raises(TimedOut):
+        await bot.send_message(CHAT, "done", read_timeout=0.1)
+
+    assert [m.text for m in tg.sent(CHAT)] == ["done"]
+
+
+async def test_wait_for_explains_what_happened_on_timeout(tg: FakeTelegram, bot: Bot) -> None:
+    tg.add_chat(CHAT)
+    await bot.send_message(CHAT, "something else")
+
+    with pytest.raises(AssertionError, match="something else"):
+        await tg.wait_for(contains="never sent", timeout=0.2)

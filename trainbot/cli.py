@@ -1,0 +1,233 @@
+"""The `trainbot` command: run, bot, worker, train, db upgrade and status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from trainbot import __version__, logs
+from trainbot.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from storage.store import Store
+
+log = logging.getLogger("trainbot")
+
+WORKER_RESTART_DELAY_SECONDS = 2.0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print("trainbot: the configuration has problems:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    # Keras reads its backend once, at first import: settle it before anything imports keras.
+    os.environ["KERAS_BACKEND"] = settings.keras_backend
+    logs.configure(
+        settings.log_level,
+        settings.log_format,
+        secrets=[s for s in (settings.telegram_bot_token, settings.webhook_secret) if s],
+    )
+    try:
+        return int(args.handler(args, settings) or 0)
+    except ConfigError as error:
+        print(f"trainbot: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    from trainer import local
+
+    parser = argparse.ArgumentParser(
+        prog="trainbot",
+        description="A Telegram bot that trains Keras regression models from CSV files. "
+        "Settings come from environment variables (see .env.example).",
+    )
+    parser.add_argument("--version", action="version", version=f"trainbot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="bot and one worker together (needs a token)")
+    run.set_defaults(handler=_run)
+    bot = commands.add_parser("bot", help="only the Telegram bot (needs a token)")
+    bot.set_defaults(handler=_bot)
+    worker = commands.add_parser("worker", help="only a trainer worker; start as many as you like")
+    worker.add_argument("--name", help="worker name shown by `status` (default: host-pid)")
+    worker.set_defaults(handler=_worker)
+
+    train = commands.add_parser("train", help="train on a local CSV file, no Telegram needed")
+    local.add_arguments(train)
+    train.set_defaults(handler=_train)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_commands.add_parser("upgrade", help="apply the migrations (also done at start)")
+    upgrade.set_defaults(handler=_db_upgrade)
+
+    status = commands.add_parser("status", help="queue depth, live workers, recent failures")
+    status.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    status.set_defaults(handler=_status)
+    return parser
+
+
+def _open_store(settings: Settings) -> Store:
+    from storage.store import Store
+
+    return Store.open(
+        settings.database_url,
+        lease_seconds=settings.lease_seconds,
+        max_attempts=settings.job_max_attempts,
+        timeout_seconds=settings.job_timeout_seconds,
+    )
+
+
+def _train(args: argparse.Namespace, settings: Settings) -> int:
+    from trainer import local
+
+    return local.run(args, settings.limits)
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    store = _open_store(settings)
+    print(f"database at revision {store.db.current_revision()}")
+    store.close()
+    return 0
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    store = _open_store(settings)
+    try:
+        counts = store.queue.counts()
+        workers = store.workers.alive(within_seconds=max(3 * settings.lease_seconds, 30.0))
+        failures = store.queue.recent_failures(5)
+    finally:
+        store.close()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "queue": counts.__dict__,
+                    "workers": [w.__dict__ for w in workers],
+                    "recent_failures": [
+                        {
+                            "job_id": j.id,
+                            "chat_id": j.chat_id,
+                            "error": j.error,
+                            "finished_at": j.finished_at,
+                        }
+                        for j in failures
+                    ],
+                },
+                default=str,
+            )
+        )
+        return 0
+    print(
+        f"queued {counts.queued}, running {counts.running}, succeeded {counts.succeeded}, "
+        f"failed {counts.failed}, cancelled {counts.cancelled}"
+    )
+    print(f"workers alive: {len(workers)}")
+    for w in workers:
+        doing = f"job {w.current_job_id}" if w.current_job_id else "idle"
+        print(f"  {w.name} on {w.hostname} (pid {w.pid}, {w.backend}, {w.device}): {doing}")
+    print("recent failures:" if failures else "recent failures: none")
+    for job in failures:
+        when = f"{job.finished_at:%Y-%m-%d %H:%M}" if job.finished_at else "?"
+        print(f"  job {job.id} (chat {job.chat_id}) at {when}: {job.error}")
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from trainer.worker import Worker
+
+    store = _open_store(settings)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("signal %s: finishing or handing back the current job, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        Worker(store, settings, name=args.name or settings.worker_name).run(stop)
+    finally:
+        store.close()
+    return 0
+
+
+def _bot(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import app
+
+    settings.require_token()
+    app.run(settings)
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """The bot in this process and a worker in a child, so TensorFlow stays out of the bot."""
+    settings.require_token()
+    _open_store(settings).close()  # migrate once, before two processes race to do it
+    supervisor = _WorkerSupervisor()
+    supervisor.start()
+    try:
+        from bot import app
+
+        app.run(settings)
+    finally:
+        supervisor.stop()
+    return 0
+
+
+class _WorkerSupervisor:
+    """Keeps one `trainbot worker` child alive, restarting it if it dies."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._spawn()
+        self._thread.start()
+
+    def _spawn(self) -> None:
+        self._process = subprocess.Popen([sys.executable, "-m", "trainbot", "worker"])
+        log.info("started worker process %s", self._process.pid)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            if self._process is not None and self._process.poll() is not None:
+                log.error("worker process exited with %s; restarting it", self._process.returncode)
+                time.sleep(WORKER_RESTART_DELAY_SECONDS)
+                if not self._stopping.is_set():
+                    self._spawn()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stopping.set()
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
