@@ -47,7 +47,7 @@ def postgres_server() -> Iterator[str]:
     admin.dispose()
 
 
-def _reset_postgres(url: str) -> None:
+def reset_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
@@ -61,7 +61,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'trainbot.sqlite3'}"
     url = request.getfixturevalue("postgres_server")
-    _reset_postgres(url)
+    reset_postgres(url)
     return url
 
 

@@ -5,6 +5,7 @@ It never talks to Telegram: everything the chat should see goes to the outbox.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import os
@@ -16,6 +17,8 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.exc import DBAPIError
 
 from storage.models import Job, JobKind
 from storage.queue import NewArtifact, NewMessage, NewModel
@@ -31,6 +34,7 @@ from trainer.predictor import Predictor, save_model_bytes
 log = logging.getLogger(__name__)
 
 REGISTRY_BEAT_SECONDS = 5.0
+DB_RETRY_MAX_SECONDS = 10.0
 
 
 class StopReason(enum.Enum):
@@ -103,12 +107,23 @@ class Worker:
             backend.backend_name(),
             backend.device_description(),
         )
+        outage = 0
         try:
             while not self._stop.is_set():
-                if not self.run_once():
-                    self.store.queue.wait_for_work(self.settings.poll_interval)
+                try:
+                    if not self.run_once():
+                        self.store.queue.wait_for_work(self.settings.poll_interval)
+                    outage = 0
+                except DBAPIError as exc:
+                    # The database is away (restart, network): wait and carry on; any job in
+                    # hand comes back to the queue when its lease runs out.
+                    outage += 1
+                    delay = min(DB_RETRY_MAX_SECONDS, 0.5 * 2 ** min(outage, 6))
+                    log.warning("database unavailable (%s); retrying in %.1f s", exc.orig, delay)
+                    self._stop.wait(delay)
         finally:
-            self.store.workers.stopped(self.name)
+            with contextlib.suppress(DBAPIError):
+                self.store.workers.stopped(self.name)
             log.info("worker %s stopped", self.name)
 
     def run_once(self) -> bool:
@@ -182,7 +197,11 @@ class Worker:
             if time.monotonic() > watch.deadline:
                 watch.stop(StopReason.TIMEOUT)
                 return
-            signal = self.store.queue.heartbeat(watch.job)
+            try:
+                signal = self.store.queue.heartbeat(watch.job)
+            except DBAPIError as exc:
+                log.warning("job %s: could not renew the lease (%s)", watch.job.id, exc.orig)
+                continue
             if not signal.lease_held:
                 watch.stop(StopReason.LEASE_LOST)
             elif signal.cancel_requested:

@@ -1,0 +1,180 @@
+"""Faults with real processes: killed workers, SIGTERM, and a database that goes away."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from storage.models import JobKind, JobStatus
+from storage.records import ChatRef
+from storage.store import Store
+from tests.conftest import reset_postgres
+from tests.tcp_proxy import TcpProxy
+from trainbot.settings import Settings
+from trainer.params import TrainParams
+from trainer.worker import Worker
+
+CHAT = 77
+# JAX starts several times faster than TensorFlow, which matters for 20 worker restarts.
+WORKER_ENV = {
+    "KERAS_BACKEND": "jax",
+    "TRAINBOT_LEASE_SECONDS": "1",
+    "TRAINBOT_PROGRESS_INTERVAL": "0.1",
+    "TRAINBOT_POLL_INTERVAL": "0.1",
+    "TRAINBOT_LOG_LEVEL": "WARNING",
+}
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def enqueue_trainings(store: Store, content: bytes, count: int, **params: object) -> list[int]:
+    store.records.remember(ChatRef(CHAT))
+    dataset = store.records.save_dataset(
+        CHAT, user_id=None, filename="f.csv", content=content, n_rows=0, columns=[]
+    )
+    return [
+        store.queue.enqueue(
+            JobKind.TRAIN,
+            chat_id=CHAT,
+            user_id=None,
+            dataset_id=dataset.id,
+            params=TrainParams(**params).to_dict(),
+        ).id
+        for _ in range(count)
+    ]
+
+
+def start_worker(url: str, **env: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "trainbot", "worker"],
+        env={**os.environ, **WORKER_ENV, "DATABASE_URL": url, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def running_with_progress(store: Store) -> bool:
+    return any(
+        j.status == JobStatus.RUNNING and (j.progress_epoch or 0) > 0
+        for j in store.records.list_jobs(CHAT, limit=100)
+    )
+
+
+def outcome(store: Store, job_ids: list[int]) -> tuple[Counter[str], Counter[str]]:
+    """Job statuses, and how many replies of each kind the chat would receive."""
+    statuses = Counter(str(store.records.get_job(CHAT, j).status) for j in job_ids)
+    replies = Counter(m.kind for m in store.outbox.pending(limit=1000))
+    return statuses, replies
+
+
+@pytest.fixture
+def url(store: Store) -> str:
+    return store.db.url.render_as_string(hide_password=False)
+
+
+def test_twenty_killed_workers_lose_no_job_and_finish_each_once(
+    store: Store, url: str, reference_csv: bytes
+) -> None:
+    jobs = enqueue_trainings(store, reference_csv, 4, preset="tutorial", epochs=400)
+    for _ in range(20):
+        worker = start_worker(url, TRAINBOT_JOB_MAX_ATTEMPTS="50")
+        try:
+            wait_until(lambda: running_with_progress(store))
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+    survivor = start_worker(url, TRAINBOT_JOB_MAX_ATTEMPTS="50")
+    try:
+        wait_until(lambda: all(store.records.get_job(CHAT, j).finished for j in jobs), 300)
+    finally:
+        survivor.terminate()
+        survivor.wait(60)
+    statuses, replies = outcome(store, jobs)
+    assert statuses == Counter({"succeeded": 4})
+    assert replies == Counter({"train_plot": 4, "train_summary": 4})
+    assert len(store.records.list_models(CHAT)) == 4
+    assert sum(store.records.get_job(CHAT, j).attempts for j in jobs) >= 20 + 4
+
+
+def test_a_job_that_kills_its_worker_every_time_fails_after_its_attempts(
+    store: Store, url: str, reference_csv: bytes
+) -> None:
+    [job] = enqueue_trainings(store, reference_csv, 1, preset="tutorial", epochs=400)
+    for _ in range(2):
+        worker = start_worker(url, TRAINBOT_JOB_MAX_ATTEMPTS="2")
+        try:
+            wait_until(lambda: running_with_progress(store))
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+    time.sleep(1.2)  # the lease of the last victim runs out
+    assert store.queue.reclaim_expired() == [job]
+    failed = store.records.get_job(CHAT, job)
+    assert failed.status == JobStatus.FAILED and "stopped its worker 2 times" in failed.error
+    assert [m.kind for m in store.outbox.pending()] == ["job_failed"]
+
+
+def test_sigterm_hands_the_job_back_and_exits_cleanly(
+    store: Store, url: str, reference_csv: bytes
+) -> None:
+    [job] = enqueue_trainings(store, reference_csv, 1, preset="tutorial", epochs=2000)
+    worker = start_worker(url)
+    wait_until(lambda: running_with_progress(store))
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    released = store.records.get_job(CHAT, job)
+    assert released.status == JobStatus.QUEUED and released.attempts == 0
+    assert store.workers.alive(within_seconds=60) == []
+
+
+@pytest.fixture
+def proxied_postgres(request: pytest.FixtureRequest) -> Iterator[tuple[str, TcpProxy]]:
+    server_url = request.getfixturevalue("postgres_server")
+    reset_postgres(server_url)
+    server = make_url(server_url)
+    proxy = TcpProxy(server.host or "127.0.0.1", server.port or 5432)
+    yield server.set(port=proxy.port).render_as_string(hide_password=False), proxy
+    proxy.close()
+
+
+@pytest.mark.postgres
+def test_a_postgres_outage_delays_jobs_but_loses_none(
+    proxied_postgres: tuple[str, TcpProxy], reference_csv: bytes
+) -> None:
+    url, proxy = proxied_postgres
+    store = Store.open(url)
+    settings = Settings.from_env(
+        {"TRAINBOT_LEASE_SECONDS": "2", "TRAINBOT_POLL_INTERVAL": "0.1"}, env_file=None
+    )
+    jobs = enqueue_trainings(store, reference_csv, 6, epochs=20)
+    stop = threading.Event()
+    worker = threading.Thread(target=Worker(store, settings, name="w").run, args=(stop,))
+    worker.start()
+    try:
+        wait_until(lambda: outcome(store, jobs)[0]["succeeded"] >= 1)
+        proxy.outage(3.0)
+        time.sleep(3.5)
+        wait_until(lambda: all(store.records.get_job(CHAT, j).finished for j in jobs), 180)
+        assert worker.is_alive()
+    finally:
+        stop.set()
+        worker.join(60)
+    statuses, replies = outcome(store, jobs)
+    assert statuses == Counter({"succeeded": 6})
+    assert replies == Counter({"train_plot": 6, "train_summary": 6})
+    store.close()
