@@ -1,12 +1,10 @@
-"""A fake Telegram Bot API server that the real python-telegram-bot stack can talk to in tests.
+"""A fake Telegram Bot API server that the real python-telegram-bot stack talks to in tests."""
 
-Start it with ``async with FakeTelegram() as tg:`` and build the bot with
-``ApplicationBuilder().token(tg.token).base_url(tg.base_url).base_file_url(tg.base_file_url)``.
-The test plays the user (``send_text``, ``send_document``, ``press_button``), the bot under test
-talks HTTP to the fake, and the test asserts on what the fake recorded (``sent``, ``calls``,
-``wait_for``). Errors are shaped like Telegram's, so PTB raises the same exceptions it would in
-production (``BadRequest``, ``RetryAfter``, ``NetworkError``...).
-"""
+# Usage: `async with FakeTelegram() as tg:`, then build the bot with
+# `ApplicationBuilder().token(tg.token).base_url(tg.base_url).base_file_url(tg.base_file_url)`.
+# The test plays the user (send_text, send_document, press_button) and asserts on what the fake
+# recorded (sent, calls, wait_for). Errors are shaped like Telegram's, so PTB raises the same
+# exceptions it would in production (BadRequest, RetryAfter, NetworkError...).
 
 from __future__ import annotations
 
@@ -620,6 +618,7 @@ class FakeTelegram:
 
         self._chats: dict[int, dict[str, Any]] = {}
         self._messages: dict[int, list[ChatMessage]] = {}
+        self._all_messages: list[ChatMessage] = []
         self._by_id: dict[tuple[int, int], ChatMessage] = {}
         self._next_message_id: dict[int, int] = {}
         self._updates: list[dict[str, Any]] = []
@@ -805,11 +804,8 @@ class FakeTelegram:
         user_id: int | None = None,
         strict: bool = True,
     ) -> str:
-        """Push a callback query for an inline button of a bot message; return the query id.
-
-        With strict, the message must exist and carry a button with this callback_data, since a
-        real user can press nothing else.
-        """
+        """Push a callback query for an inline button of a bot message; return the query id."""
+        # strict: a real user can only press a button that a live bot message shows.
         message = self._by_id.get((chat_id, message_id))
         if strict:
             if message is None or message.deleted or not message.from_bot:
@@ -872,12 +868,10 @@ class FakeTelegram:
     def delay_next(
         self, method: str, seconds: float, *, times: int | None = 1, after_effect: bool = False
     ) -> None:
-        """Hold the next `times` calls of method (None: all) for `seconds`.
-
-        By default the delay comes before the call takes effect (a slow server). With
-        after_effect the call takes effect first and only the answer is late, which is how a
-        client timeout can hide a message that was in fact sent.
-        """
+        """Hold the next `times` calls of method (None: all) for `seconds`."""
+        # By default the delay comes before the call takes effect (a slow server). after_effect
+        # applies the call first and only the answer is late: how a client timeout can hide a
+        # message that was in fact sent.
         self._delays.setdefault(method.lower(), []).append(_Delay(seconds, after_effect, times))
 
     def clear_faults(self) -> None:
@@ -895,9 +889,7 @@ class FakeTelegram:
         """Return all messages, from users and the bot, of chat_id (or of all chats) in order."""
         if chat_id is not None:
             return list(self._messages.get(chat_id, []))
-        return sorted(
-            (m for chat in self._messages.values() for m in chat), key=lambda m: m.sent_at
-        )
+        return list(self._all_messages)
 
     def message(self, chat_id: int, message_id: int) -> ChatMessage:
         """Return one message by id; KeyError if the chat never had it."""
@@ -931,11 +923,8 @@ class FakeTelegram:
         chat_id: int | None = None,
         contains: str | None = None,
     ) -> ChatMessage:
-        """Return the first bot message (current state) that matches, waiting up to timeout.
-
-        Messages already sent count, and edits are seen. Raise AssertionError with the recent
-        calls when nothing matches in time.
-        """
+        """Return the first bot message that matches now or within timeout, else AssertionError."""
+        # Messages already sent count, and predicates see their current (edited) state.
 
         def matches(m: ChatMessage) -> bool:
             return (
@@ -1156,6 +1145,7 @@ class FakeTelegram:
 
     def _record(self, message: ChatMessage) -> None:
         self._messages[message.chat_id].append(message)
+        self._all_messages.append(message)
         self._by_id[(message.chat_id, message.message_id)] = message
         self._changed.notify()
 

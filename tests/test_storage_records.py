@@ -118,7 +118,8 @@ def test_migrations_upgrade_an_empty_database_and_downgrade_again(database_url: 
     db.upgrade()
     assert db.current_revision() == "0001"
     tables = set(inspect(db.engine).get_table_names())
-    assert {"chats", "users", "datasets", "jobs", "models", "artifacts", "outbox", "workers"} <= tables
+    expected = {"chats", "users", "datasets", "jobs", "models", "artifacts", "outbox", "workers"}
+    assert expected <= tables
     db.upgrade()  # idempotent: a second start changes nothing
     db.downgrade("base")
     assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}

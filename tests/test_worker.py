@@ -67,7 +67,10 @@ def test_training_then_prediction_leave_a_model_a_plot_and_replies(
     assert summary.payload["metrics"]["train"]["r2"] > 0.9
 
     predict = store.queue.enqueue(
-        JobKind.PREDICT, chat_id=CHAT, user_id=1, params={"values": [[200.0], [5000.0]]},
+        JobKind.PREDICT,
+        chat_id=CHAT,
+        user_id=1,
+        params={"values": [[200.0], [5000.0]]},
         model_id=model.id,
     )
     assert worker.run_once()
