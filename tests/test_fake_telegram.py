@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from fake_telegram import NOT_MODIFIED, FakeTelegram
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, EndPointNotFound, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
@@ -24,6 +23,8 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
 )
+
+from tests.fake_telegram import NOT_MODIFIED, FakeTelegram
 
 CHAT = 4242
 GROUP = -1001234567890
