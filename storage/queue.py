@@ -175,6 +175,12 @@ class JobQueue:
                 started_at=now,
                 attempts=Job.attempts + 1,
                 revision=Job.revision + 1,
+                # A retried job starts its progress afresh.
+                progress_epoch=None,
+                progress_total=None,
+                progress_loss=None,
+                progress_val_loss=None,
+                progress_eta_seconds=None,
             )
             .returning(Job)
             .execution_options(synchronize_session=False)

@@ -34,12 +34,25 @@ WORKER_ENV = {
 }
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 120.0) -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 120.0, describe: Callable[[], str] = str
+) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
+            raise AssertionError(f"condition not reached in time; {describe()}")
         time.sleep(0.05)
+
+
+def jobs_table(store: Store) -> Callable[[], str]:
+    def describe() -> str:
+        return "jobs: " + "; ".join(
+            f"{j.id} {j.status} attempts={j.attempts} owner={j.lease_owner} "
+            f"epoch={j.progress_epoch} error={j.error}"
+            for j in store.records.list_jobs(CHAT, limit=100)
+        )
+
+    return describe
 
 
 def enqueue_trainings(store: Store, content: bytes, count: int, **params: object) -> list[int]:
@@ -68,9 +81,10 @@ def start_worker(url: str, **env: str) -> subprocess.Popen[bytes]:
     )
 
 
-def running_with_progress(store: Store) -> bool:
+def training(store: Store, worker: str) -> bool:
+    """Whether `worker` is in the middle of training a job (it has reported progress)."""
     return any(
-        j.status == JobStatus.RUNNING and (j.progress_epoch or 0) > 0
+        j.status == JobStatus.RUNNING and j.lease_owner == worker and (j.progress_epoch or 0) > 0
         for j in store.records.list_jobs(CHAT, limit=100)
     )
 
@@ -90,35 +104,39 @@ def url(store: Store) -> str:
 def test_twenty_killed_workers_lose_no_job_and_finish_each_once(
     store: Store, url: str, reference_csv: bytes
 ) -> None:
-    jobs = enqueue_trainings(store, reference_csv, 4, preset="tutorial", epochs=400)
-    for _ in range(20):
-        worker = start_worker(url, TRAINBOT_JOB_MAX_ATTEMPTS="50")
+    store.queue.max_attempts = 50
+    jobs = enqueue_trainings(store, reference_csv, 3, preset="tutorial", epochs=300)
+    for victim in range(20):
+        name = f"victim-{victim}"
+        worker = start_worker(url, TRAINBOT_WORKER_NAME=name)
         try:
-            wait_until(lambda: running_with_progress(store))
+            wait_until(lambda name=name: training(store, name), describe=jobs_table(store))
         finally:
             worker.send_signal(signal.SIGKILL)
             worker.wait()
-    survivor = start_worker(url, TRAINBOT_JOB_MAX_ATTEMPTS="50")
+    survivor = start_worker(url)
     try:
         wait_until(lambda: all(store.records.get_job(CHAT, j).finished for j in jobs), 300)
     finally:
         survivor.terminate()
         survivor.wait(60)
     statuses, replies = outcome(store, jobs)
-    assert statuses == Counter({"succeeded": 4})
-    assert replies == Counter({"train_plot": 4, "train_summary": 4})
-    assert len(store.records.list_models(CHAT)) == 4
-    assert sum(store.records.get_job(CHAT, j).attempts for j in jobs) >= 20 + 4
+    assert statuses == Counter({"succeeded": 3})
+    assert replies == Counter({"train_plot": 3, "train_summary": 3})
+    assert len(store.records.list_models(CHAT)) == 3
+    assert sum(store.records.get_job(CHAT, j).attempts for j in jobs) == 20 + 3
 
 
 def test_a_job_that_kills_its_worker_every_time_fails_after_its_attempts(
     store: Store, url: str, reference_csv: bytes
 ) -> None:
+    store.queue.max_attempts = 2
     [job] = enqueue_trainings(store, reference_csv, 1, preset="tutorial", epochs=400)
-    for _ in range(2):
-        worker = start_worker(url, TRAINBOT_JOB_MAX_ATTEMPTS="2")
+    for victim in range(2):
+        name = f"victim-{victim}"
+        worker = start_worker(url, TRAINBOT_WORKER_NAME=name)
         try:
-            wait_until(lambda: running_with_progress(store))
+            wait_until(lambda name=name: training(store, name), describe=jobs_table(store))
         finally:
             worker.send_signal(signal.SIGKILL)
             worker.wait()
@@ -133,8 +151,8 @@ def test_sigterm_hands_the_job_back_and_exits_cleanly(
     store: Store, url: str, reference_csv: bytes
 ) -> None:
     [job] = enqueue_trainings(store, reference_csv, 1, preset="tutorial", epochs=2000)
-    worker = start_worker(url)
-    wait_until(lambda: running_with_progress(store))
+    worker = start_worker(url, TRAINBOT_WORKER_NAME="polite")
+    wait_until(lambda: training(store, "polite"))
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(30) == 0
     released = store.records.get_job(CHAT, job)

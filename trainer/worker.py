@@ -26,10 +26,10 @@ from storage.store import Store
 from trainbot.settings import Settings
 from trainer import backend
 from trainer.dataset import DatasetError, parse_csv
-from trainer.fit import Cancelled, Progress, train
+from trainer.fit import Cancelled, Progress, TrainResult, train
 from trainer.params import TrainParams
 from trainer.plots import render_report_png
-from trainer.predictor import Predictor, save_model_bytes
+from trainer.predictor import PredictError, Prediction, Predictor, save_model_bytes
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class Worker:
                 self._predict(job)
         except Cancelled:
             self._stopped(job, watch)
-        except (JobFailure, DatasetError) as failure:
+        except (JobFailure, DatasetError, PredictError) as failure:
             self.store.queue.fail(job, str(failure), retry=False)
         except Exception:
             log.error("job %s crashed:\n%s", job.id, traceback.format_exc(), extra=extra)
@@ -256,15 +256,9 @@ class Worker:
             progress_interval=self.settings.progress_interval,
         )
         keras_file = save_model_bytes(result)
-        predictor = Predictor(
-            keras_file,
-            result.scaling,
-            result.feature_names,
-            result.target_name,
-            result.feature_ranges,
-        )
-        predictions = predictor.predict(_rows(params.predict, len(result.feature_names)))
-        png = render_report_png(result, predictions)
+        predictor = Predictor.from_result(result)
+        predictions = predictor.predict(params.predict)
+        png = render_report_png(dataset, result, predictions)
         summary = _train_summary(result, predictions, dataset.n_rows)
         stored = self.store.queue.complete(
             job,
@@ -306,7 +300,7 @@ class Worker:
             content = self.store.records.dataset_content(job.chat_id, job.dataset_id or -1)
             if content is None:
                 raise JobFailure("The uploaded file of this job is gone.")
-            table = predictor.predict_csv(content)
+            table = predictor.predict_csv(content, self.settings.limits)
             rows = max(table.count(b"\n") - 1, 0)
             self.store.queue.complete(
                 job,
@@ -319,8 +313,7 @@ class Worker:
                 messages=[NewMessage("predictions_csv", {"rows": rows}, "csv")],
             )
             return
-        values = [[float(v) for v in row] for row in job.params.get("values", [])]
-        predictions = [_prediction_dict(p) for p in predictor.predict(values)]
+        predictions = [_prediction_dict(p) for p in predictor.predict(job.params.get("values", []))]
         payload = {
             "feature_names": list(predictor.feature_names),
             "target_name": predictor.target_name,
@@ -350,35 +343,23 @@ class Worker:
         return predictor
 
 
-def _rows(values: tuple[float, ...], n_features: int) -> list[list[float]]:
-    """Requested prediction inputs as rows; with several features the values fill rows in turn."""
-    if n_features <= 1:
-        return [[v] for v in values]
-    usable = len(values) - len(values) % n_features
-    return [list(values[i : i + n_features]) for i in range(0, usable, n_features)]
-
-
-def _prediction_dict(prediction: Any) -> dict[str, Any]:
+def _prediction_dict(prediction: Prediction) -> dict[str, Any]:
     return {
-        "inputs": [float(v) for v in prediction.inputs],
-        "value": float(prediction.value),
+        "inputs": list(prediction.values),
+        "value": prediction.predicted,
         "warning": prediction.warning,
     }
 
 
-def _train_summary(result: Any, predictions: list[Any], n_rows: int) -> dict[str, Any]:
+def _train_summary(
+    result: TrainResult, predictions: list[Prediction], n_rows: int
+) -> dict[str, Any]:
     return {
         "n_rows": n_rows,
         "feature_names": list(result.feature_names),
         "target_name": result.target_name,
-        "metrics": {
-            "train": result.metrics["train"],
-            "validation": result.metrics.get("validation"),
-        },
-        "baseline": {
-            "train": result.baseline["train"],
-            "validation": result.baseline.get("validation"),
-        },
+        "metrics": result.metrics,
+        "baseline": result.baseline_metrics,
         "beats_baseline": bool(result.beats_baseline),
         "verdict": result.verdict,
         "predictions": [_prediction_dict(p) for p in predictions],
