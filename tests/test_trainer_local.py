@@ -1,0 +1,106 @@
+"""``trainbot train`` as a function: JSON output, the summary table, and clean failures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from trainer import examples, local
+from trainer.limits import Limits
+
+REFERENCE = Path(__file__).parents[2] / "shared/data/tutorial-fahrenheit.csv"
+
+
+def _run(*argv: str, limits: Limits = Limits()) -> int:  # noqa: B008
+    parser = argparse.ArgumentParser(prog="trainbot train")
+    local.add_arguments(parser)
+    return local.run(parser.parse_args(list(argv)), limits)
+
+
+def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plot = tmp_path / "report.png"
+    code = _run(
+        str(REFERENCE),
+        "--predict",
+        "200",
+        "5000",
+        "--epochs",
+        "30",
+        "--seed",
+        "1",
+        "--plot",
+        str(plot),
+        "--json",
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = json.loads(out)
+    assert set(report) >= {
+        "metrics",
+        "baseline_metrics",
+        "predictions",
+        "fit_seconds",
+        "epochs_run",
+        "backend",
+        "device",
+        "plot",
+        "verdict",
+    }
+    assert report["epochs_run"] == 30
+    assert report["metrics"]["validation"]["mse"] >= 0
+    assert set(report["baseline_metrics"]["train"]) == {"mse", "rmse", "mae", "r2"}
+    first, far = report["predictions"]
+    assert first["values"] == [200.0] and first["warning"] is None
+    assert "far outside" in far["warning"]
+    assert report["plot"] == str(plot) and plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_summary_table_and_progress_bar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "sales.csv"
+    data.write_bytes(examples.big_csv(500, seed=4))
+    code = _run(str(data), "--x", "a,b", "--y", "y", "--epochs", "12", "--predict", "1", "2")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "network validation" in out and "line train" in out
+    assert "a = 1, b = 2  ->  y = " in out
+    assert "12 epochs" in out
+    assert "epoch 12/12" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["missing.csv"], "Can't read"),
+        (["{tmp}/bad.csv"], 'Column "y" has a value that is not a number in row 3'),
+        (["{ref}", "--epochs", "0"], "epochs must be from 1 to 5000"),
+        (["{ref}", "--y", "price"], 'no column named "price"'),
+        (["{ref}", "--predict", "nan"], "predict must be a finite number"),
+        (["{ref}", "--lr", "7"], "lr must be from"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    (tmp_path / "bad.csv").write_bytes(b"x,y\n1,2\n2,?\n" + b"3,4\n" * 20)
+    argv = [a.format(tmp=tmp_path, ref=REFERENCE) for a in argv]
+    code = _run(*argv, "--json")
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err.startswith("trainbot: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_predict_needs_whole_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "two.csv"
+    data.write_bytes(examples.big_csv(50))
+    assert _run(str(data), "--predict", "1", "2", "3") == 2
+    assert "2 values per prediction (a, b)" in capsys.readouterr().err
+
+
+def test_file_over_the_upload_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(str(REFERENCE), limits=Limits(max_upload_bytes=1000)) == 2
+    assert "over the 1 KB limit" in capsys.readouterr().err

@@ -1,0 +1,174 @@
+"""Parsing of training options and /predict values, and turning them into a recipe."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trainer.limits import Limits
+from trainer.params import ParamError, TrainParams, parse_params, parse_predict_values
+from trainer.recipes import DEFAULT, TUTORIAL, Recipe, auto_batch_size, resolve, schedule
+
+LIMITS = Limits()
+
+
+def test_full_caption() -> None:
+    caption = (
+        "epochs=300 lr=0.01 optimizer=Adam batch=64 val=0.2 seed=7 x=temp,hum y=sales "
+        "predict=200,300 preset=tutorial"
+    )
+    tokens = caption.split(" ")
+    assert parse_params(tokens, LIMITS) == TrainParams(
+        epochs=300,
+        learning_rate=0.01,
+        optimizer="adam",
+        batch_size=64,
+        validation_split=0.2,
+        seed=7,
+        preset="tutorial",
+        predict=(200.0, 300.0),
+        x=("temp", "hum"),
+        y="sales",
+    )
+
+
+def test_long_names_and_empty_caption() -> None:
+    params = parse_params(["learning_rate=1e-3", "batch_size=32", "validation_split=0"], LIMITS)
+    assert (params.learning_rate, params.batch_size, params.validation_split) == (1e-3, 32, 0.0)
+    assert parse_params([], LIMITS) == TrainParams()
+
+
+@pytest.mark.parametrize(
+    ("token", "fragments"),
+    [
+        ("epochs=0", ["epochs", "1 to 5000"]),
+        ("epochs=5001", ["epochs", "1 to 5000"]),
+        ("epochs=1.5", ["epochs", "whole number from 1 to 5000"]),
+        ("epochs=abc", ["epochs", '"abc"']),
+        ("lr=2", ["lr", "1e-06 to 1"]),
+        ("learning_rate=0", ["learning_rate", "1e-06 to 1"]),
+        ("lr=nan", ["lr", "finite"]),
+        ("batch=0", ["batch", "1 to 65536"]),
+        ("batch=100000", ["batch", "1 to 65536"]),
+        ("val=0.9", ["val", "0 to 0.5"]),
+        ("val=-0.1", ["val", "0 to 0.5"]),
+        ("seed=-1", ["seed", "0 to 2147483647"]),
+        ("optimizer=adagrad", ["optimizer", "adam, rmsprop, sgd"]),
+        ("preset=fast", ["preset", "default, tutorial"]),
+        ("colour=red", ['Unknown option "colour"', "epochs, lr"]),
+        ("epochs", ['"epochs"', "epochs=300"]),
+        ("predict=1,x", ["predict", '"x"']),
+        ("predict=inf", ["predict", "finite"]),
+        ("y=a,b", ["y", "one column"]),
+        ("x=", ["x", "at least one column"]),
+    ],
+)
+def test_errors_name_the_parameter_and_range(token: str, fragments: list[str]) -> None:
+    with pytest.raises(ParamError) as caught:
+        parse_params([token], LIMITS)
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
+def test_repeated_option_is_an_error() -> None:
+    with pytest.raises(ParamError, match='"lr" is given twice'):
+        parse_params(["lr=0.1", "lr=0.2"], LIMITS)
+    with pytest.raises(ParamError, match="given twice"):
+        parse_params(["lr=0.1", "learning_rate=0.2"], LIMITS)
+
+
+def test_limits_drive_the_ranges() -> None:
+    tight = Limits(max_epochs=50, max_batch_size=16, max_validation_split=0.3)
+    with pytest.raises(ParamError, match="1 to 50"):
+        parse_params(["epochs=51"], tight)
+    assert parse_params(["epochs=50", "batch=16", "val=0.3"], tight).epochs == 50
+
+
+def test_predict_values() -> None:
+    assert parse_predict_values(["1", "2", "3.5"], LIMITS) == (1.0, 2.0, 3.5)
+    assert parse_predict_values(["1,2,", "-3e2;4"], LIMITS) == (1.0, 2.0, -300.0, 4.0)
+    for bad, fragment in [
+        ([], "at least one number"),
+        (["  "], "at least one number"),
+        (["nan"], "finite"),
+        (["-inf"], "finite"),
+        (["1", "two"], '"two"'),
+        ([",".join(["1"] * 51)], "at most 50"),
+    ]:
+        with pytest.raises(ParamError, match=fragment):
+            parse_predict_values(bad, LIMITS)
+
+
+def test_params_round_trip_through_json() -> None:
+    params = parse_params(["epochs=3", "x=a,b", "y=c", "predict=1,2", "lr=0.5"], LIMITS)
+    stored = json.loads(json.dumps(params.to_dict()))
+    assert TrainParams.from_dict(stored) == params
+    assert TrainParams.from_dict({**stored, "added_later": 1}) == params
+    assert TrainParams.from_dict(TrainParams().to_dict()) == TrainParams()
+
+
+def test_tutorial_recipe_is_the_seed_recipe() -> None:
+    assert TUTORIAL.hidden_layers == (32, 32, 32)
+    assert TUTORIAL.activation == "relu"
+    assert (TUTORIAL.optimizer, TUTORIAL.learning_rate, TUTORIAL.lr_decay) == (
+        "rmsprop",
+        0.0099,
+        "none",
+    )
+    assert TUTORIAL.loss == "mse"
+    assert (TUTORIAL.epochs, TUTORIAL.batch_size) == (500, 32)
+    assert TUTORIAL.scale is False
+    assert TUTORIAL.validation_split == 0 and TUTORIAL.patience is None
+    plan = schedule(TUTORIAL, 1000)
+    assert (plan.batch_size, plan.repeats, plan.rounds, plan.passes) == (32, 1, 500, 500)
+    assert plan.steps_per_round == 32 and plan.steps_per_execution == 1
+
+
+def test_resolve_applies_overrides_to_the_preset() -> None:
+    assert resolve(TrainParams(), LIMITS) == DEFAULT
+    assert resolve(TrainParams(preset="tutorial"), LIMITS) == TUTORIAL
+    recipe = resolve(
+        TrainParams(
+            preset="tutorial", epochs=7, learning_rate=0.5, optimizer="sgd", batch_size=8, seed=3
+        ),
+        LIMITS,
+    )
+    assert (recipe.epochs, recipe.learning_rate, recipe.optimizer) == (7, 0.5, "sgd")
+    assert (recipe.batch_size, recipe.seed, recipe.scale) == (8, 3, False)
+    assert resolve(TrainParams(validation_split=0.0), LIMITS).validation_split == 0.0
+
+
+@pytest.mark.parametrize("n_rows", [1, 10, 800, 1000, 10_000, 100_000, 1_000_000])
+def test_default_schedule_spends_a_step_budget(n_rows: int) -> None:
+    plan = schedule(DEFAULT, n_rows)
+    assert plan.passes == plan.repeats * plan.rounds and plan.rounds >= 1
+    assert 0.6 * DEFAULT.step_budget <= plan.total_steps <= 1.5 * DEFAULT.step_budget
+    assert 1 <= plan.steps_per_execution <= plan.steps_per_round
+    assert plan.batch_size == auto_batch_size(n_rows)
+
+
+def test_huge_batch_on_a_small_table_stays_small_in_memory() -> None:
+    plan = schedule(Recipe(name="test", batch_size=65536), 1000)
+    assert plan.repeats * 1000 <= 1_000_000
+    assert plan.passes == plan.repeats * plan.rounds
+
+
+def test_big_tables_get_bigger_batches() -> None:
+    assert auto_batch_size(1000) == 512
+    assert auto_batch_size(1_000_000) == 4096
+    assert auto_batch_size(100_000) <= auto_batch_size(400_000)
+
+
+@pytest.mark.parametrize("epochs", [1, 5, 12, 30, 300, 500, 5000])
+def test_user_epochs_are_exact_when_they_split_into_rounds(epochs: int) -> None:
+    plan = schedule(Recipe(name="test", epochs=epochs), 1000)
+    assert plan.passes == epochs
+    assert plan.rounds <= 4 * DEFAULT.rounds
+
+
+@pytest.mark.parametrize("epochs", [97, 997, 4999])
+def test_awkward_epoch_counts_are_rounded_not_slow(epochs: int) -> None:
+    plan = schedule(Recipe(name="test", epochs=epochs), 1000)
+    assert abs(plan.passes - epochs) <= plan.repeats / 2
+    assert plan.rounds <= 4 * DEFAULT.rounds

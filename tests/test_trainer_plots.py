@@ -1,0 +1,56 @@
+"""The report PNG: a real, shareable image of sensible size for one or several inputs."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from trainer import examples
+from trainer.dataset import Dataset, parse_csv
+from trainer.fit import TrainResult, train
+from trainer.params import TrainParams
+from trainer.plots import render_report_png
+from trainer.predictor import Predictor
+
+REFERENCE = Path(__file__).parents[2] / "shared/data/tutorial-fahrenheit.csv"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def one_input() -> tuple[Dataset, TrainResult]:
+    dataset = parse_csv(REFERENCE.read_bytes())
+    return dataset, train(dataset, TrainParams(epochs=30, seed=0))
+
+
+def _decode(png: bytes) -> np.ndarray:
+    assert png.startswith(PNG_SIGNATURE)
+    return matplotlib.image.imread(io.BytesIO(png), format="png")
+
+
+def test_one_input_report_with_predictions(one_input: tuple[Dataset, TrainResult]) -> None:
+    dataset, result = one_input
+    predictions = Predictor.from_result(result).predict([200, 1500])
+    png = render_report_png(dataset, result, predictions)
+    image = _decode(png)
+    assert image.shape[:2] == (500, 1200)
+    assert 10_000 < len(png) < 150_000
+    assert image[..., :3].std() > 0.05  # not a blank canvas
+
+
+def test_several_inputs_report() -> None:
+    dataset = parse_csv(examples.big_csv(3000, seed=1))
+    result = train(dataset, TrainParams(epochs=10, seed=1))
+    png = render_report_png(dataset, result, title="Sales")
+    assert _decode(png).shape[:2] == (500, 1200)
+    assert len(png) < 150_000
+
+
+def test_no_pyplot_state(one_input: tuple[Dataset, TrainResult]) -> None:
+    had_pyplot = "matplotlib.pyplot" in sys.modules
+    render_report_png(*one_input)
+    assert ("matplotlib.pyplot" in sys.modules) == had_pyplot

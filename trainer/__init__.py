@@ -1,0 +1,1 @@
+"""Turn a CSV into a trained Keras regressor, a report and predictions (no Keras import here)."""

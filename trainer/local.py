@@ -1,0 +1,223 @@
+"""``trainbot train FILE.csv``: train on a local CSV and print a summary or JSON.
+
+This is a command-line front end, so unlike the library modules it writes to stdout/stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from trainer.dataset import DatasetError, check_upload_size, parse_csv
+from trainer.limits import Limits
+from trainer.params import PRESETS, ParamError, parse_params, parse_predict_values
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+BAR_WIDTH = 30
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``train`` command's arguments to ``parser``."""
+    parser.add_argument("file", type=Path, help="CSV file to train on")
+    parser.add_argument(
+        "--predict",
+        nargs="+",
+        default=[],
+        metavar="X",
+        help="inputs to predict after training (k values per prediction for k inputs)",
+    )
+    parser.add_argument("--epochs", type=int, help="passes over the data (default: automatic)")
+    parser.add_argument("--preset", choices=PRESETS, default="default", help="training recipe")
+    parser.add_argument(
+        "--x", help="input columns, comma-separated (default: x, else all but last)"
+    )
+    parser.add_argument("--y", help="target column (default: y, else the last column)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--lr", type=float, help="learning rate")
+    parser.add_argument("--optimizer", help="adam, rmsprop or sgd")
+    parser.add_argument("--batch", type=int, help="batch size")
+    parser.add_argument("--val", type=float, help="share of rows held out for validation")
+    parser.add_argument("--plot", type=Path, help="write the report PNG here")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace, limits: Limits) -> int:
+    """Run ``trainbot train``; returns the exit code."""
+    try:
+        params = parse_params(_param_tokens(args), limits)
+        predict = parse_predict_values(args.predict, limits) if args.predict else ()
+        dataset = parse_csv(_read(args.file, limits), x=params.x, y=params.y, limits=limits)
+        k = len(dataset.feature_names)
+        if len(predict) % k:
+            raise ParamError(
+                f"--predict needs {k} values per prediction ({', '.join(dataset.feature_names)})."
+            )
+    except (DatasetError, ParamError) as error:
+        return _fail(str(error), EXIT_BAD_INPUT)
+
+    # Imported here: Keras takes seconds to load and bad input should fail fast.
+    from trainer.fit import train
+    from trainer.plots import render_report_png
+    from trainer.predictor import Predictor
+
+    bar = None if args.json else _ProgressBar(sys.stderr)
+    try:
+        result = train(dataset, params, limits=limits, on_progress=bar, progress_interval=0.25)
+    except KeyboardInterrupt:
+        return _fail("stopped.", EXIT_INTERRUPTED)
+    finally:
+        if bar is not None:
+            bar.finish()
+    predictions = Predictor.from_result(result).predict(predict) if predict else []
+    plot = None
+    if args.plot is not None:
+        try:
+            args.plot.write_bytes(render_report_png(dataset, result, predictions))
+        except OSError as error:
+            return _fail(f"can't write {args.plot}: {error.strerror}", EXIT_FAILED)
+        plot = str(args.plot)
+    report = _report(result, predictions, plot)
+    if args.json:
+        print(json.dumps(_json_safe(report)))
+    else:
+        print(_table(report))
+    return EXIT_OK
+
+
+def _param_tokens(args: argparse.Namespace) -> list[str]:
+    options = {
+        "epochs": args.epochs,
+        "preset": args.preset,
+        "x": args.x,
+        "y": args.y,
+        "seed": args.seed,
+        "lr": args.lr,
+        "optimizer": args.optimizer,
+        "batch": args.batch,
+        "val": args.val,
+    }
+    return [f"{key}={value}" for key, value in options.items() if value is not None]
+
+
+def _read(path: Path, limits: Limits) -> bytes:
+    try:
+        check_upload_size(path.stat().st_size, limits)
+        return path.read_bytes()
+    except OSError as error:
+        raise DatasetError(f"Can't read {path}: {error.strerror or error}.") from None
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"trainbot: {message}", file=sys.stderr)
+    return code
+
+
+def _report(result: Any, predictions: list[Any], plot: str | None) -> dict[str, Any]:
+    return {
+        "target": result.target_name,
+        "features": result.feature_names,
+        "recipe": result.recipe["name"],
+        "n_train": result.n_train,
+        "n_validation": result.n_validation,
+        "metrics": result.metrics,
+        "baseline_metrics": result.baseline_metrics,
+        "beats_baseline": result.beats_baseline,
+        "verdict": result.verdict,
+        "predictions": [prediction.to_dict() for prediction in predictions],
+        "fit_seconds": round(result.fit_seconds, 3),
+        "epochs_run": result.epochs_run,
+        "backend": result.backend,
+        "device": result.device,
+        "plot": plot,
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) with null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def _table(report: dict[str, Any]) -> str:
+    features = ", ".join(report["features"])
+    lines = [
+        f"Trained {report['target']} from {features}: {report['n_train']} training rows, "
+        f"{report['n_validation']} validation rows, {report['recipe']} recipe.",
+        "",
+        f"{'':18}{'MSE':>12}{'RMSE':>12}{'MAE':>12}{'R²':>10}",
+    ]
+    for who, metrics in (("network", report["metrics"]), ("line", report["baseline_metrics"])):
+        for split in ("train", "validation"):
+            values = metrics.get(split)
+            if values:
+                lines.append(
+                    f"{who + ' ' + split:18}{_num(values['mse']):>12}{_num(values['rmse']):>12}"
+                    f"{_num(values['mae']):>12}{_num(values['r2'], 4):>10}"
+                )
+    lines += ["", report["verdict"]]
+    if report["predictions"]:
+        lines += ["", "Predictions:"]
+        for prediction in report["predictions"]:
+            inputs = ", ".join(
+                f"{name} = {value:g}"
+                for name, value in zip(report["features"], prediction["values"], strict=True)
+            )
+            lines.append(f"  {inputs}  ->  {report['target']} = {prediction['predicted']:.6g}")
+            if prediction["warning"]:
+                lines.append(f"    warning: {prediction['warning']}")
+    lines += [
+        "",
+        f"Fit: {report['fit_seconds']:.2f} s, {report['epochs_run']} epochs, "
+        f"{report['backend']} on {report['device']}.",
+    ]
+    if report["plot"]:
+        lines.append(f"Plot: {report['plot']}")
+    return "\n".join(lines)
+
+
+def _num(value: float, digits: int = 4) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    if value != 0 and (abs(value) < 10 ** -(digits - 1) or abs(value) >= 1e6):
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}g}" if abs(value) >= 1 else f"{value:.{digits}f}"
+
+
+class _ProgressBar:
+    """A one-line progress bar on a terminal stream, redrawn in place."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time.perf_counter()
+        self.drawn = False
+
+    def __call__(self, progress: Any) -> bool:
+        share = progress.epoch / progress.total_epochs if progress.total_epochs else 1.0
+        filled = round(BAR_WIDTH * share)
+        text = (
+            f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
+            f"epoch {progress.epoch}/{progress.total_epochs}  loss {_num(progress.loss)}"
+        )
+        if progress.val_loss is not None:
+            text += f"  val {_num(progress.val_loss)}"
+        if progress.eta_seconds is not None and share < 1:
+            text += f"  eta {progress.eta_seconds:.0f}s"
+        self.stream.write(text.ljust(90))
+        self.stream.flush()
+        self.drawn = True
+        return True
+
+    def finish(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,120 @@
+"""The network: a stack of Dense layers ending in one linear output, and its optimizer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from trainer.backend import backend_name, load_keras
+from trainer.recipes import Recipe
+
+
+def build_model(n_features: int, recipe: Recipe) -> Any:
+    """Dense(32) x3 with ReLU, then Dense(1): the tutorial's architecture by default."""
+    keras = load_keras()
+    inputs = keras.Input(shape=(n_features,), name="features")
+    hidden = inputs
+    for number, units in enumerate(recipe.hidden_layers, start=1):
+        hidden = keras.layers.Dense(units, activation=recipe.activation, name=f"hidden_{number}")(
+            hidden
+        )
+    output = keras.layers.Dense(1, name="prediction")(hidden)
+    return keras.Model(inputs, output, name=f"regressor_{recipe.name}")
+
+
+def make_optimizer(recipe: Recipe, total_steps: int) -> Any:
+    """The recipe's optimizer, with its learning rate decayed to zero over the run if asked."""
+    keras = load_keras()
+    rate: Any = recipe.learning_rate
+    if recipe.lr_decay == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(recipe.learning_rate, max(1, total_steps))
+    if recipe.optimizer == "adam":
+        return keras.optimizers.Adam(rate, beta_2=recipe.adam_beta_2)
+    if recipe.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(rate)
+    if recipe.optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=0.9)
+    raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+
+
+def compile_model(
+    model: Any, recipe: Recipe, *, total_steps: int, steps_per_execution: int
+) -> None:
+    """Attach optimizer and loss; many steps per execution cut per-step overhead."""
+    model.compile(
+        optimizer=make_optimizer(recipe, total_steps),
+        loss=recipe.loss,
+        steps_per_execution=steps_per_execution,
+        jit_compile=_jit_compile(recipe),
+    )
+    # Creating the optimizer's slots eagerly is much cheaper than inside TF's graph tracing.
+    model.optimizer.build(model.trainable_variables)
+
+
+def _jit_compile(recipe: Recipe) -> bool | str:
+    if recipe.jit_compile == "jax-only":
+        return backend_name() == "jax"
+    return recipe.jit_compile
+
+
+# Activations numpy inference understands; anything else falls back to calling the model.
+_ACTIVATIONS = {
+    "linear": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "tanh": np.tanh,
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+}
+
+
+class DenseStack:
+    """A model's Dense layers as numpy arrays, for inference without Keras.
+
+    Calling a Keras model on a new input shape compiles code on JAX (about 0.3 s each time);
+    for these small networks plain numpy is faster than any compiled call.
+    """
+
+    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray, str]]) -> None:
+        self.layers = layers
+
+    @classmethod
+    def from_model(cls, model: Any) -> DenseStack | None:
+        """Read the Dense layers of ``model``; None if it holds anything else."""
+        layers = []
+        for layer in model.layers:
+            kind = type(layer).__name__
+            if kind == "InputLayer":
+                continue
+            activation = getattr(layer, "activation", None)
+            name = getattr(activation, "__name__", None)
+            if kind != "Dense" or name not in _ACTIVATIONS or not layer.use_bias:
+                return None
+            kernel, bias = (np.asarray(weight, dtype=np.float64) for weight in layer.get_weights())
+            layers.append((kernel, bias, name))
+        return cls(layers)
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        """Outputs of the network for rows of (already scaled) features."""
+        hidden = np.asarray(features, dtype=np.float64)
+        for kernel, bias, activation in self.layers:
+            hidden = _ACTIVATIONS[activation](hidden @ kernel + bias)
+        return hidden
+
+
+def inference_function(model: Any, chunk: int = 65_536) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from scaled feature rows to outputs: numpy if possible, else the model."""
+    stack = DenseStack.from_model(model)
+    if stack is not None:
+        return stack
+    keras = load_keras()
+
+    def call(features: np.ndarray) -> np.ndarray:
+        scaled = np.asarray(features, dtype=np.float32)
+        parts = [
+            keras.ops.convert_to_numpy(model(scaled[start : start + chunk], training=False))
+            for start in range(0, len(scaled), chunk)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, 1))
+
+    return call

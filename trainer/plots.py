@@ -1,0 +1,155 @@
+"""The training report as a PNG: the fit (or predicted vs actual) beside the loss curves."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from trainer.dataset import Dataset
+
+if TYPE_CHECKING:
+    from trainer.fit import TrainResult
+    from trainer.predictor import Prediction
+
+WIDTH_INCHES, HEIGHT_INCHES, DPI = 12, 5, 100
+MAX_POINTS = 2000  # more dots add bytes, not information
+COLORS = {"data": "#4c72b0", "network": "#dd8452", "line": "#55a868", "mark": "#c44e52"}
+
+
+def render_report_png(
+    dataset: Dataset,
+    result: TrainResult,
+    predictions: Sequence[Prediction] = (),
+    *,
+    title: str | None = None,
+) -> bytes:
+    """A 1200x500 PNG: data with fitted curve and line (or predicted vs actual), and losses."""
+    figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
+    FigureCanvasAgg(figure)
+    fit_axes, loss_axes = figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    if len(dataset.feature_names) == 1:
+        _plot_curve(fit_axes, dataset, result, predictions)
+    else:
+        _plot_predicted_vs_actual(fit_axes, dataset, result)
+    _plot_losses(loss_axes, result)
+    heading = title or f"Predicting {dataset.target_name} from {', '.join(dataset.feature_names)}"
+    figure.suptitle(heading, fontsize=13, fontweight="bold")
+    figure.text(
+        0.5, 0.015, textwrap.fill(result.verdict, 140), ha="center", va="bottom", fontsize=9
+    )
+    figure.tight_layout(rect=(0, 0.06, 1, 0.95))
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _sample(n: int, seed: int = 0) -> np.ndarray:
+    if n <= MAX_POINTS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, MAX_POINTS, replace=False))
+
+
+def _plot_curve(
+    axes: Axes, dataset: Dataset, result: TrainResult, predictions: Sequence[Prediction]
+) -> None:
+    x = dataset.features[:, 0]
+    shown = _sample(dataset.n_rows)
+    axes.scatter(
+        x[shown],
+        dataset.target[shown],
+        s=8,
+        alpha=0.5,
+        color=COLORS["data"],
+        label="data",
+        linewidths=0,
+    )
+    marked = [p for p in predictions if len(p.values) == 1]
+    low = min([float(x.min())] + [p.value for p in marked])
+    high = max([float(x.max())] + [p.value for p in marked])
+    grid = np.linspace(low, high, 400)
+    axes.plot(grid, result.predict(grid[:, None]), color=COLORS["network"], lw=2, label="network")
+    if result.baseline:
+        slope = result.baseline["coefficients"][0]
+        line = slope * grid + result.baseline["intercept"]
+        axes.plot(grid, line, color=COLORS["line"], lw=1.2, ls="--", label="straight line")
+    if low < x.min() or high > x.max():
+        axes.axvspan(x.min(), x.max(), color="0.85", alpha=0.4, lw=0, label="training range")
+    middle = (low + high) / 2
+    for prediction in marked:
+        axes.scatter(
+            [prediction.value],
+            [prediction.predicted],
+            marker="X",
+            s=90,
+            color=COLORS["mark"],
+            zorder=5,
+            edgecolors="white",
+        )
+        right_half = prediction.value > middle
+        axes.annotate(
+            f"{prediction.predicted:.4g} at {prediction.value:g}",
+            (prediction.value, prediction.predicted),
+            xytext=(-8 if right_half else 8, -14),
+            textcoords="offset points",
+            ha="right" if right_half else "left",
+            fontsize=9,
+            color=COLORS["mark"],
+        )
+    if marked:
+        axes.scatter([], [], marker="X", color=COLORS["mark"], label="your predictions")
+    axes.set_xlabel(dataset.feature_names[0])
+    axes.set_ylabel(dataset.target_name)
+    axes.set_title("Data and fitted curve")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="best", fontsize=9)
+
+
+def _plot_predicted_vs_actual(axes: Axes, dataset: Dataset, result: TrainResult) -> None:
+    shown = _sample(dataset.n_rows)
+    actual = dataset.target[shown]
+    predicted = result.predict(dataset.features[shown])
+    axes.scatter(
+        actual, predicted, s=8, alpha=0.5, color=COLORS["data"], linewidths=0, label="rows"
+    )
+    low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
+    axes.plot(
+        [low, high], [low, high], color=COLORS["line"], ls="--", lw=1.2, label="perfect prediction"
+    )
+    axes.set_xlabel(f"actual {dataset.target_name}")
+    axes.set_ylabel(f"predicted {dataset.target_name}")
+    axes.set_title("Predicted vs actual")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="best", fontsize=9)
+
+
+def _plot_losses(axes: Axes, result: TrainResult) -> None:
+    history = result.history
+    epochs = history.get("epoch") or list(range(1, len(history.get("loss", [])) + 1))
+    marker = "." if len(epochs) <= 50 else None
+    if history.get("loss"):
+        axes.plot(epochs, history["loss"], color=COLORS["network"], marker=marker, label="training")
+    if history.get("val_loss"):
+        axes.plot(
+            epochs[: len(history["val_loss"])],
+            history["val_loss"],
+            color=COLORS["data"],
+            marker=marker,
+            label="validation",
+        )
+    positive = [v for v in history.get("loss", []) + history.get("val_loss", []) if v > 0]
+    if positive:
+        axes.set_yscale("log")
+        axes.legend(loc="best", fontsize=9)
+    else:
+        axes.text(0.5, 0.5, "no loss history", ha="center", va="center", transform=axes.transAxes)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(f"mean squared error ({result.target_name} units²)")
+    axes.set_title("Loss")
+    axes.grid(alpha=0.3, which="both")

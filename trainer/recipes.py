@@ -1,0 +1,163 @@
+"""Training settings as data: the tutorial's recipe, the default one, and user overrides.
+
+The default recipe trains for a fixed budget of optimizer steps instead of a fixed number of
+epochs, so small tables get many passes and big tables few, and packs many steps into one
+compiled execution: most of the tutorial recipe's time goes to per-step overhead, not maths.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from trainer.limits import Limits
+from trainer.params import TrainParams
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to build and train the network."""
+
+    name: str
+    hidden_layers: tuple[int, ...] = (32, 32, 32)
+    activation: str = "relu"
+    loss: str = "mse"
+    optimizer: str = "adam"
+    learning_rate: float = 0.01
+    # Adam's second-moment decay; 0.95 adapts faster than Keras' 0.999 on these small problems.
+    adam_beta_2: float = 0.95
+    lr_decay: str = "cosine"  # "cosine" (to zero over the run) or "none"
+    epochs: int | None = None  # passes over the data; None: derived from step_budget
+    step_budget: int = 1200
+    batch_size: int | None = None  # None: chosen from the row count
+    validation_split: float = 0.2
+    patience: int | None = 2  # in rounds (see Schedule); None: no early stopping
+    # Early stopping only watches the second half: while the learning rate is still high the
+    # validation loss jumps around, and stopping there would keep a half-trained network.
+    early_stopping_start: float = 0.5
+    restore_best_weights: bool = True
+    scale: bool = True  # standardise inputs and target with the training rows' mean and std
+    steps_per_execution: int | None = 128  # None: one compiled execution per round
+    rounds: int = 6  # Keras epochs per run: validation and early-stopping checkpoints
+    seed: int = 0
+    # "auto" is Keras' own choice; "jax-only" uses XLA on JAX but not on TensorFlow, where on a
+    # CPU it added over a second of compiling per model and made no step faster.
+    jit_compile: str = "jax-only"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        data = asdict(self)
+        data["hidden_layers"] = list(self.hidden_layers)
+        return data
+
+
+# The seed tutorial as written: Dense 32-32-32-1 relu, RMSprop(0.0099), MSE, 500 epochs,
+# batch 32, raw x and y, no validation, no early stopping, one step per execution.
+TUTORIAL = Recipe(
+    name="tutorial",
+    optimizer="rmsprop",
+    learning_rate=0.0099,
+    lr_decay="none",
+    epochs=500,
+    batch_size=32,
+    validation_split=0.0,
+    patience=None,
+    restore_best_weights=False,
+    scale=False,
+    steps_per_execution=1,
+    rounds=500,
+    jit_compile="auto",
+)
+
+# Standardised data, Adam with a cosine-decayed learning rate, a fixed step budget, and a
+# random (not tail) validation split with early stopping that restores the best weights.
+DEFAULT = Recipe(name="default")
+
+PRESETS = {"default": DEFAULT, "tutorial": TUTORIAL}
+
+MAX_ROWS_PER_ROUND = 1_000_000
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The concrete training plan for a table of a given size.
+
+    The training rows are repeated ``repeats`` times per Keras epoch so one Keras epoch (a
+    "round") covers several passes; ``passes == rounds * repeats`` is what users call epochs.
+    """
+
+    batch_size: int
+    repeats: int
+    rounds: int
+    steps_per_round: int
+    steps_per_execution: int
+
+    @property
+    def passes(self) -> int:
+        """Passes over the training rows (epochs, as users count them)."""
+        return self.repeats * self.rounds
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps in the whole run."""
+        return self.rounds * self.steps_per_round
+
+
+def resolve(params: TrainParams, limits: Limits = Limits()) -> Recipe:  # noqa: B008
+    """Apply the user's overrides to the chosen preset."""
+    recipe = PRESETS[params.preset]
+    overrides: dict[str, Any] = {}
+    if params.epochs is not None:
+        overrides["epochs"] = min(params.epochs, limits.max_epochs)
+    if params.learning_rate is not None:
+        overrides["learning_rate"] = params.learning_rate
+    if params.optimizer is not None:
+        overrides["optimizer"] = params.optimizer
+    if params.batch_size is not None:
+        overrides["batch_size"] = min(params.batch_size, limits.max_batch_size)
+    if params.validation_split is not None:
+        overrides["validation_split"] = min(params.validation_split, limits.max_validation_split)
+    if params.seed is not None:
+        overrides["seed"] = params.seed
+    return replace(recipe, **overrides)
+
+
+def auto_batch_size(n_rows: int) -> int:
+    """512 rows per step, growing with big tables so a pass takes at most ~200 steps."""
+    wanted = max(512, n_rows // 200)
+    return min(4096, 1 << (wanted - 1).bit_length())
+
+
+def schedule(recipe: Recipe, n_rows: int) -> Schedule:
+    """Plan batch size, repeats and rounds for ``n_rows`` training rows."""
+    n_rows = max(1, n_rows)
+    batch = recipe.batch_size or auto_batch_size(n_rows)
+    if recipe.epochs is not None:
+        passes = recipe.epochs
+        target = max(1, passes // recipe.rounds)
+        repeats = _largest_divisor_at_most(passes, target)
+        if passes // repeats > 4 * recipe.rounds:
+            # No divisor near the target (e.g. a prime): run the nearest multiple instead of
+            # paying Keras' per-epoch overhead hundreds of times.
+            repeats = target
+            passes = repeats * max(1, round(passes / repeats))
+    else:
+        wanted = max(1, round(recipe.step_budget * batch / n_rows))
+        # Capped so a huge batch on a small table cannot make a huge repeated copy.
+        repeats = max(1, min(round(wanted / recipe.rounds), MAX_ROWS_PER_ROUND // n_rows))
+        passes = repeats * max(1, round(wanted / repeats))
+    rounds = passes // repeats
+    steps_per_round = math.ceil(n_rows * repeats / batch)
+    per_execution = min(recipe.steps_per_execution or steps_per_round, steps_per_round)
+    return Schedule(
+        batch_size=batch,
+        repeats=repeats,
+        rounds=rounds,
+        steps_per_round=steps_per_round,
+        steps_per_execution=per_execution,
+    )
+
+
+def _largest_divisor_at_most(number: int, limit: int) -> int:
+    return max(d for d in range(1, max(1, limit) + 1) if number % d == 0)
