@@ -77,6 +77,7 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     plot = None
     if args.plot is not None:
         try:
+            args.plot.parent.mkdir(parents=True, exist_ok=True)
             args.plot.write_bytes(render_report_png(dataset, result, predictions))
         except OSError as error:
             return _fail(f"can't write {args.plot}: {error.strerror}", EXIT_FAILED)
