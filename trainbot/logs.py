@@ -73,3 +73,6 @@ def configure(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = (
     # httpx logs every request at INFO, and Telegram request URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Alembic narrates every plugin it loads at each start; migrations that run still show up
+    # through `trainbot db upgrade`'s own line.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
