@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trainer.limits import Limits
 from trainer.params import ParamError, TrainParams, parse_params, parse_predict_values
@@ -172,3 +174,53 @@ def test_awkward_epoch_counts_are_rounded_not_slow(epochs: int) -> None:
     plan = schedule(Recipe(name="test", epochs=epochs), 1000)
     assert abs(plan.passes - epochs) <= plan.repeats / 2
     assert plan.rounds <= 4 * DEFAULT.rounds
+
+
+# -- fuzzing: whatever people type, the answer is parameters or one clear sentence ------------
+
+_KEYS = st.sampled_from(
+    [
+        "epochs",
+        "lr",
+        "learning_rate",
+        "optimizer",
+        "batch",
+        "val",
+        "seed",
+        "x",
+        "y",
+        "predict",
+        "preset",
+        "bogus",
+        "",
+    ]
+)
+_TOKENS = st.one_of(
+    st.text(max_size=30),
+    st.builds(lambda k, v: f"{k}={v}", _KEYS, st.text(max_size=20)),
+    st.builds(lambda k, v: f"{k}={v!r}", _KEYS, st.floats(allow_nan=True, allow_infinity=True)),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_TOKENS, max_size=8))
+def test_any_train_arguments_give_params_or_a_param_error(tokens: list[str]) -> None:
+    try:
+        params = parse_params(tokens, Limits())
+    except ParamError as error:
+        message = str(error)
+        assert message and "\n" not in message and "Traceback" not in message
+    else:
+        assert TrainParams.from_dict(params.to_dict()) == params
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=15), st.floats().map(repr)), max_size=60))
+def test_any_predict_arguments_give_finite_values_or_a_param_error(tokens: list[str]) -> None:
+    try:
+        values = parse_predict_values(tokens, Limits())
+    except ParamError as error:
+        assert str(error)
+    else:
+        assert 0 < len(values) <= Limits().max_predict_values
+        assert all(v == v and abs(v) != float("inf") for v in values)
