@@ -203,7 +203,8 @@ _TOKENS = st.one_of(
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(_TOKENS, max_size=8))
+# Commands reach the parser split on white space, as the bot splits them.
+@given(st.lists(_TOKENS, max_size=8).map(lambda tokens: " ".join(tokens).split()))
 def test_any_train_arguments_give_params_or_a_param_error(tokens: list[str]) -> None:
     try:
         params = parse_params(tokens, Limits())
@@ -215,7 +216,11 @@ def test_any_train_arguments_give_params_or_a_param_error(tokens: list[str]) -> 
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.one_of(st.text(max_size=15), st.floats().map(repr)), max_size=60))
+@given(
+    st.lists(st.one_of(st.text(max_size=15), st.floats().map(repr)), max_size=60).map(
+        lambda tokens: " ".join(tokens).split()
+    )
+)
 def test_any_predict_arguments_give_finite_values_or_a_param_error(tokens: list[str]) -> None:
     try:
         values = parse_predict_values(tokens, Limits())
