@@ -1,0 +1,352 @@
+"""The bot as users feel it: upload → plot, `/predict` round trips, and the bot's memory.
+
+The bot runs as its own process (`bot.app.run`, long polling) against the fake Bot API server
+of the tests on 127.0.0.1; a warm worker runs as a thread of this process; both share the
+database. Run it with `python -m benchmarks.run_all bot` (or `python -m benchmarks.bench_bot`).
+Timings are from this machine only; they are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, select, text
+
+from benchmarks.machine import describe
+from storage.models import Job, OutboxMessage
+from storage.store import Store
+from tests.fake_telegram import ChatMessage, FakeTelegram
+from trainbot.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_CSV = ROOT.parent / "shared" / "data" / "tutorial-fahrenheit.csv"
+UPLOADS = 5
+CHATS = 20
+PREDICTIONS_PER_CHAT = 10
+WORKER_ENV = {
+    # One model per chat: the worker keeps them all loaded, as it would for 20 active chats.
+    "TRAINBOT_MODEL_CACHE_SIZE": str(CHATS + 4),
+    # The worker joins its lease keeper after each job, and the keeper sleeps lease/3 between
+    # beats: with the default 30 s lease every job would end 10 s late. A 1 s lease keeps
+    # that wait at 0.33 s until the keeper wakes when its job ends.
+    "TRAINBOT_LEASE_SECONDS": "1",
+}
+BOT = (
+    "import logging\n"
+    "from bot.app import run\n"
+    "from trainbot.settings import Settings\n"
+    "logging.basicConfig(level=logging.WARNING)\n"
+    "run(Settings.from_env(env_file=None))\n"
+)
+
+
+@dataclass
+class Timings:
+    """Seconds from a user's message to the bot's answer, and where the time went."""
+
+    round_trips: list[float] = field(default_factory=list)
+    # Median ms per stage: bot intake, queue wait, worker, bot delivery (storage's clocks).
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Figures:
+    database: str
+    uploads: Timings = field(default_factory=Timings)
+    predicts_one_at_a_time: Timings = field(default_factory=Timings)
+    predicts_all_chats_at_once: Timings = field(default_factory=Timings)
+    rss_peak_mb: float = 0.0
+
+
+def main() -> str:
+    """Run the scenarios on SQLite (and PostgreSQL when configured); a markdown section."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    runs = [("SQLite", _sqlite_url)]
+    if os.environ.get("TRAINBOT_TEST_POSTGRES_URL"):
+        runs.append(("PostgreSQL", _postgres_url))
+    results = []
+    for name, make_url in runs:
+        with make_url() as url:
+            results.append(asyncio.run(_measure(name, url)))
+    return _report(results)
+
+
+async def _measure(database: str, url: str) -> Figures:
+    figures = Figures(database)
+    store = Store.open(url)
+    async with FakeTelegram() as tg:
+        env = {
+            "TELEGRAM_BOT_TOKEN": tg.token,
+            "TELEGRAM_API_BASE_URL": tg.base_url,
+            "TELEGRAM_API_FILE_URL": tg.base_file_url,
+            "DATABASE_URL": url,
+            **WORKER_ENV,
+        }
+        settings = Settings.from_env(env, env_file=None)
+        with _worker(store, settings):
+            async with _bot_process(env) as bot:
+                await tg.wait_for_call(lambda c: c.method == "getUpdates", 60.0)
+                watcher = _RssWatcher(bot.pid)
+                watcher.start()
+                try:
+                    # One training first, so TensorFlow is loaded before anything is timed.
+                    await _upload(tg, 1, "/train epochs=20", {})
+                    figures.uploads = await _uploads(tg, store)
+                    chats = [1000 + i for i in range(CHATS)]
+                    # Each chat needs a model of its own (models belong to chats).
+                    await asyncio.gather(*(_upload(tg, c, "/train epochs=20", {}) for c in chats))
+                    figures.predicts_one_at_a_time = await _predicts(tg, store, chats, 1)
+                    figures.predicts_all_chats_at_once = await _predicts(tg, store, chats, CHATS)
+                finally:
+                    figures.rss_peak_mb = watcher.stop()
+    store.close()
+    return figures
+
+
+Asked = dict[tuple[int, int], datetime]
+
+
+async def _uploads(tg: FakeTelegram, store: Store) -> Timings:
+    asked: Asked = {}
+    timings = Timings([await _upload(tg, 2, "/train predict=200", asked) for _ in range(UPLOADS)])
+    timings.stages = await asyncio.to_thread(_stages, store, asked, "train_plot")
+    return timings
+
+
+async def _upload(tg: FakeTelegram, chat_id: int, caption: str, asked: Asked) -> float:
+    """Send the reference CSV; seconds until its plot arrives."""
+
+    def photos() -> list[ChatMessage]:
+        return [m for m in tg.sent(chat_id) if m.kind == "photo"]
+
+    before = len(photos())
+    started = time.monotonic()
+    sent = tg.send_document(chat_id, "fahrenheit.csv", REFERENCE_CSV.read_bytes(), caption=caption)
+    asked[(chat_id, sent["message_id"])] = datetime.now(UTC)
+    await tg.wait_for(lambda _: len(photos()) > before, 300.0, chat_id=chat_id)
+    return photos()[before].sent_at - started
+
+
+async def _predicts(tg: FakeTelegram, store: Store, chats: list[int], at_once: int) -> Timings:
+    """PREDICTIONS_PER_CHAT rounds over the chats, `at_once` of them waiting at any time."""
+    asked: Asked = {}
+    timings = Timings()
+    gate = asyncio.Semaphore(at_once)
+
+    async def ask(chat_id: int, value: int) -> None:
+        async with gate:
+            started = time.monotonic()
+            message = tg.send_text(chat_id, f"/predict {value}")
+            asked[(chat_id, message["message_id"])] = datetime.now(UTC)
+            answer = await tg.wait_for(_reply_to(message["message_id"]), 60.0, chat_id=chat_id)
+            timings.round_trips.append(answer.sent_at - started)
+
+    for value in range(PREDICTIONS_PER_CHAT):
+        await asyncio.gather(*(ask(chat_id, 100 + value) for chat_id in chats))
+    timings.stages = await asyncio.to_thread(_stages, store, asked, "predictions")
+    return timings
+
+
+def _stages(store: Store, asked: Asked, answer: str) -> dict[str, float]:
+    """Median ms from the user's message to the job, its start, its end and `answer` sent."""
+    query = (
+        select(Job, OutboxMessage.delivered_at)
+        .join(OutboxMessage, OutboxMessage.job_id == Job.id)
+        .where(OutboxMessage.kind == answer)
+    )
+    stages: dict[str, list[float]] = {"intake": [], "queue": [], "worker": [], "delivery": []}
+    with store.db.session() as session:
+        for job, delivered_at in session.execute(query):
+            sent = asked.get((job.chat_id, job.reply_to_message_id or 0))
+            if sent is None or None in (job.started_at, job.finished_at, delivered_at):
+                continue
+            for name, (start, end) in {
+                "intake": (sent, job.created_at),
+                "queue": (job.created_at, job.started_at),
+                "worker": (job.started_at, job.finished_at),
+                "delivery": (job.finished_at, delivered_at),
+            }.items():
+                stages[name].append((end - start).total_seconds() * 1000)
+    return {name: statistics.median(values) for name, values in stages.items() if values}
+
+
+def _reply_to(message_id: int) -> Callable[[ChatMessage], bool]:
+    def matches(message: ChatMessage) -> bool:
+        return message.reply_to is not None and message.reply_to.message_id == message_id
+
+    return matches
+
+
+@contextmanager
+def _worker(store: Store, settings: Settings) -> Any:
+    from trainer.worker import Worker
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=Worker(store, settings, name="bench-worker").run, args=(stop,), daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(60)
+
+
+@asynccontextmanager
+async def _bot_process(env: dict[str, str]) -> AsyncIterator[asyncio.subprocess.Process]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BOT, cwd=ROOT, env={**os.environ, **env}
+    )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 30)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+class _RssWatcher:
+    """Samples a process's resident memory; the peak is what the bot needed while serving."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb / 1024
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                status = Path(f"/proc/{self.pid}/status").read_text()
+            except OSError:
+                return
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+
+
+@contextmanager
+def _sqlite_url() -> Any:
+    with tempfile.TemporaryDirectory() as folder:
+        yield f"sqlite:///{folder}/bench.sqlite3"
+
+
+@contextmanager
+def _postgres_url() -> Any:
+    server = os.environ["TRAINBOT_TEST_POSTGRES_URL"]
+    name = f"trainbot_bench_bot_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        server.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _stage_cell(stages: dict[str, float]) -> str:
+    order = ("intake", "queue", "worker", "delivery")
+    return " / ".join(f"{stages.get(name, float('nan')):.0f}" for name in order) + " ms"
+
+
+def _report(results: list[Figures]) -> str:
+    header = "| | " + " | ".join(r.database for r in results) + " | target |"
+    rule = "|---|" + "---|" * len(results) + "---|"
+
+    def row(label: str, cell: Callable[[Figures], str], target: str = "") -> str:
+        return f"| {label} | " + " | ".join(cell(r) for r in results) + f" | {target} |"
+
+    def stages(pick: Callable[[Figures], Timings]) -> str:
+        return row(
+            "… bot intake / queue wait / worker / bot delivery (medians)",
+            lambda r: _stage_cell(pick(r).stages),
+        )
+
+    def latency(label: str, pick: Callable[[Figures], Timings]) -> list[str]:
+        return [
+            row(
+                f"{label}, p50",
+                lambda r: f"{1000 * statistics.median(pick(r).round_trips):.0f} ms",
+                "≤ 150 ms",
+            ),
+            row(
+                f"{label}, p95",
+                lambda r: f"{1000 * _percentile(pick(r).round_trips, 0.95):.0f} ms",
+                "≤ 300 ms",
+            ),
+            stages(pick),
+        ]
+
+    total = CHATS * PREDICTIONS_PER_CHAT
+    rows = [
+        row(
+            f"upload → plot delivered, p50 of {UPLOADS} (warm worker, default recipe)",
+            lambda r: f"{statistics.median(r.uploads.round_trips):.2f} s",
+            "≤ 2 s",
+        ),
+        stages(lambda r: r.uploads),
+        *latency(
+            f"`/predict` round trip, {total} from {CHATS} chats, one at a time",
+            lambda r: r.predicts_one_at_a_time,
+        ),
+        *latency(
+            f"`/predict` round trip, {total} from {CHATS} chats, all {CHATS} waiting at once",
+            lambda r: r.predicts_all_chats_at_once,
+        ),
+        row("bot process RSS, peak while serving", lambda r: f"{r.rss_peak_mb:.0f} MB", "≤ 150 MB"),
+    ]
+    settings = ", ".join(f"{k}={v}" for k, v in WORKER_ENV.items())
+    return "\n".join(
+        [
+            "## Bot",
+            "",
+            f"Machine: {describe()}.",
+            "The bot is its own process (`bot.app.run`, long polling) talking to the fake Bot API "
+            "server of the tests on 127.0.0.1; one warm worker thread in the benchmark process; "
+            f"the database of each column; default settings except {settings}. "
+            "Stages come from storage's timestamps (ms).",
+            "",
+            header,
+            rule,
+            *rows,
+        ]
+    )
+
+
+if __name__ == "__main__":
+    print(main())

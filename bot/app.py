@@ -1,0 +1,229 @@
+"""Building and running the bot: the Application, the table of its handlers, the delivery loop.
+
+`build_application(settings, store)` makes the Application; `run(settings)` runs it with long
+polling (or a webhook when TRAINBOT_WEBHOOK_URL is set) until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import access, errors, offers, texts
+from bot.context import SETTINGS, STORE, BotApplication, BotContext
+from bot.delivery import Delivery
+from bot.handlers import general, jobs, models, predict, train
+from bot.updates import PerChatUpdateProcessor
+from storage.store import Store
+from trainbot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Seconds. Uploads of photos and model files get longer than plain calls; the long poll's
+# read timeout is LONG_POLL_SECONDS plus get_updates_read_timeout (PTB adds them up).
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 15.0
+WRITE_TIMEOUT = 15.0
+MEDIA_WRITE_TIMEOUT = 60.0
+POOL_TIMEOUT = 5.0
+LONG_POLL_SECONDS = 10.0
+# 429s retried by the rate limiter, each after the retry_after Telegram asked for.
+RATE_LIMIT_RETRIES = 3
+MAX_CONCURRENT_UPDATES = 32
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+DELIVERY = "delivery"
+
+
+def build_application(settings: Settings, store: Store) -> BotApplication:
+    """The bot, pointed at the configured Bot API server, with every handler registered."""
+    application = (
+        Application.builder()
+        .token(settings.require_token())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_api_file_url)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                do_quote=True,
+                allow_sending_without_reply=True,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
+        .context_types(ContextTypes(context=BotContext))
+        .job_queue(None)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .write_timeout(WRITE_TIMEOUT)
+        .media_write_timeout(MEDIA_WRITE_TIMEOUT)
+        .pool_timeout(POOL_TIMEOUT)
+        .get_updates_connect_timeout(CONNECT_TIMEOUT)
+        .get_updates_read_timeout(READ_TIMEOUT)
+        .get_updates_write_timeout(WRITE_TIMEOUT)
+        .get_updates_pool_timeout(POOL_TIMEOUT)
+        .post_init(_post_init)
+        .post_stop(_post_stop)
+        .build()
+    )
+    application.bot_data[SETTINGS] = settings
+    application.bot_data[STORE] = store
+    add_handlers(application)
+    return application
+
+
+def add_handlers(application: BotApplication) -> None:
+    """What the bot does, as a table: the first handler that matches an update takes it."""
+
+    def caption(command: str) -> filters.BaseFilter:
+        # CommandHandler reads only message text; a command in a file's caption needs this.
+        pattern = re.compile(rf"^/{command}(@\w+)?(\s|$)", re.IGNORECASE)
+        return filters.Document.ALL & filters.CaptionRegex(pattern)
+
+    application.add_handler(TypeHandler(Update, access.gate), group=-1)
+    application.add_handlers(
+        [
+            CommandHandler("start", general.start),
+            CommandHandler("help", general.help_command),
+            CommandHandler("train", train.train_command),
+            MessageHandler(caption("train"), train.train_caption),
+            CallbackQueryHandler(train.train_button, pattern=f"^{offers.TRAIN}$"),
+            CommandHandler("predict", predict.predict_command),
+            MessageHandler(caption("predict"), predict.predict_caption),
+            CallbackQueryHandler(predict.predict_button, pattern=f"^{offers.PREDICT}$"),
+            MessageHandler(filters.Document.ALL, train.document_without_command),
+            CommandHandler("status", jobs.status),
+            CommandHandler("jobs", jobs.jobs),
+            CommandHandler("cancel", jobs.cancel),
+            CommandHandler("models", models.models),
+            CommandHandler("use", models.use),
+            CommandHandler("delete", models.delete),
+            CommandHandler("download", models.download),
+            MessageHandler(filters.COMMAND, general.unknown_command),
+            MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, general.chatter),
+        ]
+    )
+    application.add_error_handler(errors.on_error)
+
+
+async def _post_init(application: BotApplication) -> None:
+    """Publish the command menu and start delivering the outbox."""
+    commands = [BotCommand(name, text) for name, text in texts.COMMANDS.items()]
+    try:
+        await application.bot.set_my_commands(commands)
+    except TelegramError as error:
+        # The menu is a convenience: a bot that cannot set it should still serve.
+        log.warning("could not set the command menu: %s", error)
+    delivery = Delivery(
+        application.bot, application.bot_data[STORE], application.bot_data[SETTINGS]
+    )
+    delivery.start()
+    application.bot_data[DELIVERY] = delivery
+
+
+async def _post_stop(application: BotApplication) -> None:
+    """Stop delivering, while the bot can still finish the sends in flight (and mark them)."""
+    delivery: Delivery | None = application.bot_data.pop(DELIVERY, None)
+    if delivery is not None:
+        await delivery.stop()
+
+
+def run(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM: long polling, or a webhook when one is configured."""
+    # httpx logs every request at INFO: one line per long poll drowns everything else.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Opt in to what PTB 23 does anyway (RetryAfter.retry_after as a timedelta); otherwise
+    # every 429 also logs a deprecation warning. bot.delivery reads either type.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    store = Store.open(
+        settings.database_url,
+        lease_seconds=settings.lease_seconds,
+        max_attempts=settings.job_max_attempts,
+        timeout_seconds=settings.job_timeout_seconds,
+    )
+    try:
+        application = build_application(settings, store)
+        if settings.webhook_url:
+            log.info("receiving updates through the webhook %s", settings.webhook_url)
+            application.run_webhook(**webhook_options(settings))
+        else:
+            log.info("receiving updates by long polling")
+            application.run_polling(timeout=LONG_POLL_SECONDS, allowed_updates=ALLOWED_UPDATES)
+    finally:
+        store.close()
+
+
+def webhook_options(settings: Settings) -> dict[str, Any]:
+    """Where PTB's web server listens and what it tells Telegram (set_webhook)."""
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": urlsplit(settings.webhook_url or "").path.lstrip("/"),
+        "webhook_url": settings.webhook_url,
+        "secret_token": settings.webhook_secret,
+        "allowed_updates": ALLOWED_UPDATES,
+    }
+
+
+@contextlib.asynccontextmanager
+async def running(
+    application: BotApplication, *, poll_timeout: float = LONG_POLL_SECONDS
+) -> AsyncIterator[BotApplication]:
+    """Serve inside an event loop that is already running (tests, benchmarks, embedding).
+
+    The same steps, in the same order, as `Application.run_polling` / `run_webhook`, which
+    insist on owning the loop: initialize, post_init, receive updates, start ... stop,
+    post_stop, shutdown. A webhook when the settings name one, else long polling.
+    """
+    updater = application.updater
+    if updater is None:
+        raise RuntimeError("the application has no updater")
+    settings: Settings = application.bot_data[SETTINGS]
+
+    def polling_failed(error: TelegramError) -> None:
+        application.create_task(application.process_error(update=None, error=error))
+
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        try:
+            if settings.webhook_url:
+                await updater.start_webhook(**webhook_options(settings))
+            else:
+                await updater.start_polling(
+                    timeout=poll_timeout,
+                    allowed_updates=ALLOWED_UPDATES,
+                    error_callback=polling_failed,
+                )
+            await application.start()
+            yield application
+        finally:
+            if updater.running:
+                await updater.stop()
+            if application.running:
+                await application.stop()
+            if application.post_stop is not None:
+                await application.post_stop(application)
+    finally:
+        await application.shutdown()

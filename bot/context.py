@@ -1,0 +1,39 @@
+"""The `context` every handler gets: the settings, the store, and a way to call the store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from storage.store import Store
+from trainbot.settings import Settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+SETTINGS = "settings"
+STORE = "store"
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """CallbackContext with typed access to what `build_application` put in `bot_data`."""
+
+    @property
+    def settings(self) -> Settings:
+        return self.bot_data[SETTINGS]
+
+    @property
+    def store(self) -> Store:
+        return self.bot_data[STORE]
+
+    async def db(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a storage call in a thread: storage is synchronous and the loop must not wait."""
+        return await asyncio.to_thread(call, *args, **kwargs)
+
+
+BotApplication = Application[
+    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
+]

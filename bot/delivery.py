@@ -1,0 +1,339 @@
+"""The delivery loop: sends what the worker left in the outbox and keeps progress messages current.
+
+Each outbox row is one Telegram message, marked delivered once Telegram accepted it, so a
+restart neither loses nor repeats a reply (a crash in the instant between Telegram's answer and
+the mark would repeat one: delivery is at least once, and that window is the only gap).
+
+Chats are served in parallel, each by at most one task, so one chat's messages go out in order
+and a chat that must wait (429, network trouble) holds back only its own later messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import math
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot, InputFile, ReplyParameters
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from bot import progress, texts
+from storage.models import Artifact, Job, OutboxMessage
+from storage.store import Store
+from trainbot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Backoff for network trouble and Telegram's 5xx: 2, 4, 8 ... seconds, capped.
+RETRY_BASE_SECONDS = 2.0
+RETRY_CAP_SECONDS = 60.0
+# A held chat waits this much past its due time for its message to show up as pending again,
+# so that a clock difference with the database never lets a later message overtake it.
+HOLD_GRACE_SECONDS = 5.0
+# How long stop() lets messages already in flight finish, so they are marked delivered.
+STOP_TIMEOUT_SECONDS = 10.0
+
+TEXT_MESSAGES: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
+    "train_summary": texts.train_summary,
+    "predictions": texts.predictions,
+    "job_failed": texts.job_failed,
+    "job_cancelled": texts.job_cancelled,
+}
+FILE_MESSAGES: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
+    "train_plot": texts.plot_caption,
+    "predictions_csv": texts.predictions_csv_caption,
+}
+
+
+class Undeliverable(Exception):
+    """A message that no retry can send (its file is gone, or a kind this bot does not know)."""
+
+
+class _Edit(enum.Enum):
+    UNCHANGED = "unchanged"
+    EDITED = "edited"
+    HELD = "held"
+
+
+@dataclass
+class _Hold:
+    """A chat that must wait until `until`; `outbox_id` is the message that has to go first."""
+
+    until: float
+    outbox_id: int | None = None
+
+
+@dataclass
+class _ChatWork:
+    jobs: list[Job] = field(default_factory=list)
+    messages: list[OutboxMessage] = field(default_factory=list)
+
+
+class Delivery:
+    """Reads the outbox and progress changes from storage and brings them to the chats."""
+
+    def __init__(self, bot: Bot, store: Store, settings: Settings) -> None:
+        self.bot = bot
+        self.store = store
+        self.poll_interval = settings.poll_interval
+        self.progress_interval = settings.progress_interval
+        self._busy: dict[int, asyncio.Task[None]] = {}
+        self._holds: dict[int, _Hold] = {}
+        self._last_edit: dict[int, float] = {}
+        self._job_edited: dict[int, float] = {}
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        # Storage's wait blocks a thread; its own thread keeps it from starving handlers' calls.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="outbox-wait")
+        self._waiter: asyncio.Future[bool] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="delivery")
+
+    async def stop(self) -> None:
+        """Stop reading the outbox and let the sends already in flight finish (and be marked)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        busy = list(self._busy.values())
+        if busy:
+            _, late = await asyncio.wait(busy, timeout=STOP_TIMEOUT_SECONDS)
+            for task in late:
+                task.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        log.info("delivery loop started")
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                due_in = await self.tick()
+                failures = 0
+            except Exception as error:
+                # Most likely the database is away: back off rather than log a storm.
+                failures += 1
+                due_in = min(RETRY_BASE_SECONDS * 2 ** (failures - 1), RETRY_CAP_SECONDS)
+                log.warning(
+                    "delivery round failed (%s); next try in %.0f s", error, due_in,
+                    exc_info=failures == 1,
+                )  # fmt: skip
+            await self._sleep(due_in)
+        log.info("delivery loop stopped")
+
+    async def tick(self) -> float | None:
+        """Start a task for each chat with something to do; seconds until a held chat is due."""
+        self._wake.clear()
+        # A chat busy now may finish while storage is read: what is read for it is stale (it
+        # may list a message just delivered), so it waits for the next round, which its end
+        # triggers at once.
+        busy = set(self._busy)
+        messages, jobs = await asyncio.to_thread(self._read)
+        work: dict[int, _ChatWork] = defaultdict(_ChatWork)
+        for message in messages:
+            work[message.chat_id].messages.append(message)
+        for job in jobs:
+            work[job.chat_id].jobs.append(job)
+        now = time.monotonic()
+        due: list[float] = []
+        for chat_id, chat_work in work.items():
+            if chat_id in busy or chat_id in self._busy or self._stopping.is_set():
+                continue
+            wait = self._held_for(chat_id, chat_work, now)
+            if wait > 0:
+                due.append(wait)
+                continue
+            next_edit = self._last_edit.get(chat_id, -math.inf) + self.progress_interval - now
+            if chat_work.jobs and next_edit > 0:
+                # At most one edit per progress_interval per chat; the change waits its turn.
+                due.append(next_edit)
+                chat_work.jobs = []
+            if chat_work.jobs or chat_work.messages:
+                self._busy[chat_id] = asyncio.create_task(
+                    self._serve(chat_id, chat_work), name=f"delivery-{chat_id}"
+                )
+        return min(due) if due else None
+
+    def _read(self) -> tuple[list[OutboxMessage], list[Job]]:
+        return self.store.outbox.pending(), self.store.outbox.progress_changes()
+
+    def _held_for(self, chat_id: int, work: _ChatWork, now: float) -> float:
+        """Seconds this chat must still wait (0: go)."""
+        hold = self._holds.get(chat_id)
+        if hold is None:
+            return 0.0
+        first_due = hold.outbox_id is not None and any(
+            m.id == hold.outbox_id for m in work.messages
+        )
+        grace = HOLD_GRACE_SECONDS if hold.outbox_id is not None else 0.0
+        if not first_due and now < hold.until + grace:
+            return max(hold.until - now, self.poll_interval)
+        del self._holds[chat_id]
+        return 0.0
+
+    async def _sleep(self, due_in: float | None) -> None:
+        """Until the outbox has news, a chat finished its turn, a held chat is due, or stop."""
+        if self._stopping.is_set():
+            return
+        if self._waiter is None or self._waiter.done():
+            self._waiter = asyncio.get_running_loop().run_in_executor(
+                self._executor, self.store.outbox.wait, self.poll_interval
+            )
+            self._waiter.add_done_callback(_log_failure)
+        wake = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait(
+                {self._waiter, wake}, timeout=due_in, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            wake.cancel()
+
+    # -- one chat ----------------------------------------------------------------------------
+
+    async def _serve(self, chat_id: int, work: _ChatWork) -> None:
+        # One edit per turn goes to the job that matters most: a final state first, then the
+        # job left waiting longest, so a busy training cannot starve its neighbours' messages.
+        jobs = sorted(work.jobs, key=lambda j: (not j.finished, self._job_edited.get(j.id, 0.0)))
+        try:
+            for job in jobs:
+                outcome = await self._show_progress(job)
+                if outcome is _Edit.HELD:
+                    return
+                if outcome is _Edit.EDITED:
+                    break
+            for message in work.messages:
+                # Stopping lets the send in flight finish; the next ones wait for the next run.
+                if self._stopping.is_set() or not await self._deliver(message):
+                    return
+        except Exception:
+            log.exception("delivering to chat %s failed", chat_id, extra={"chat_id": chat_id})
+            self._holds[chat_id] = _Hold(time.monotonic() + RETRY_BASE_SECONDS)
+        finally:
+            self._busy.pop(chat_id, None)
+            self._wake.set()
+
+    async def _show_progress(self, job: Job) -> _Edit:
+        """Bring the job's progress message up to date with one edit (or none if unchanged)."""
+        text = progress.render(job)
+        if text != job.shown_text:
+            try:
+                await self.bot.edit_message_text(
+                    text, chat_id=job.chat_id, message_id=job.progress_message_id
+                )
+            except BadRequest as error:
+                # "Not modified" means the message already says this: as good as an edit.
+                # Anything else (the message was deleted, is too old) will not get better.
+                if "not modified" not in error.message.lower():
+                    log.info("progress of job %s not shown: %s", job.id, error.message)
+            except Forbidden as error:
+                log.info("progress of job %s not shown: %s", job.id, error.message)
+            except RetryAfter as error:
+                self._holds[job.chat_id] = _Hold(time.monotonic() + retry_after_seconds(error))
+                return _Edit.HELD
+            except TelegramError as error:
+                log.warning("editing progress of job %s failed (%s); will retry", job.id, error)
+                self._holds[job.chat_id] = _Hold(time.monotonic() + RETRY_BASE_SECONDS)
+                return _Edit.HELD
+            self._last_edit[job.chat_id] = self._job_edited[job.id] = time.monotonic()
+        await asyncio.to_thread(self.store.outbox.mark_progress_shown, job.id, job.revision, text)
+        if job.finished:
+            self._job_edited.pop(job.id, None)
+        return _Edit.UNCHANGED if text == job.shown_text else _Edit.EDITED
+
+    async def _deliver(self, message: OutboxMessage) -> bool:
+        """Send one outbox message; False when it must wait, and the chat's later ones too."""
+        extra = {"chat_id": message.chat_id, "job_id": message.job_id}
+        outbox = self.store.outbox
+        try:
+            telegram_id = await self._send(message)
+        except RetryAfter as error:
+            delay, reason = retry_after_seconds(error), str(error)
+        except (Forbidden, ChatMigrated, BadRequest, Undeliverable) as error:
+            # The chat is gone, the bot was blocked, or Telegram refuses the message itself:
+            # retrying cannot help, and the chat's later messages must not wait behind it.
+            log.warning("giving up on outbox message %s: %s", message.id, error, extra=extra)
+            await asyncio.to_thread(outbox.give_up, message.id, str(error))
+            return True
+        except TelegramError as error:
+            # Network trouble, timeouts and Telegram's 5xx. A timed-out send may have arrived;
+            # sending it again risks a duplicate, which beats losing a result.
+            delay = min(RETRY_BASE_SECONDS * 2**message.attempts, RETRY_CAP_SECONDS)
+            reason = str(error)
+            log.warning(
+                "outbox message %s failed (%s); retrying in %.0f s", message.id, error, delay,
+                extra=extra,
+            )  # fmt: skip
+        else:
+            await asyncio.to_thread(outbox.mark_delivered, message.id, telegram_id)
+            return True
+        await asyncio.to_thread(outbox.retry_later, message.id, reason, delay)
+        self._holds[message.chat_id] = _Hold(time.monotonic() + delay, message.id)
+        return False
+
+    async def _send(self, message: OutboxMessage) -> int:
+        payload = message.payload or {}
+        reply = (
+            ReplyParameters(message.reply_to_message_id, allow_sending_without_reply=True)
+            if message.reply_to_message_id
+            else None
+        )
+        if message.kind in TEXT_MESSAGES:
+            sent = await self.bot.send_message(
+                message.chat_id, TEXT_MESSAGES[message.kind](payload), reply_parameters=reply
+            )
+        elif message.kind in FILE_MESSAGES:
+            artifact = await self._artifact(message)
+            file = InputFile(artifact.content, filename=artifact.filename)
+            caption = FILE_MESSAGES[message.kind](payload)
+            if artifact.content_type.startswith("image/"):
+                sent = await self.bot.send_photo(
+                    message.chat_id, file, caption=caption, reply_parameters=reply
+                )
+            else:
+                sent = await self.bot.send_document(
+                    message.chat_id, file, caption=caption, reply_parameters=reply
+                )
+        else:
+            raise Undeliverable(f"unknown outbox message kind {message.kind!r}")
+        return sent.message_id
+
+    async def _artifact(self, message: OutboxMessage) -> Artifact:
+        artifact = None
+        if message.artifact_id is not None:
+            artifact = await asyncio.to_thread(self.store.outbox.artifact, message.artifact_id)
+        if artifact is None or artifact.chat_id != message.chat_id:
+            raise Undeliverable(f"the file of outbox message {message.id} is gone")
+        return artifact
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """The wait Telegram asked for, in seconds, whichever type this PTB version reports."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    return max(seconds, 0.1)
+
+
+def _log_failure(future: asyncio.Future[bool]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("waiting for outbox news failed: %s", future.exception())

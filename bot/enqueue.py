@@ -1,0 +1,115 @@
+"""Turning a checked request into a queued job: remember the chat, store the data, enqueue.
+
+These run in a worker thread (through `BotContext.db`), one thread hop per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import Chat, User
+
+from storage.models import Dataset, Job, JobKind, Model
+from storage.records import ChatRef, UserRef
+from storage.store import Store
+
+
+def chat_ref(chat: Chat) -> ChatRef:
+    return ChatRef(chat.id, type=chat.type, title=chat.title)
+
+
+def user_ref(user: User) -> UserRef:
+    return UserRef(user.id, username=user.username, first_name=user.first_name)
+
+
+def training(
+    store: Store,
+    chat: Chat,
+    user: User,
+    *,
+    filename: str,
+    content: bytes,
+    n_rows: int,
+    columns: Sequence[str],
+    params: dict[str, Any],
+    reply_to_message_id: int,
+) -> tuple[Job, int | None]:
+    """Save the CSV and queue a train job on it; the job and its place in the queue."""
+    store.records.remember(chat_ref(chat), user_ref(user))
+    dataset = _save(store, chat, user, filename, content, n_rows, columns)
+    job = store.queue.enqueue(
+        JobKind.TRAIN,
+        chat_id=chat.id,
+        user_id=user.id,
+        params=params,
+        dataset_id=dataset.id,
+        reply_to_message_id=reply_to_message_id,
+    )
+    return job, store.queue.position(job)
+
+
+def prediction(
+    store: Store,
+    chat: Chat,
+    user: User,
+    model: Model,
+    rows: list[list[float]],
+    *,
+    reply_to_message_id: int,
+) -> Job:
+    """Queue a predict job for rows of input values on one of the chat's models."""
+    # No `remember`: the chat owns a model, so it is on record already.
+    return store.queue.enqueue(
+        JobKind.PREDICT,
+        chat_id=chat.id,
+        user_id=user.id,
+        params={"values": rows},
+        model_id=model.id,
+        reply_to_message_id=reply_to_message_id,
+    )
+
+
+def csv_prediction(
+    store: Store,
+    chat: Chat,
+    user: User,
+    model: Model,
+    *,
+    filename: str,
+    content: bytes,
+    n_rows: int,
+    columns: Sequence[str],
+    reply_to_message_id: int,
+) -> tuple[Job, int | None]:
+    """Save a CSV of inputs and queue a predict job that answers with a CSV of predictions."""
+    dataset = _save(store, chat, user, filename, content, n_rows, columns)
+    job = store.queue.enqueue(
+        JobKind.PREDICT,
+        chat_id=chat.id,
+        user_id=user.id,
+        params={"csv": True},
+        dataset_id=dataset.id,
+        model_id=model.id,
+        reply_to_message_id=reply_to_message_id,
+    )
+    return job, store.queue.position(job)
+
+
+def _save(
+    store: Store,
+    chat: Chat,
+    user: User,
+    filename: str,
+    content: bytes,
+    n_rows: int,
+    columns: Sequence[str],
+) -> Dataset:
+    return store.records.save_dataset(
+        chat.id,
+        user_id=user.id,
+        filename=filename,
+        content=content,
+        n_rows=n_rows,
+        columns=columns,
+    )

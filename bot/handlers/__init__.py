@@ -1,0 +1,1 @@
+"""The update handlers, one module per subject; `bot.app` registers them all in one place."""

@@ -1,0 +1,114 @@
+"""A chat's models, addressed by the version it sees (v1, v2 ...): /models, /use, /delete,
+/download.
+
+Every lookup goes through the chat id, so another chat's model reads exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import InputFile, Update
+
+from bot import replies, texts
+from bot.context import BotContext
+from bot.parsing import parse_model_version
+from storage.models import Model
+from storage.store import Store
+
+
+async def models(update: Update, context: BotContext) -> None:
+    """/models: the chat's models, the active one marked."""
+    message, chat = update.message, update.effective_chat
+    if message is None or chat is None:
+        return
+    listed = await context.db(context.store.records.list_models, chat.id)
+    if not listed:
+        await replies.reply(message, texts.NO_MODELS)
+        return
+    lines = [
+        texts.model_line(
+            m.version, m.is_active, m.target_name, list(m.feature_names), _quality(m.metrics)
+        )
+        for m in listed
+    ]
+    await replies.reply(message, texts.models_list(lines))
+
+
+async def use(update: Update, context: BotContext) -> None:
+    """/use v2: make a model the one /predict uses."""
+    message, chat = update.message, update.effective_chat
+    if message is None or chat is None:
+        return
+    version = parse_model_version(list(context.args or []))
+    if version is None:
+        await replies.reply(message, texts.model_usage("use"))
+        return
+    model = await context.db(context.store.records.activate_model, chat.id, version)
+    text = texts.model_activated(version) if model else texts.model_not_found(version)
+    await replies.reply(message, text)
+
+
+async def delete(update: Update, context: BotContext) -> None:
+    """/delete v2: delete a model for good."""
+    message, chat = update.message, update.effective_chat
+    if message is None or chat is None:
+        return
+    version = parse_model_version(list(context.args or []))
+    if version is None:
+        await replies.reply(message, texts.model_usage("delete"))
+        return
+    was_active = await context.db(_delete, context.store, chat.id, version)
+    if was_active is None:
+        await replies.reply(message, texts.model_not_found(version))
+    else:
+        await replies.reply(message, texts.model_deleted(version, was_active))
+
+
+async def download(update: Update, context: BotContext) -> None:
+    """/download [v2]: the model as a .keras file (the active one without a version)."""
+    message, chat = update.message, update.effective_chat
+    if message is None or chat is None:
+        return
+    args = list(context.args or [])
+    version = parse_model_version(args) if args else None
+    if args and version is None:
+        await replies.reply(message, texts.model_usage("download"))
+        return
+    model = await context.db(_model_file, context.store, chat.id, version)
+    if model is None:
+        text = texts.model_not_found(version) if version is not None else texts.NO_MODEL
+        await replies.reply(message, text)
+        return
+    caption = texts.model_file_caption(
+        model.version, model.target_name, list(model.feature_names), model.scaling or {}
+    )
+    file = InputFile(model.keras_file, filename=f"model-v{model.version}.keras")
+    await replies.retrying(lambda: message.reply_document(file, caption=caption))
+
+
+def _delete(store: Store, chat_id: int, version: int) -> bool | None:
+    """Whether the deleted model was the active one; None if the chat has no such model."""
+    model = store.records.get_model(chat_id, version)
+    if model is None or not store.records.delete_model(chat_id, version):
+        return None
+    return model.is_active
+
+
+def _model_file(store: Store, chat_id: int, version: int | None) -> Model | None:
+    if version is None:
+        active = store.records.active_model(chat_id)
+        if active is None:
+            return None
+        version = active.version
+    return store.records.get_model(chat_id, version, with_file=True)
+
+
+def _quality(metrics: dict[str, Any] | None) -> str | None:
+    """R² on validation data (else on training data), the one number that compares models."""
+    metrics = metrics or {}
+    for split in ("validation", "train"):
+        r2 = (metrics.get(split) or {}).get("r2")
+        if r2 is not None:
+            return f"R² {texts.num(r2, 4)} ({split})"
+    return None

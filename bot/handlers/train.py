@@ -1,0 +1,149 @@
+"""Every way to ask for training: a /train caption, /train as a reply, /train then the file,
+and a CSV with no command (answered with a button)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from telegram import Document, Message, Update
+from telegram.constants import ChatType
+
+from bot import enqueue, offers, replies, texts, uploads
+from bot.context import BotContext
+from bot.parsing import parse_command
+from bot.uploads import Refusal
+from trainer.limits import Limits
+from trainer.params import ParamError, TrainParams, parse_params
+
+log = logging.getLogger(__name__)
+
+# chat_data key: who sent /train without a file, as user id → (options, deadline).
+AWAITING_CSV = "awaiting_csv"
+
+
+async def train_command(update: Update, context: BotContext) -> None:
+    """/train [options]: train on the CSV it replies to, or on the next CSV this user sends."""
+    message, user = update.message, update.effective_user
+    if message is None or user is None:
+        return
+    options = list(context.args or [])
+    source = message.reply_to_message
+    if source is not None and source.document is not None:
+        await train_on(update, context, source.document, options, reply_to=message)
+        return
+    try:
+        parse_params(options, context.settings.limits)
+    except ParamError as error:
+        await replies.reply(message, texts.bad_params(str(error)))
+        return
+    wait = context.settings.train_wait_seconds
+    _awaiting(context)[user.id] = (options, time.monotonic() + wait)
+    group = message.chat.type != ChatType.PRIVATE
+    await replies.reply(message, texts.send_csv_now(wait / 60, group=group))
+
+
+async def train_caption(update: Update, context: BotContext) -> None:
+    """A CSV with the caption /train [options]: train on it."""
+    message = update.message
+    if message is None or message.document is None:
+        return
+    command = parse_command(message.caption, context.bot.username)
+    if command is None:  # "/train@otherbot": not for us
+        return
+    await train_on(update, context, message.document, command.args, reply_to=message)
+
+
+async def document_without_command(update: Update, context: BotContext) -> None:
+    """A file with no command: train it if /train asked for it, else offer buttons."""
+    message, user = update.message, update.effective_user
+    if message is None or message.document is None or user is None:
+        return
+    options, deadline = _awaiting(context).pop(user.id, (None, 0.0))
+    if options is not None and time.monotonic() <= deadline:
+        await train_on(update, context, message.document, options, reply_to=message)
+        return
+    private = message.chat.type == ChatType.PRIVATE
+    if not uploads.looks_like_table(message.document):
+        if private:  # in groups, other people's files are none of the bot's business
+            try:
+                uploads.check_document(message.document, context.settings.limits)
+            except Refusal as refusal:
+                await replies.reply(message, str(refusal))
+        return
+    model = await context.db(context.store.records.active_model, message.chat.id)
+    await replies.reply(
+        message,
+        texts.offer_training(message.document.file_name),
+        keyboard=offers.keyboard(model.version if model is not None else None),
+    )
+
+
+async def train_button(update: Update, context: BotContext) -> None:
+    """The "Train on this file" button: train on the CSV that the offer answered."""
+    if update.callback_query is None:
+        return
+    offer = await offers.take(update.callback_query, context)
+    if offer is not None:
+        await train_on(
+            update, context, offer.document, [], reply_to=offer.source, replacing=offer.message
+        )
+
+
+async def train_on(
+    update: Update,
+    context: BotContext,
+    document: Document,
+    options: list[str],
+    *,
+    reply_to: Message,
+    replacing: Message | None = None,
+) -> None:
+    """Check, download, validate, queue, and answer with the job id and queue position.
+
+    The answer becomes the job's progress message, which delivery keeps editing.
+    """
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return
+    settings = context.settings
+    _awaiting(context).pop(user.id, None)  # whatever /train was waiting for, this is it
+    try:
+        params = _params(options, settings.limits)
+        content = await uploads.fetch(context, chat.id, document)
+        dataset = await uploads.read_training_csv(
+            content, x=params.x, y=params.y, limits=settings.limits
+        )
+    except Refusal as refusal:
+        await replies.answer(str(refusal), to=reply_to, replacing=replacing)
+        return
+    columns = [*dataset.feature_names, dataset.target_name]
+    job, position = await context.db(
+        enqueue.training,
+        context.store,
+        chat,
+        user,
+        filename=document.file_name or "data.csv",
+        content=content,
+        n_rows=dataset.n_rows,
+        columns=columns,
+        params=params.to_dict(),
+        reply_to_message_id=reply_to.message_id,
+    )
+    log.info("job %s queued from a %s-row CSV", job.id, dataset.n_rows, extra={"job_id": job.id})
+    text = texts.train_queued(
+        job.id, position, dataset.n_rows, dataset.feature_names, dataset.target_name
+    )
+    await replies.acknowledge_job(context, chat.id, job.id, text, to=reply_to, replacing=replacing)
+
+
+def _params(options: list[str], limits: Limits) -> TrainParams:
+    try:
+        return parse_params(options, limits)
+    except ParamError as error:
+        raise Refusal(texts.bad_params(str(error))) from error
+
+
+def _awaiting(context: BotContext) -> dict[int, tuple[list[str], float]]:
+    assert context.chat_data is not None  # every update handled here has a chat
+    return context.chat_data.setdefault(AWAITING_CSV, {})

@@ -1,0 +1,140 @@
+"""Taking in a CSV: the checks before downloading it, the download, and a quick validation.
+
+The order is the cheap-first one: nothing is downloaded that the size, type or the chat's quota
+already rule out, and a file that downloads is parsed at once (in a thread) so that an obvious
+problem comes back in seconds rather than after waiting in the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from telegram import Document
+from telegram.constants import FileSizeLimit
+from telegram.error import BadRequest, NetworkError
+
+from bot import replies, texts
+from bot.context import BotContext
+from trainer.dataset import (
+    Dataset,
+    DatasetError,
+    Table,
+    find_column,
+    numeric_column,
+    parse_csv,
+    read_table,
+)
+from trainer.limits import Limits
+
+log = logging.getLogger(__name__)
+
+TABLE_EXTENSIONS = frozenset({".csv", ".tsv", ".txt"})
+SPREADSHEET_EXTENSIONS = frozenset({".xlsx", ".xls", ".xlsm", ".ods", ".numbers"})
+# What phones and desktops report for CSV files (Windows says "ms-excel" for .csv too).
+TABLE_MIME_TYPES = frozenset(
+    {
+        "text/csv",
+        "text/plain",
+        "text/tab-separated-values",
+        "text/comma-separated-values",
+        "application/csv",
+        "application/vnd.ms-excel",
+    }
+)
+
+
+# Telegram serves bots files of at most 20 MB through getFile, whatever we configure.
+TELEGRAM_DOWNLOAD_LIMIT = int(FileSizeLimit.FILESIZE_DOWNLOAD)
+
+
+class Refusal(Exception):
+    """Why a request cannot go on, as the HTML sentence to send back."""
+
+
+def looks_like_table(document: Document) -> bool:
+    """A .csv/.tsv/.txt name, or no telling extension and a text-table MIME type."""
+    extension = PurePosixPath(document.file_name or "").suffix.lower()
+    if extension:
+        return extension in TABLE_EXTENSIONS
+    return (document.mime_type or "").lower() in TABLE_MIME_TYPES
+
+
+def check_document(document: Document, limits: Limits) -> None:
+    """Refuse, before downloading, a file of the wrong type or size."""
+    if not looks_like_table(document):
+        extension = PurePosixPath(document.file_name or "").suffix.lower()
+        if extension in SPREADSHEET_EXTENSIONS:
+            raise Refusal(texts.SPREADSHEET)
+        raise Refusal(texts.not_csv(document.file_name))
+    size = document.file_size
+    if size is not None and size > TELEGRAM_DOWNLOAD_LIMIT:
+        raise Refusal(texts.too_big_for_telegram(size, TELEGRAM_DOWNLOAD_LIMIT))
+    if size is not None and size > limits.max_upload_bytes:
+        raise Refusal(texts.too_big(size, limits.max_upload_bytes))
+
+
+async def check_quota(context: BotContext, chat_id: int) -> None:
+    """Refuse a new job while the chat has its maximum of unfinished ones."""
+    unfinished = await context.db(context.store.records.count_unfinished_jobs, chat_id)
+    if unfinished >= context.settings.max_unfinished_jobs_per_chat:
+        raise Refusal(texts.quota_reached(unfinished))
+
+
+async def fetch(context: BotContext, chat_id: int, document: Document) -> bytes:
+    """Everything before the download (type, size, the chat's quota), then the download."""
+    limits = context.settings.limits
+    check_document(document, limits)
+    await check_quota(context, chat_id)
+    return await download(document, limits)
+
+
+async def download(document: Document, limits: Limits) -> bytes:
+    """The file's bytes; Refusal if Telegram will not hand it over or it is larger than said."""
+    try:
+        file = await replies.retrying(document.get_file)
+        data = bytes(await replies.retrying(file.download_as_bytearray))
+    except (BadRequest, NetworkError) as error:
+        log.warning("downloading %s failed: %s", document.file_id, error)
+        raise Refusal(texts.DOWNLOAD_FAILED) from error
+    if len(data) > limits.max_upload_bytes:
+        raise Refusal(texts.too_big(len(data), limits.max_upload_bytes))
+    return data
+
+
+async def read_training_csv(
+    data: bytes, *, x: Sequence[str] | None, y: str | None, limits: Limits
+) -> Dataset:
+    """Parse the CSV as the worker will (off the event loop); Refusal with the reason if not."""
+    try:
+        return await asyncio.to_thread(parse_csv, data, x=x, y=y, limits=limits)
+    except DatasetError as error:
+        raise Refusal(texts.bad_csv(str(error))) from error
+
+
+async def read_inputs_csv(data: bytes, feature_names: Sequence[str], limits: Limits) -> Table:
+    """Check a CSV of inputs has the model's input columns, all numeric; Refusal if not."""
+
+    def check() -> Table:
+        # The worker's rule (trainer.predictor): named columns when the file has a header,
+        # else its first columns in training order.
+        table = read_table(data, limits=limits, min_columns=1)
+        if table.has_header:
+            columns = [find_column(table.names, name) for name in feature_names]
+        elif len(table.names) >= len(feature_names):
+            columns = table.names[: len(feature_names)]
+        else:
+            raise DatasetError(
+                f"The file needs {len(feature_names)} columns of inputs "
+                f"({', '.join(feature_names)})."
+            )
+        for name in columns:
+            numeric_column(table, name)
+        return table
+
+    try:
+        return await asyncio.to_thread(check)
+    except DatasetError as error:
+        raise Refusal(texts.bad_csv(str(error))) from error

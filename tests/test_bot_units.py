@@ -1,0 +1,235 @@
+"""The bot's pieces that need no Telegram: texts, progress, parsing, access, update order."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from telegram import Chat, Message, Update, User
+
+from bot import access, progress, texts
+from bot.parsing import Command, parse_command, parse_job_id, parse_model_version
+from bot.updates import PerChatUpdateProcessor
+from storage.models import Job, JobKind, JobStatus
+from tests.conftest import ROOT
+from tests.fake_telegram import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, format_text
+from trainbot.settings import Settings
+
+
+def shown(html_text: str) -> str:
+    """The text Telegram would show for an HTML message (raises if the HTML is invalid)."""
+    plain, _ = format_text(html_text, "HTML")
+    return plain
+
+
+METRICS = {"mse": 0.0001, "rmse": 0.01, "mae": 0.008, "r2": 0.99999}
+
+
+def summary_payload(n_features: int = 1, n_predictions: int = 1) -> dict[str, Any]:
+    features = ["x"] if n_features == 1 else [f"feature <{i}> & co" for i in range(n_features)]
+    return {
+        "job_id": 7,
+        "model_version": 2,
+        "n_rows": 1000,
+        "feature_names": features,
+        "target_name": "y",
+        "metrics": {"train": METRICS, "validation": METRICS},
+        "baseline": {"train": METRICS, "validation": None},
+        "beats_baseline": True,
+        "verdict": "The network beats the straight line <clearly>.",
+        "predictions": [
+            {"inputs": [float(i)] * n_features, "value": 93.3312, "warning": "far & away"}
+            for i in range(n_predictions)
+        ],
+        "fit_seconds": 0.8123,
+        "epochs_run": 87,
+        "backend": "tensorflow",
+        "device": "CPU",
+    }
+
+
+def test_the_summary_shows_metrics_verdict_and_predictions() -> None:
+    text = shown(texts.train_summary(summary_payload()))
+    assert "Model v2 is ready: y from x, 1,000 rows." in text
+    assert "R²" in text and "validation" in text and "line RMSE" in text
+    assert "beats the straight line <clearly>" in text
+    assert "x = 0 → y = 93.3312" in text and "⚠️ far & away" in text
+    assert "87 epochs in 0.812 s on CPU (tensorflow)" in text
+
+
+@pytest.mark.parametrize(("n_features", "n_predictions"), [(1, 5000), (50, 50), (50, 1)])
+def test_the_summary_always_fits_one_message(n_features: int, n_predictions: int) -> None:
+    html_text = texts.train_summary(summary_payload(n_features, n_predictions))
+    assert len(shown(html_text)) <= MAX_TEXT_LENGTH and texts.utf16_len(html_text) <= 4096
+    assert "Ask it more with /predict" in shown(html_text)
+
+
+def test_captions_fit_and_escape_column_names() -> None:
+    payload = summary_payload(n_features=50)
+    caption = texts.plot_caption(payload)
+    assert len(shown(caption)) <= MAX_CAPTION_LENGTH
+    assert "feature <0> & co" in shown(caption) and "and 45 more" in shown(caption)
+    caption = texts.model_file_caption(3, "y", ["x"], {"mean": [1.0] * 2000})
+    assert len(shown(caption)) <= MAX_CAPTION_LENGTH
+
+
+def test_predictions_show_each_input_value_and_warning() -> None:
+    payload = {
+        "job_id": 3,
+        "feature_names": ["a", "b"],
+        "target_name": "z",
+        "predictions": [{"inputs": [1, 2], "value": 3.5, "warning": None}],
+    }
+    assert shown(texts.predictions(payload)) == "🔮 Predictions:\na = 1, b = 2 → z = 3.5"
+    payload["model_version"] = 4
+    assert shown(texts.predictions(payload)).startswith("🔮 Model v4 predicts:")
+
+
+def test_a_failure_reads_as_one_sentence() -> None:
+    payload = {"job_id": 9, "job_kind": "train", "error": "Column <y> is constant."}
+    assert shown(texts.job_failed(payload)) == "❌ Job 9 failed: Column <y> is constant."
+
+
+def test_clip_cuts_at_a_line_and_keeps_html_valid() -> None:
+    text = "\n".join(f"<b>line {i}</b>" for i in range(2000))
+    clipped = texts.clip(text, 1000)
+    assert texts.utf16_len(clipped) <= 1000 and clipped.endswith("…")
+    shown(clipped)
+    assert texts.clip("short") == "short"
+
+
+@pytest.mark.parametrize(
+    ("done", "total", "bar"),
+    [(0, 10, "▱" * 12), (1, 500, "▰" + "▱" * 11), (499, 500, "▰" * 11 + "▱"), (10, 10, "▰" * 12)],
+)
+def test_the_progress_bar_is_never_full_too_early(done: int, total: int, bar: str) -> None:
+    assert progress.bar(done, total) == bar
+
+
+def job(**fields: Any) -> Job:
+    values: dict[str, Any] = {
+        "id": 12,
+        "kind": JobKind.TRAIN,
+        "status": JobStatus.RUNNING,
+        "error": None,
+        "cancel_requested": False,
+        "progress_epoch": None,
+        "progress_total": None,
+        "progress_loss": None,
+        "progress_val_loss": None,
+        "progress_eta_seconds": None,
+        "result": None,
+    }
+    values.update(fields)
+    return Job(**values)
+
+
+def test_progress_reads_as_the_job_goes() -> None:
+    assert progress.render(job(status=JobStatus.QUEUED)) == "⏳ Job 12 · waiting in the queue"
+    assert progress.render(job()) == "⚙️ Job 12 · starting…"
+    running = progress.render(
+        job(
+            progress_epoch=120,
+            progress_total=500,
+            progress_loss=0.01234,
+            progress_val_loss=0.015,
+            progress_eta_seconds=75,
+        )
+    )
+    assert running == (
+        "🏋️ Job 12 · training\n▰▰▰▱▱▱▱▱▱▱▱▱ 120/500 epochs\n"
+        "loss 0.01234 · val 0.015 · about 1 min 15 s left"
+    )
+    done = job(
+        status=JobStatus.SUCCEEDED,
+        result={"model_version": 3, "epochs_run": 87, "fit_seconds": 0.81},
+    )
+    assert progress.render(done) == "✅ Job 12 · done: model v3, 87 epochs in 0.81 s"
+    assert progress.render(job(status=JobStatus.FAILED)).startswith("❌")
+    assert progress.render(job(status=JobStatus.CANCELLED)).startswith("❌")
+    assert progress.render(job(cancel_requested=True)) == "🛑 Job 12 · stopping…"
+    assert progress.render(job(status=JobStatus.QUEUED, error="boom")).startswith("🔁")
+
+
+def test_commands_are_read_from_text_and_captions() -> None:
+    assert parse_command("/train epochs=5 x=a", "trainbot") == Command("train", ["epochs=5", "x=a"])
+    assert parse_command("/Train@TrainBot  predict=200", "trainbot") == Command(
+        "train", ["predict=200"]
+    )
+    assert parse_command("/train@otherbot", "trainbot") is None
+    assert parse_command("train please", "trainbot") is None
+    assert parse_command(None, "trainbot") is None
+    assert parse_job_id(["12"]) == parse_job_id(["#12"]) == 12
+    assert parse_job_id(["twelve"]) is None and parse_job_id(["1", "2"]) is None
+    assert parse_model_version(["v2"]) == parse_model_version(["2"]) == 2
+    assert parse_model_version(["latest"]) is None
+
+
+def test_allowlists_admit_listed_users_anywhere_and_anyone_in_listed_chats() -> None:
+    open_bot = Settings()
+    assert access.is_allowed(open_bot, 1, 1)
+    closed = Settings(allowed_users=frozenset({5}), allowed_chats=frozenset({-100}))
+    assert access.is_allowed(closed, 5, 999)
+    assert access.is_allowed(closed, 6, -100)
+    assert not access.is_allowed(closed, 6, 999)
+
+
+async def test_one_chats_updates_run_in_order_and_other_chats_do_not_wait() -> None:
+    processor = PerChatUpdateProcessor(16)
+    events: list[str] = []
+    release_slow = asyncio.Event()
+
+    def update(chat_id: int, update_id: int) -> Update:
+        chat = Chat(chat_id, "private")
+        message = Message(update_id, None, chat, from_user=User(chat_id, "u", False))  # type: ignore[arg-type]
+        return Update(update_id, message=message)
+
+    async def handle(name: str, wait: asyncio.Event | None = None) -> None:
+        events.append(f"{name} start")
+        if wait is not None:
+            await wait.wait()
+        events.append(f"{name} end")
+
+    tasks = [
+        asyncio.create_task(processor.process_update(update(1, 1), handle("a1", release_slow))),
+        asyncio.create_task(processor.process_update(update(1, 2), handle("a2"))),
+        asyncio.create_task(processor.process_update(update(2, 3), handle("b1"))),
+    ]
+    await asyncio.sleep(0.05)
+    assert events == ["a1 start", "b1 start", "b1 end"]  # chat 2 went past chat 1's slow one
+    release_slow.set()
+    await asyncio.gather(*tasks)
+    assert events[3:] == ["a1 end", "a2 start", "a2 end"]
+
+
+def test_importing_the_bot_imports_no_tensorflow_or_keras() -> None:
+    code = (
+        "import sys, bot.app\n"
+        "heavy = {'tensorflow', 'keras', 'jax'}\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "", result.stdout
+
+
+def test_every_command_in_the_menu_has_a_handler() -> None:
+    from telegram.ext import CommandHandler
+
+    from bot.app import build_application
+
+    settings = Settings(telegram_bot_token="1:fake")
+    application = build_application(settings, SimpleNamespace())  # type: ignore[arg-type]
+    handled = {
+        name
+        for handlers in application.handlers.values()
+        for handler in handlers
+        if isinstance(handler, CommandHandler)
+        for name in handler.commands
+    }
+    assert set(texts.COMMANDS) <= handled
