@@ -40,10 +40,6 @@ PREDICTIONS_PER_CHAT = 10
 WORKER_ENV = {
     # One model per chat: the worker keeps them all loaded, as it would for 20 active chats.
     "TRAINBOT_MODEL_CACHE_SIZE": str(CHATS + 4),
-    # The worker joins its lease keeper after each job, and the keeper sleeps lease/3 between
-    # beats: with the default 30 s lease every job would end 10 s late. A 1 s lease keeps
-    # that wait at 0.33 s until the keeper wakes when its job ends.
-    "TRAINBOT_LEASE_SECONDS": "1",
 }
 BOT = (
     "import logging\n"

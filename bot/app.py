@@ -155,12 +155,7 @@ def run(settings: Settings) -> None:
     # Opt in to what PTB 23 does anyway (RetryAfter.retry_after as a timedelta); otherwise
     # every 429 also logs a deprecation warning. bot.delivery reads either type.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
-    store = Store.open(
-        settings.database_url,
-        lease_seconds=settings.lease_seconds,
-        max_attempts=settings.job_max_attempts,
-        timeout_seconds=settings.job_timeout_seconds,
-    )
+    store = Store.from_settings(settings)
     try:
         application = build_application(settings, store)
         if settings.webhook_url:

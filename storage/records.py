@@ -139,12 +139,18 @@ class Records:
         with self.db.session() as session:
             return session.scalars(query).one_or_none()
 
-    def model_by_id(self, chat_id: int, model_id: int, *, with_file: bool = False) -> Model | None:
-        query = select(Model).where(Model.chat_id == chat_id, Model.id == model_id)
-        if with_file:
-            query = query.options(undefer(Model.keras_file))
+    def model_by_id(self, chat_id: int, model_id: int) -> Model | None:
         with self.db.session() as session:
-            return session.scalars(query).one_or_none()
+            return session.scalars(
+                select(Model).where(Model.chat_id == chat_id, Model.id == model_id)
+            ).one_or_none()
+
+    def model_file(self, chat_id: int, model_id: int) -> bytes | None:
+        """The `.keras` file of one of the chat's models."""
+        with self.db.session() as session:
+            return session.scalar(
+                select(Model.keras_file).where(Model.chat_id == chat_id, Model.id == model_id)
+            )
 
     def active_model(self, chat_id: int) -> Model | None:
         with self.db.session() as session:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from storage.db import Database
 from storage.outbox import Outbox
 from storage.queue import JobQueue
 from storage.records import Records
 from storage.workers import WorkerRegistry
+
+if TYPE_CHECKING:
+    from trainbot.settings import Settings
 
 
 @dataclass
@@ -44,6 +48,16 @@ class Store:
             records=Records(db),
             outbox=Outbox(db),
             workers=WorkerRegistry(db),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """Open the configured database with the configured queue behaviour."""
+        return cls.open(
+            settings.database_url,
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.job_max_attempts,
+            timeout_seconds=settings.job_timeout_seconds,
         )
 
     def close(self) -> None:

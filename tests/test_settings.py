@@ -32,7 +32,7 @@ def test_every_wrong_value_gets_its_own_line() -> None:
     assert len(problems) == 5
     assert any(p.startswith("TRAINBOT_ALLOWED_USERS=") for p in problems)
     assert any("KERAS_BACKEND='theano'" in p and "tensorflow, jax" in p for p in problems)
-    assert any("TRAINBOT_LEASE_SECONDS" in p and "at least 1.0" in p for p in problems)
+    assert any("TRAINBOT_LEASE_SECONDS" in p and "from 1.0 to 3600.0" in p for p in problems)
 
 
 def test_values_are_parsed(tmp_path: Path) -> None:

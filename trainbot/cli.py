@@ -88,12 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 def _open_store(settings: Settings) -> Store:
     from storage.store import Store
 
-    return Store.open(
-        settings.database_url,
-        lease_seconds=settings.lease_seconds,
-        max_attempts=settings.job_max_attempts,
-        timeout_seconds=settings.job_timeout_seconds,
-    )
+    return Store.from_settings(settings)
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:

@@ -48,7 +48,7 @@ class Settings:
     job_max_attempts: int = 3
     job_timeout_seconds: float = 900.0
     lease_seconds: float = 30.0
-    poll_interval: float = 0.25
+    poll_interval: float = 0.1
     progress_interval: float = 2.0
     model_cache_size: int = 8
     train_wait_seconds: float = 300.0
@@ -110,7 +110,7 @@ class Settings:
             job_max_attempts=reader.integer("TRAINBOT_JOB_MAX_ATTEMPTS", 3, low=1, high=100),
             job_timeout_seconds=reader.number("TRAINBOT_JOB_TIMEOUT", 900.0, low=1.0),
             lease_seconds=reader.number("TRAINBOT_LEASE_SECONDS", 30.0, low=1.0, high=3600.0),
-            poll_interval=reader.number("TRAINBOT_POLL_INTERVAL", 0.25, low=0.01, high=60.0),
+            poll_interval=reader.number("TRAINBOT_POLL_INTERVAL", 0.1, low=0.01, high=60.0),
             progress_interval=reader.number("TRAINBOT_PROGRESS_INTERVAL", 2.0, low=0.1, high=600.0),
             model_cache_size=reader.integer("TRAINBOT_MODEL_CACHE_SIZE", 8, low=0, high=1000),
             train_wait_seconds=reader.number("TRAINBOT_TRAIN_WAIT", 300.0, low=1.0),

@@ -15,7 +15,7 @@ import time
 import traceback
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 REGISTRY_BEAT_SECONDS = 5.0
 DB_RETRY_MAX_SECONDS = 10.0
+KEEPER_TICK_SECONDS = 0.05
 
 
 class StopReason(enum.Enum):
@@ -55,6 +56,7 @@ class _Watch:
     job: Job
     deadline: float
     reason: StopReason | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
 
     def stop(self, reason: StopReason) -> None:
         if self.reason is None:
@@ -182,21 +184,27 @@ class Worker:
             log.error("job %s crashed:\n%s", job.id, traceback.format_exc(), extra=extra)
             self.store.queue.fail(job, "Something went wrong on my side while running this job.")
         finally:
-            watch.stop(StopReason.SHUTDOWN if self._stop.is_set() else StopReason.CANCEL)
+            watch.finished.set()
             keeper.join()
 
     def _keep_lease(self, watch: _Watch) -> None:
-        """Renew the lease while the job runs, and notice cancel, timeout and shutdown."""
-        interval = max(self.settings.lease_seconds / 3, 0.05)
-        while watch.reason is None:
-            if self._stop.wait(interval):
+        """Renew the lease while the job runs, and notice cancel, timeout and shutdown.
+
+        It wakes every tick rather than every renewal so that it lets go of a finished job
+        at once: the worker waits for it before taking the next job.
+        """
+        renew_every = max(self.settings.lease_seconds / 3, KEEPER_TICK_SECONDS)
+        next_renewal = time.monotonic() + renew_every
+        while not watch.finished.wait(KEEPER_TICK_SECONDS):
+            if self._stop.is_set():
                 watch.stop(StopReason.SHUTDOWN)
-                return
+            elif time.monotonic() > watch.deadline:
+                watch.stop(StopReason.TIMEOUT)
             if watch.reason is not None:
                 return
-            if time.monotonic() > watch.deadline:
-                watch.stop(StopReason.TIMEOUT)
-                return
+            if time.monotonic() < next_renewal:
+                continue
+            next_renewal = time.monotonic() + renew_every
             try:
                 signal = self.store.queue.heartbeat(watch.job)
             except DBAPIError as exc:
@@ -295,7 +303,7 @@ class Worker:
                 self.models.put(model.id, predictor)
 
     def _predict(self, job: Job) -> None:
-        predictor = self._predictor(job)
+        version, predictor = self._predictor(job)
         if job.params.get("csv"):
             content = self.store.records.dataset_content(job.chat_id, job.dataset_id or -1)
             if content is None:
@@ -304,43 +312,51 @@ class Worker:
             rows = max(table.count(b"\n") - 1, 0)
             self.store.queue.complete(
                 job,
-                result={"rows": rows},
+                result={"rows": rows, "model_version": version},
                 artifacts=[
                     NewArtifact(
                         "csv", "predictions", f"predictions-{job.id}.csv", "text/csv", table
                     )
                 ],
-                messages=[NewMessage("predictions_csv", {"rows": rows}, "csv")],
+                messages=[
+                    NewMessage("predictions_csv", {"rows": rows, "model_version": version}, "csv")
+                ],
             )
             return
-        predictions = [_prediction_dict(p) for p in predictor.predict(job.params.get("values", []))]
+        predictions = predictor.predict(job.params.get("values", []))
         payload = {
+            "model_version": version,
             "feature_names": list(predictor.feature_names),
             "target_name": predictor.target_name,
-            "predictions": predictions,
+            "predictions": [_prediction_dict(p) for p in predictions],
         }
         self.store.queue.complete(
             job, result=payload, messages=[NewMessage("predictions", payload)]
         )
 
-    def _predictor(self, job: Job) -> Predictor:
+    def _predictor(self, job: Job) -> tuple[int, Predictor]:
+        """The job's model (its chat's version number and a loaded predictor)."""
+        gone = JobFailure("That model no longer exists; train a new one with /train.")
         if job.model_id is None:
-            raise JobFailure("That model no longer exists; train a new one with /train.")
-        cached = self.models.get(job.model_id)
-        if cached is not None:
-            return cached
-        model = self.store.records.model_by_id(job.chat_id, job.model_id, with_file=True)
+            raise gone
+        # Asked every time (a small row, no file) so a deleted model stops answering at once.
+        model = self.store.records.model_by_id(job.chat_id, job.model_id)
         if model is None:
-            raise JobFailure("That model no longer exists; train a new one with /train.")
-        predictor = Predictor(
-            model.keras_file,
-            model.scaling,
-            model.feature_names,
-            model.target_name,
-            model.feature_ranges,
-        )
-        self.models.put(model.id, predictor)
-        return predictor
+            raise gone
+        predictor = self.models.get(model.id)
+        if predictor is None:
+            keras_file = self.store.records.model_file(job.chat_id, model.id)
+            if keras_file is None:
+                raise gone
+            predictor = Predictor(
+                keras_file,
+                model.scaling,
+                model.feature_names,
+                model.target_name,
+                model.feature_ranges,
+            )
+            self.models.put(model.id, predictor)
+        return model.version, predictor
 
 
 def _prediction_dict(prediction: Prediction) -> dict[str, Any]:
