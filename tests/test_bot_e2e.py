@@ -15,13 +15,19 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 
 from bot.app import build_application, running
-from storage.models import JobStatus
+from storage.models import Chat, JobStatus, Model
 from storage.store import Store
+from tests.badcsv import cases
 from tests.fake_telegram import ChatMessage, FakeTelegram
 from trainbot.settings import Settings
+from trainer.dataset import Dataset
+from trainer.fit import train
+from trainer.params import TrainParams
+from trainer.predictor import save_model_bytes
 from trainer.worker import Worker
 
 # PTB 22 warns on every 429 that retry_after will become a timedelta; bot.app.run opts in.
@@ -503,3 +509,61 @@ async def test_webhook_mode_receives_updates_with_the_secret(database_url: str) 
         welcome = await world.reply_to(world.tg.send_text(CHAT, "/start"))
         assert "Hi!" in welcome.content
         assert not world.tg.calls_to("getUpdates")
+
+
+# -- bad input and load ---------------------------------------------------------------------
+
+
+async def test_every_bad_csv_of_the_corpus_gets_its_clear_reply(world: World) -> None:
+    corpus = cases()
+    assert len(corpus) >= 40
+    uploads = [
+        (world.tg.send_document(1000 + i, case.name, case.data, caption="/train"), case)
+        for i, case in enumerate(corpus)
+    ]
+    for upload, case in uploads:
+        answer = await world.reply_to(upload, within=30.0)
+        text = answer.content
+        assert "Traceback" not in text and len(text) < 600, (case.name, text)
+        assert "job" not in text.lower() or "queued" not in text.lower(), (case.name, text)
+    assert world.store.queue.counts().queued == 0
+
+
+def give_every_chat_a_model(world: World, chats: list[int]) -> None:
+    """One quick real training, stored directly as each chat's own active model."""
+    x = np.arange(0.0, 100.0)
+    dataset = Dataset(x[:, None], 2 * x + 1, ["x"], "y")
+    result = train(dataset, TrainParams())
+    keras_file = save_model_bytes(result)
+    with world.store.db.session() as session:
+        for chat in chats:
+            world.tg.add_chat(chat)
+            session.add(Chat(id=chat))
+            session.add(
+                Model(
+                    chat_id=chat,
+                    version=1,
+                    is_active=True,
+                    keras_file=keras_file,
+                    scaling=result.scaling,
+                    feature_names=["x"],
+                    target_name="y",
+                    feature_ranges=[list(r) for r in result.feature_ranges],
+                    metrics={},
+                    backend=result.backend,
+                    device=result.device,
+                )
+            )
+
+
+async def test_fifty_chats_predicting_at_once_are_all_answered(world: World) -> None:
+    chats = list(range(2001, 2051))
+    await asyncio.to_thread(give_every_chat_a_model, world, chats)
+    asks = {chat: world.tg.send_text(chat, f"/predict {chat - 2000}") for chat in chats}
+    answers = await asyncio.gather(
+        *(world.reply_to(ask, contains="y = ", within=120.0) for ask in asks.values())
+    )
+    for (chat, _), answer in zip(asks.items(), answers, strict=True):
+        [value] = [float(v) for v in re.findall(r"y = (-?[\d.]+)", answer.content)]
+        assert abs(value - (2 * (chat - 2000) + 1)) < 2.0, answer.content
+        assert sum("y = " in m.content for m in world.bot_messages(chat)) == 1

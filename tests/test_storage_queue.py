@@ -243,9 +243,9 @@ print(" ".join(map(str, ids)))
 """
 
 
-def test_processes_racing_for_500_jobs_claim_each_exactly_once(store: Store) -> None:
+def test_four_worker_processes_drain_1000_jobs_claiming_each_exactly_once(store: Store) -> None:
     store.records.remember(ChatRef(CHAT))
-    for _ in range(JOBS_TO_RACE):
+    for _ in range(2 * JOBS_TO_RACE):
         store.queue.enqueue(JobKind.TRAIN, chat_id=CHAT, user_id=None, params={})
     url = store.db.url.render_as_string(hide_password=False)
     processes = [
@@ -259,7 +259,8 @@ def test_processes_racing_for_500_jobs_claim_each_exactly_once(store: Store) -> 
     outputs = [p.communicate(timeout=180)[0] for p in processes]
     assert all(p.returncode == 0 for p in processes)
     every = [int(i) for out in outputs for i in out.split()]
-    assert len(every) == JOBS_TO_RACE and len(set(every)) == JOBS_TO_RACE
+    assert len(every) == 2 * JOBS_TO_RACE and len(set(every)) == 2 * JOBS_TO_RACE
+    assert store.queue.counts().succeeded == 2 * JOBS_TO_RACE
 
 
 @pytest.mark.parametrize("kind", list(JobKind))
