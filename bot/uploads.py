@@ -22,7 +22,7 @@ from trainer.dataset import (
     Dataset,
     DatasetError,
     Table,
-    find_column,
+    input_columns,
     numeric_column,
     parse_csv,
     read_table,
@@ -118,19 +118,9 @@ async def read_inputs_csv(data: bytes, feature_names: Sequence[str], limits: Lim
     """Check a CSV of inputs has the model's input columns, all numeric; Refusal if not."""
 
     def check() -> Table:
-        # The worker's rule (trainer.predictor): named columns when the file has a header,
-        # else its first columns in training order.
+        # The same rule the worker's predictor applies.
         table = read_table(data, limits=limits, min_columns=1)
-        if table.has_header:
-            columns = [find_column(table.names, name) for name in feature_names]
-        elif len(table.names) >= len(feature_names):
-            columns = table.names[: len(feature_names)]
-        else:
-            raise DatasetError(
-                f"The file needs {len(feature_names)} columns of inputs "
-                f"({', '.join(feature_names)})."
-            )
-        for name in columns:
+        for name in input_columns(table, feature_names):
             numeric_column(table, name)
         return table
 

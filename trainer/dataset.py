@@ -213,6 +213,17 @@ def find_column(names: Sequence[str], wanted: str) -> str:
     return found
 
 
+def input_columns(table: Table, feature_names: Sequence[str]) -> list[str]:
+    """The columns holding a model's inputs: by name with a header, else the first ones."""
+    k = len(feature_names)
+    if table.has_header:
+        return [find_column(table.names, name) for name in feature_names]
+    if len(table.names) < k:
+        raise DatasetError(f"The file needs {k} columns of inputs ({', '.join(feature_names)}).")
+    # Without a header the first k columns are the inputs, in training order.
+    return table.names[:k]
+
+
 def numeric_column(table: Table, name: str) -> np.ndarray:
     """Convert one column to float64 (NaN where empty), naming the first cell that is no number."""
     cells = table.cells[name].astype(str)

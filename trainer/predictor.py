@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from trainer.backend import load_keras
-from trainer.dataset import DatasetError, Table, find_column, numeric_column, read_table
+from trainer.dataset import DatasetError, input_columns, numeric_column, read_table
 from trainer.fit import TrainResult, predict_scaled
 from trainer.limits import Limits
 from trainer.model import inference_function
@@ -133,7 +133,7 @@ class Predictor:
     def predict_csv(self, data: bytes, limits: Limits = Limits()) -> bytes:  # noqa: B008
         """Read a CSV of inputs and return it with a prediction column and a warning column."""
         table = read_table(data, limits=limits, min_columns=1)
-        columns = self._input_columns(table)
+        columns = input_columns(table, self.feature_names)
         rows = np.column_stack([numeric_column(table, name) for name in columns])
         bad = ~np.isfinite(rows).all(axis=1)
         if bad.any():
@@ -190,17 +190,6 @@ class Predictor:
         if not parts:
             return None
         return "; ".join(parts) + ", so this prediction is a guess."
-
-    def _input_columns(self, table: Table) -> list[str]:
-        k = self.n_features
-        if table.has_header:
-            return [find_column(table.names, name) for name in self.feature_names]
-        if len(table.names) < k:
-            raise DatasetError(
-                f"The file needs {k} columns of inputs ({', '.join(self.feature_names)})."
-            )
-        # Without a header the first k columns are the inputs, in training order.
-        return table.names[:k]
 
 
 def _neutralise(cell: str) -> str:
