@@ -17,12 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.app import build_application, running
 from storage.models import Chat, JobStatus, Model
 from storage.store import Store
 from tests.badcsv import cases
+from tests.conftest import reset_postgres
 from tests.fake_telegram import ChatMessage, FakeTelegram
+from tests.tcp_proxy import TcpProxy
 from trainbot.settings import Settings
 from trainer.dataset import Dataset
 from trainer.fit import train
@@ -567,3 +570,43 @@ async def test_fifty_chats_predicting_at_once_are_all_answered(world: World) -> 
         [value] = [float(v) for v in re.findall(r"y = (-?[\d.]+)", answer.content)]
         assert abs(value - (2 * (chat - 2000) + 1)) < 2.0, answer.content
         assert sum("y = " in m.content for m in world.bot_messages(chat)) == 1
+
+
+@pytest.mark.postgres
+async def test_a_postgres_outage_is_ridden_out_by_bot_and_worker(
+    postgres_server: str, reference_csv: bytes
+) -> None:
+    """PostgreSQL vanishes for a few seconds mid-training: every reply still arrives once."""
+    reset_postgres(postgres_server)
+    server = make_url(postgres_server)
+    proxy = TcpProxy(server.host or "127.0.0.1", server.port or 5432)
+    url = server.set(port=proxy.port).render_as_string(hide_password=False)
+    try:
+        async with world_of(url) as world:
+            tg = world.tg
+            upload = tg.send_document(
+                CHAT,
+                "f.csv",
+                reference_csv,
+                caption="/train preset=tutorial epochs=300 predict=200",
+            )
+            ack = await world.reply_to(upload, contains="Job")
+            await tg.wait_for(
+                lambda m: m.message_id == ack.message_id and m.edit_count > 0,
+                TRAINING_TIMEOUT,
+                chat_id=CHAT,
+            )
+            proxy.outage(3.0)
+            await asyncio.sleep(3.5)
+            await tg.wait_for(lambda m: m.kind == "photo", TRAINING_TIMEOUT, chat_id=CHAT)
+            await tg.wait_for(chat_id=CHAT, contains="is ready", timeout=TRAINING_TIMEOUT)
+            await finished(world, CHAT, ack)
+            ask = tg.send_text(CHAT, "/predict 200")
+            await world.reply_to(ask, contains="y = ", within=TRAINING_TIMEOUT)
+            await asyncio.sleep(1.0)
+            sent = world.bot_messages(CHAT)
+            assert sum(m.kind == "photo" for m in sent) == 1
+            assert sum("is ready" in m.content for m in sent) == 1
+            assert sum("y = " in m.content for m in sent) == 2  # the summary and the /predict
+    finally:
+        proxy.close()
