@@ -269,11 +269,9 @@ class JobQueue:
                 .values(
                     status=JobStatus.SUCCEEDED,
                     finished_at=now,
-                    lease_owner=None,
-                    lease_token=None,
-                    lease_expires_at=None,
                     error=None,
                     revision=Job.revision + 1,
+                    **_NO_LEASE,
                 )
                 .returning(Job.id)
             ).scalar_one_or_none()
