@@ -198,3 +198,15 @@ def test_this_backend_pins_full_precision(trained: TrainResult) -> None:
         import tensorflow as tf
 
         assert tf.config.experimental.tensor_float_32_execution_enabled() is False
+
+
+def test_gpu_ops_are_made_deterministic_unless_xla_flags_say_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    load_keras()
+    assert os.environ["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_gpu_deterministic_ops=true"
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_gpu_deterministic_ops=false")
+    load_keras()
+    assert os.environ["XLA_FLAGS"] == "--xla_gpu_deterministic_ops=false"

@@ -20,6 +20,12 @@ def load_keras() -> ModuleType:
     # oneDNN's kernels pay off for big matrices; for 32-unit layers TensorFlow's plain kernels
     # made each training step about a third faster here. Set it to 1 to get oneDNN back.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    # On a GPU, XLA sums with atomics and autotunes per process, so one seed gave different
+    # networks run to run (on an H200, |y(200) - 93.33| was 0.0054 in one run, 0.011 in the
+    # next). Deterministic ops make a seed reproduce; an XLA_FLAGS that names the flag wins.
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_gpu_deterministic_ops" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_gpu_deterministic_ops=true".strip()
     import keras
 
     return keras
