@@ -24,7 +24,12 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "data" / "tutorial-fahrenheit.csv"
+# A GPU host gets the project without ../shared beside it: the file travels and is named here.
+REFERENCE = Path(
+    os.environ.get(
+        "TRAINBOT_REFERENCE_CSV", ROOT.parent / "shared" / "data" / "tutorial-fahrenheit.csv"
+    )
+)
 SEEDS = (0, 1, 2, 3, 4)
 TRUTH_AT_200 = 93.33
 
@@ -132,9 +137,11 @@ def machine() -> str:
     return f"{platform.platform()}, {model}, {os.cpu_count()} cores"
 
 
-def run_backend(backend: str, timeout: float = 600) -> dict[str, Any]:
-    """Measure one backend in a fresh subprocess."""
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def run_backend(
+    backend: str, timeout: float = 600, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Measure one backend in a fresh subprocess (``extra_env``: e.g. JAX_PLATFORMS)."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", **(extra_env or {})}
     completed = subprocess.run(
         [sys.executable, __file__, "--worker", backend],
         env=env,
