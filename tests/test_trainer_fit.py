@@ -162,9 +162,13 @@ def test_other_backend_works_too() -> None:
         "from trainer.dataset import parse_csv\n"
         "from trainer.fit import train\n"
         "from trainer.params import TrainParams\n"
-        "result = train(parse_csv(examples.fahrenheit_csv(200)), TrainParams(epochs=30))\n"
+        "table = parse_csv(examples.fahrenheit_csv(200))\n"
+        "result = train(table, TrainParams(epochs=30))\n"
+        "again = train(table, TrainParams(epochs=30))  # the same network, reused from the pool\n"
+        "x = np.array([[100.0], [150.0]])\n"
         "print(json.dumps({'backend': backend_name(), 'precision': _precision(),\n"
-        "                  'y': float(result.predict(np.array([[100.0]]))[0])}))\n"
+        "                  'y': float(result.predict(x)[0]),\n"
+        "                  'same': bool(np.array_equal(result.predict(x), again.predict(x)))}))\n"
     )
     precision = {
         "jax": "def _precision():\n    import jax\n"
@@ -187,6 +191,7 @@ def test_other_backend_works_too() -> None:
     assert output["backend"] == other
     assert output["precision"] in ("highest", False)
     assert np.isfinite(output["y"])
+    assert output["same"], "the same seed gave another network the second time"
 
 
 def test_this_backend_pins_full_precision(trained: TrainResult) -> None:

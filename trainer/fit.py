@@ -17,6 +17,7 @@ from trainer.limits import Limits
 from trainer.metrics import fit_linear, regression_metrics
 from trainer.model import build_model, compile_model, inference_function
 from trainer.params import TrainParams
+from trainer.pool import NETWORKS, NetworkKey, NetworkPool
 from trainer.recipes import Recipe, Schedule, resolve, schedule
 
 logger = logging.getLogger(__name__)
@@ -106,12 +107,15 @@ def train(
     limits: Limits = Limits(),  # noqa: B008 - frozen, so one shared default is safe
     on_progress: Callable[[Progress], bool] | None = None,
     progress_interval: float = 2.0,
+    pool: NetworkPool = NETWORKS,
 ) -> TrainResult:
-    """Train the recipe chosen by ``params`` on ``dataset``; raise Cancelled if asked to stop."""
+    """Train the recipe chosen by ``params`` on ``dataset``; raise Cancelled if asked to stop.
+
+    The network comes from ``pool``: compiled once per shape and recipe, reused afterwards.
+    """
     backend.configure()
     keras = backend.load_keras()
     recipe = resolve(params, limits)
-    keras.utils.set_random_seed(recipe.seed)
 
     train_rows, val_rows = split_rows(dataset.n_rows, recipe.validation_split, recipe.seed)
     scaling = fit_scaling(dataset.features[train_rows], dataset.target[train_rows], recipe.scale)
@@ -124,55 +128,78 @@ def train(
         len(val_rows),
         plan,
     )
+    n_features = dataset.features.shape[1]
+    key = NetworkKey.of(
+        n_features,
+        recipe,
+        total_steps=plan.total_steps,
+        steps_per_execution=plan.steps_per_execution,
+    )
 
-    # fit_seconds covers building and compiling too: on TensorFlow that is part of the cost.
+    def build() -> Any:
+        network = build_model(n_features, recipe)
+        compile_model(
+            network,
+            recipe,
+            total_steps=plan.total_steps,
+            steps_per_execution=plan.steps_per_execution,
+        )
+        return network
+
+    # fit_seconds covers building and compiling too (when no compiled network is in the pool).
     started = time.perf_counter()
-    model = build_model(dataset.features.shape[1], recipe)
-    compile_model(
-        model, recipe, total_steps=plan.total_steps, steps_per_execution=plan.steps_per_execution
-    )
-    monitor = _Monitor(
-        model=model,
-        plan=plan,
-        y_std=scaling["y_std"],
-        x_val=x_scaled[val_rows],
-        y_val=y_scaled[val_rows],
-        on_progress=on_progress,
-        interval=progress_interval,
-    )
-    callbacks = [
-        keras.callbacks.LambdaCallback(
-            on_train_begin=monitor.on_train_begin,
-            on_train_batch_end=monitor.on_train_batch_end,
-            on_epoch_end=monitor.on_epoch_end,
-            on_train_end=monitor.on_train_end,
+    # A network built under the seed (cheap: nothing compiled) gives the starting weights, so a
+    # pooled network starts exactly where a new one would; it ends up holding the result.
+    keras.utils.set_random_seed(recipe.seed)
+    model = build_model(n_features, recipe)
+    with pool.borrow(key, build, model.get_weights()) as network:
+        monitor = _Monitor(
+            model=network,
+            plan=plan,
+            y_std=scaling["y_std"],
+            x_val=x_scaled[val_rows],
+            y_val=y_scaled[val_rows],
+            on_progress=on_progress,
+            interval=progress_interval,
         )
-    ]
-    if len(val_rows) and recipe.patience is not None:
-        # Reads the "val_loss" that the monitor, listed first, writes into the epoch logs.
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=recipe.patience,
-                restore_best_weights=recipe.restore_best_weights,
-                start_from_epoch=int(plan.rounds * recipe.early_stopping_start),
+        callbacks = [
+            keras.callbacks.LambdaCallback(
+                on_train_begin=monitor.on_train_begin,
+                on_train_batch_end=monitor.on_train_batch_end,
+                on_epoch_end=monitor.on_epoch_end,
+                on_train_end=monitor.on_train_end,
             )
+        ]
+        if len(val_rows) and recipe.patience is not None:
+            # Reads the "val_loss" that the monitor, listed first, writes into the epoch logs.
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss",
+                    patience=recipe.patience,
+                    restore_best_weights=recipe.restore_best_weights,
+                    start_from_epoch=int(plan.rounds * recipe.early_stopping_start),
+                )
+            )
+        # Repeating the rows makes one Keras epoch cover several passes: fewer epoch overheads.
+        x_fit = np.tile(x_scaled[train_rows], (plan.repeats, 1))
+        y_fit = np.tile(y_scaled[train_rows], plan.repeats)
+        # Seeded here, after any building, so the shuffling is the same for a fresh network
+        # and a pooled one.
+        keras.utils.set_random_seed(recipe.seed)
+        network.fit(
+            x_fit,
+            y_fit,
+            batch_size=plan.batch_size,
+            epochs=plan.rounds,
+            shuffle=True,
+            verbose=0,
+            callbacks=callbacks,
         )
-    # Repeating the rows makes one Keras epoch cover several passes: fewer epoch overheads.
-    x_fit = np.tile(x_scaled[train_rows], (plan.repeats, 1))
-    y_fit = np.tile(y_scaled[train_rows], plan.repeats)
-    model.fit(
-        x_fit,
-        y_fit,
-        batch_size=plan.batch_size,
-        epochs=plan.rounds,
-        shuffle=True,
-        verbose=0,
-        callbacks=callbacks,
-    )
+        if monitor.cancelled:
+            raise Cancelled("training was cancelled")
+        # The pooled network trains the next table; the result keeps a copy of its own.
+        model.set_weights(network.get_weights())
     fit_seconds = time.perf_counter() - started
-    if monitor.cancelled:
-        raise Cancelled("training was cancelled")
 
     return _evaluate(
         dataset=dataset,

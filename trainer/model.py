@@ -51,6 +51,11 @@ def compile_model(
     )
     # Creating the optimizer's slots eagerly is much cheaper than inside TF's graph tracing.
     model.optimizer.build(model.trainable_variables)
+    # Building the loss now spares fit() its first-call symbolic build, which on JAX takes a
+    # batch from the shuffled data and so used up a permutation: the first fit of a network
+    # then shuffled differently from every later fit of it with the same seed.
+    sample = np.zeros((1, *model.input_shape[1:]), dtype=np.float32)
+    model.compute_loss(x=sample, y=np.zeros((1, 1), dtype=np.float32), y_pred=model(sample))
 
 
 def _jit_compile(recipe: Recipe) -> bool | str:

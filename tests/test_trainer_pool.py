@@ -1,0 +1,107 @@
+"""Compiled networks reused between trainings: same results as new ones, never shared."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainer import examples
+from trainer.dataset import Dataset, parse_csv
+from trainer.fit import Cancelled, Progress, train
+from trainer.model import build_model, compile_model
+from trainer.params import TrainParams
+from trainer.pool import NetworkKey, NetworkPool
+from trainer.recipes import DEFAULT
+
+GRID = np.arange(0.0, 1000.0, 50.0)[:, None]
+SHORT = {"epochs": 24}
+
+
+@pytest.fixture(scope="module")
+def table() -> Dataset:
+    return parse_csv(examples.fahrenheit_csv(400))
+
+
+def test_a_reused_network_trains_exactly_like_a_new_one(table: Dataset) -> None:
+    pool = NetworkPool()
+    first = train(table, TrainParams(seed=4, **SHORT), pool=pool).predict(GRID)
+    again = train(table, TrainParams(seed=4, **SHORT), pool=pool).predict(GRID)
+    new = train(table, TrainParams(seed=4, **SHORT), pool=NetworkPool()).predict(GRID)
+
+    assert pool.built == 1
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(new, first)
+
+
+def test_other_seeds_still_give_other_networks(table: Dataset) -> None:
+    pool = NetworkPool()
+    one = train(table, TrainParams(seed=1, **SHORT), pool=pool).predict(GRID)
+    two = train(table, TrainParams(seed=2, **SHORT), pool=pool).predict(GRID)
+    assert pool.built == 1
+    assert not np.array_equal(one, two)
+
+
+def test_a_result_keeps_its_weights_when_the_network_trains_again(table: Dataset) -> None:
+    pool = NetworkPool()
+    result = train(table, TrainParams(seed=1, **SHORT), pool=pool)
+    before = result.predict(GRID)
+
+    train(table, TrainParams(seed=2, epochs=60), pool=pool)
+
+    np.testing.assert_array_equal(result.predict(GRID), before)
+
+
+def test_a_cancelled_training_leaves_a_network_that_trains_normally(table: Dataset) -> None:
+    pool = NetworkPool()
+    with pytest.raises(Cancelled):
+        train(
+            table,
+            TrainParams(seed=3, **SHORT),
+            pool=pool,
+            on_progress=lambda progress: False,
+            progress_interval=0.0,
+        )
+    reports: list[Progress] = []
+    after_cancel = train(
+        table, TrainParams(seed=3, **SHORT), pool=pool, on_progress=reports.append
+    ).predict(GRID)
+
+    assert pool.built == 1
+    assert reports[-1].epoch == reports[-1].total_epochs
+    new = train(table, TrainParams(seed=3, **SHORT), pool=NetworkPool()).predict(GRID)
+    np.testing.assert_array_equal(after_cancel, new)
+
+
+def test_other_shapes_get_networks_of_their_own(table: Dataset) -> None:
+    pool = NetworkPool()
+    two_inputs = parse_csv(examples.big_csv(300, seed=2))
+    train(table, TrainParams(seed=0, **SHORT), pool=pool)
+    train(two_inputs, TrainParams(seed=0, **SHORT), pool=pool)
+    train(table, TrainParams(seed=0, epochs=48), pool=pool)  # more steps: another schedule
+    assert pool.built == 3
+    assert pool.idle_count() == 3
+
+
+def test_the_pool_drops_the_least_recently_used_beyond_its_size(table: Dataset) -> None:
+    pool = NetworkPool(size=1)
+    train(table, TrainParams(seed=0, **SHORT), pool=pool)
+    train(table, TrainParams(seed=0, epochs=48), pool=pool)
+    train(table, TrainParams(seed=0, **SHORT), pool=pool)
+    assert pool.idle_count() == 1
+    assert pool.built == 3
+
+
+def test_a_borrowed_network_is_never_lent_twice() -> None:
+    pool = NetworkPool()
+    key = NetworkKey.of(1, DEFAULT, total_steps=10, steps_per_execution=2)
+
+    def build() -> object:
+        network = build_model(1, DEFAULT)
+        compile_model(network, DEFAULT, total_steps=10, steps_per_execution=2)
+        return network
+
+    weights = build_model(1, DEFAULT).get_weights()
+    with pool.borrow(key, build, weights) as first, pool.borrow(key, build, weights) as second:
+        assert first is not second
+    assert pool.built == 2
+    assert pool.idle_count() == 2

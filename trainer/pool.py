@@ -1,0 +1,121 @@
+"""Compiled networks kept for reuse between trainings.
+
+For networks this small, building, compiling and tracing a model costs more than training it:
+on the 2-core machine of benchmarks/RESULTS.md a second fit on the same compiled model took
+about half the time of a fresh one on TensorFlow and a third on JAX. A worker trains one
+table after another with the same shapes, so it borrows a compiled network from the pool,
+resets its weights and optimizer state, and gives it back afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trainer.recipes import Recipe
+
+# Enough for the default recipe on a few table sizes; each idle network holds its traced graph.
+DEFAULT_SIZE = 4
+
+
+@dataclass(frozen=True)
+class NetworkKey:
+    """What a compiled training step bakes in: networks with equal keys are interchangeable."""
+
+    n_features: int
+    hidden_layers: tuple[int, ...]
+    activation: str
+    loss: str
+    optimizer: str
+    learning_rate: float
+    adam_beta_2: float
+    lr_decay: str
+    total_steps: int
+    steps_per_execution: int
+    jit_compile: str
+
+    @classmethod
+    def of(
+        cls, n_features: int, recipe: Recipe, *, total_steps: int, steps_per_execution: int
+    ) -> NetworkKey:
+        return cls(
+            n_features=n_features,
+            hidden_layers=recipe.hidden_layers,
+            activation=recipe.activation,
+            loss=recipe.loss,
+            optimizer=recipe.optimizer,
+            learning_rate=recipe.learning_rate,
+            adam_beta_2=recipe.adam_beta_2,
+            lr_decay=recipe.lr_decay,
+            total_steps=total_steps,
+            steps_per_execution=steps_per_execution,
+            jit_compile=recipe.jit_compile,
+        )
+
+
+class _Pooled:
+    """A compiled model with its optimizer's state as it was before any step."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.fresh_optimizer_state = [v.numpy() for v in model.optimizer.variables]
+
+    def reset(self, weights: list[np.ndarray]) -> None:
+        """Set ``weights`` and put the optimizer back where it was before its first step."""
+        self.model.set_weights(weights)
+        for variable, value in zip(
+            self.model.optimizer.variables, self.fresh_optimizer_state, strict=True
+        ):
+            variable.assign(value)
+
+
+class NetworkPool:
+    """Idle compiled networks by key, least recently used dropped first; safe across threads."""
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._idle: OrderedDict[NetworkKey, list[_Pooled]] = OrderedDict()
+        self.built = 0  # networks compiled so far: tests and benchmarks read it
+
+    @contextmanager
+    def borrow(
+        self, key: NetworkKey, build: Callable[[], Any], weights: list[np.ndarray]
+    ) -> Iterator[Any]:
+        """A compiled network for ``key`` holding ``weights``; back in the pool afterwards."""
+        with self._lock:
+            idle = self._idle.get(key)
+            pooled = idle.pop() if idle else None
+        if pooled is None:
+            pooled = _Pooled(build())
+            with self._lock:
+                self.built += 1
+        pooled.reset(weights)
+        try:
+            yield pooled.model
+        finally:
+            self._give_back(key, pooled)
+
+    def _give_back(self, key: NetworkKey, pooled: _Pooled) -> None:
+        with self._lock:
+            self._idle.setdefault(key, []).append(pooled)
+            self._idle.move_to_end(key)
+            while sum(len(models) for models in self._idle.values()) > self.size:
+                oldest_key, models = next(iter(self._idle.items()))
+                models.pop(0)
+                if not models:
+                    del self._idle[oldest_key]
+
+    def idle_count(self) -> int:
+        with self._lock:
+            return sum(len(models) for models in self._idle.values())
+
+
+# One per process: the worker and `trainbot train` share it.
+NETWORKS = NetworkPool()
