@@ -24,7 +24,9 @@ class Recipe:
     activation: str = "relu"
     loss: str = "mse"
     optimizer: str = "adam"
-    learning_rate: float = 0.01
+    # 0.005: on the reference data no seed of 40 (JAX) or 20 (TensorFlow) ended over 0.01 from
+    # the truth at x = 200; with 0.01, 2 of 20 JAX seeds did.
+    learning_rate: float = 0.005
     # Adam's second-moment decay; 0.95 adapts faster than Keras' 0.999 on these small problems.
     adam_beta_2: float = 0.95
     lr_decay: str = "cosine"  # "cosine" (to zero over the run) or "none"
