@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -81,18 +80,8 @@ def probe_precision() -> dict[str, Any]:
 
 
 def run_probe(timeout: float) -> dict[str, Any]:
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cuda"}
-    completed = subprocess.run(
-        [sys.executable, __file__, "--probe"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if completed.returncode != 0:
-        return {"error": completed.stderr.strip()[-2000:]}
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    env = {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cuda"}
+    return bench_trainer.json_subprocess([__file__, "--probe"], env, timeout)
 
 
 def render_probe(probe: dict[str, Any]) -> str:

@@ -141,17 +141,22 @@ def run_backend(
     backend: str, timeout: float = 600, extra_env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Measure one backend in a fresh subprocess (``extra_env``: e.g. JAX_PLATFORMS)."""
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", **(extra_env or {})}
+    env = {"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", **(extra_env or {})}
+    return {"backend": backend, **json_subprocess([__file__, "--worker", backend], env, timeout)}
+
+
+def json_subprocess(args: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+    """Run ``python ARGS`` with ``env`` added; its last stdout line as JSON, or {"error": ...}."""
     completed = subprocess.run(
-        [sys.executable, __file__, "--worker", backend],
-        env=env,
+        [sys.executable, *args],
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
     if completed.returncode != 0:
-        return {"backend": backend, "error": completed.stderr.strip()[-2000:]}
+        return {"error": completed.stderr.strip()[-2000:]}
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
