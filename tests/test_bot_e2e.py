@@ -407,36 +407,41 @@ async def test_strangers_are_refused_politely(database_url: str) -> None:
 # -- Telegram misbehaving ------------------------------------------------------------------
 
 
-async def test_429_and_500_answers_still_deliver_every_message_once(world: World) -> None:
-    tg = world.tg
-    tg.fail_next("sendMessage", status=500)  # the acknowledgement, retried by the handler
-    upload = tg.send_document(CHAT, "line.csv", SMALL_CSV, caption="/train epochs=3 predict=5")
-    ack = await world.reply_to(upload, contains="Job")
-    # The plot fails once (it waits and is sent again), a progress edit fails once, and the
-    # summary meets a 429 (the rate limiter waits retry_after and tries again).
-    tg.fail_next("sendPhoto", status=500)
-    tg.fail_next("editMessageText", status=502)
-    tg.fail_next("sendMessage", status=429, retry_after=1)
-    summary = await tg.wait_for(chat_id=CHAT, contains="is ready", timeout=TRAINING_TIMEOUT)
-    photo = await tg.wait_for(lambda m: m.kind == "photo", QUICK, chat_id=CHAT)
-    await finished(world, CHAT, ack)
-    tg.fail_next("sendMessage", status=429, retry_after=1)
-    await world.reply_to(tg.send_text(CHAT, "/predict 5"), contains="y = ")
+async def test_429_and_500_answers_still_deliver_every_message_once(database_url: str) -> None:
+    # The worker starts only once every fault is in place: a few epochs train in milliseconds,
+    # and the plot could otherwise go out before its fault is armed.
+    async with world_of(database_url, worker=False) as world:
+        tg = world.tg
+        tg.fail_next("sendMessage", status=500)  # the acknowledgement, retried by the handler
+        upload = tg.send_document(CHAT, "line.csv", SMALL_CSV, caption="/train epochs=3 predict=5")
+        ack = await world.reply_to(upload, contains="Job")
+        # The plot fails once (it waits and is sent again), a progress edit fails once, and the
+        # summary meets a 429 (the rate limiter waits retry_after and tries again).
+        tg.fail_next("sendPhoto", status=500)
+        tg.fail_next("editMessageText", status=502)
+        tg.fail_next("sendMessage", status=429, retry_after=1)
+        with worker_thread(world.store, world.settings):
+            summary = await tg.wait_for(chat_id=CHAT, contains="is ready", timeout=TRAINING_TIMEOUT)
+            photo = await tg.wait_for(lambda m: m.kind == "photo", QUICK, chat_id=CHAT)
+            await finished(world, CHAT, ack)
+            tg.fail_next("sendMessage", status=429, retry_after=1)
+            await world.reply_to(tg.send_text(CHAT, "/predict 5"), contains="y = ")
 
-    failed = {c.method for c in tg.failed_calls}
-    assert {"sendMessage", "sendPhoto", "editMessageText"} <= failed
-    assert photo.message_id < summary.message_id, "the summary overtook the plot that waited"
-    contents = [m.content for m in world.bot_messages(CHAT)]
-    assert sum(c.startswith("📈") for c in contents) == 1
-    assert sum("is ready" in c for c in contents) == 1
-    assert sum(c.startswith("🔮") for c in contents) == 1
-    assert sum(c.startswith(("📥", "✅ Job")) for c in contents) == 1
+        failed = Counter(c.method for c in tg.failed_calls)
+        assert failed == {"sendMessage": 3, "sendPhoto": 1, "editMessageText": 1}, failed
+        assert photo.message_id < summary.message_id, "the summary overtook the plot that waited"
+        contents = [m.content for m in world.bot_messages(CHAT)]
+        assert sum(c.startswith("📈") for c in contents) == 1
+        assert sum("is ready" in c for c in contents) == 1
+        assert sum(c.startswith("🔮") for c in contents) == 1
+        assert sum(c.startswith(("📥", "✅ Job")) for c in contents) == 1
 
 
 async def test_a_message_telegram_refuses_for_good_is_dropped_not_retried(world: World) -> None:
+    # Armed before the upload: a few epochs train faster than the test could arm it after.
+    world.tg.fail_next("sendPhoto", status=403, description="Forbidden: bot was blocked")
     upload = world.tg.send_document(CHAT, "line.csv", SMALL_CSV, caption="/train epochs=3")
     await world.reply_to(upload, contains="Job")
-    world.tg.fail_next("sendPhoto", status=403, description="Forbidden: bot was blocked")
     # The plot is dropped at once, and the summary behind it does not wait for it.
     await world.tg.wait_for(chat_id=CHAT, contains="is ready", timeout=TRAINING_TIMEOUT)
     assert len(world.tg.calls_to("sendPhoto", failed=True)) == 1
@@ -462,13 +467,13 @@ async def test_a_restart_in_the_middle_of_delivery_repeats_nothing(database_url:
     async with world_of(database_url, bot=False) as world:
         tg, store, settings = world.tg, world.store, world.settings
         async with bot_serving(store, settings):
+            # The plot goes out slowly, and the bot is stopped while it is on its way
+            # (the fake takes the delay off its list when the call comes in).
+            tg.delay_next("sendPhoto", 1.0)
             upload = tg.send_document(
                 CHAT, "line.csv", SMALL_CSV, caption="/train epochs=3 predict=5"
             )
             job_id = job_id_in(await world.reply_to(upload, contains="Job"))
-            # The plot goes out slowly, and the bot is stopped while it is on its way
-            # (the fake takes the delay off its list when the call comes in).
-            tg.delay_next("sendPhoto", 1.0)
             await _until(lambda: not tg._delays.get("sendphoto"))
             assert _job_status(store, job_id) == JobStatus.SUCCEEDED
         # The send in flight finished (and was marked); the summary waited.
