@@ -150,26 +150,38 @@ class JobQueue:
     # -- consuming ---------------------------------------------------------------------------
 
     def claim(self, worker: str, kinds: Sequence[JobKind] = tuple(JobKind)) -> Job | None:
-        """Atomically take the next runnable job with a fresh lease, or None.
+        """Atomically take the next runnable job with a fresh lease, or None."""
+        jobs = self.claim_batch(worker, kinds, limit=1)
+        return jobs[0] if jobs else None
+
+    def claim_batch(
+        self, worker: str, kinds: Sequence[JobKind] = tuple(JobKind), *, limit: int
+    ) -> list[Job]:
+        """Atomically take up to `limit` runnable jobs, in queue order, each with its own lease.
 
         One statement does it: on PostgreSQL the subquery skips rows other workers hold locked;
         SQLite runs one writer at a time, so the same statement cannot hand a job out twice.
         """
         now = utcnow()
-        candidate = (
+        candidates = (
             select(Job.id)
             .where(Job.status == JobStatus.QUEUED, Job.run_after <= now, Job.kind.in_(kinds))
             .order_by(Job.priority, Job.id)
-            .limit(1)
+            .limit(limit)
             .with_for_update(skip_locked=True)
-            .scalar_subquery()
+            # Materialized, it runs once; inlined into the UPDATE, PostgreSQL may rescan it
+            # for each row it looks at, and the locks it skipped the first time make later
+            # scans disagree, so a claim could come back empty with jobs waiting.
+            .cte("candidates")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
         claim = (
             update(Job)
-            .where(Job.id == candidate, Job.status == JobStatus.QUEUED)
+            .where(Job.id.in_(select(candidates.c.id)), Job.status == JobStatus.QUEUED)
             .values(
                 status=JobStatus.RUNNING,
                 lease_owner=worker,
+                # One token per claim; with the job's id it proves a result belongs to it.
                 lease_token=str(uuid.uuid4()),
                 lease_expires_at=now + self.lease,
                 started_at=now,
@@ -186,11 +198,12 @@ class JobQueue:
             .execution_options(synchronize_session=False)
         )
         with self.db.session() as session:
-            job = session.scalars(claim).one_or_none()
-            if job is not None:
+            jobs = sorted(session.scalars(claim), key=lambda job: (job.priority, job.id))
+            if jobs:
                 self.notifier.publish_in(session, notify.OUTBOX)
-        if job is not None:
+        if jobs:
             self.notifier.wake_local(notify.OUTBOX)
+        for job in jobs:
             log.info(
                 "job %s claimed by %s (attempt %s)",
                 job.id,
@@ -198,7 +211,7 @@ class JobQueue:
                 job.attempts,
                 extra={"job_id": job.id},
             )
-        return job
+        return jobs
 
     def wait_for_work(self, timeout: float) -> bool:
         """Sleep until a job may be waiting (a wake-up) or `timeout` passes."""

@@ -82,6 +82,57 @@ def test_claim_can_be_limited_to_some_kinds(store: Store) -> None:
     assert store.queue.claim("w", kinds=[JobKind.TRAIN]) is not None
 
 
+def queue_predict(store: Store, chat_id: int = CHAT):
+    store.records.remember(ChatRef(chat_id), UserRef(7))
+    return store.queue.enqueue(
+        JobKind.PREDICT, chat_id=chat_id, user_id=7, params={"values": [1.0]}
+    )
+
+
+def test_a_batch_claims_the_first_jobs_of_its_kinds_in_queue_order(store: Store) -> None:
+    train = queue_train(store)
+    predicts = [queue_predict(store, chat_id) for chat_id in (CHAT, OTHER_CHAT, CHAT, CHAT)]
+    batch = store.queue.claim_batch("w", [JobKind.PREDICT], limit=3)
+    assert [job.id for job in batch] == [p.id for p in predicts[:3]]
+    assert all(job.status == JobStatus.RUNNING and job.lease_owner == "w" for job in batch)
+    assert all(job.attempts == 1 and job.lease_expires_at is not None for job in batch)
+    # What the batch left behind is still queued, in order.
+    assert [store.queue.claim("w").id for _ in range(2)] == [predicts[3].id, train.id]
+    assert store.queue.claim_batch("w", limit=5) == []
+
+
+def test_each_job_of_a_batch_is_finished_under_its_own_lease(store: Store) -> None:
+    first, second = queue_predict(store), queue_predict(store)
+    batch = store.queue.claim_batch("w", [JobKind.PREDICT], limit=2)
+    assert store.queue.complete(batch[1], result={"n": 2})
+    store.queue.fail(batch[0], "no model", retry=False)
+    assert store.records.get_job(CHAT, first.id).status == JobStatus.FAILED
+    assert store.records.get_job(CHAT, second.id).status == JobStatus.SUCCEEDED
+    # A finished job's lease proves nothing any more, even if its batch-mate's is still held.
+    assert not store.queue.complete(batch[1], result={"n": 3})
+
+
+def test_threads_claiming_batches_take_each_job_exactly_once(store: Store) -> None:
+    for _ in range(JOBS_TO_RACE // 2):
+        queue_predict(store)
+    claimed: list[list[int]] = [[] for _ in range(4)]
+
+    def drain(slot: int) -> None:
+        while batch := store.queue.claim_batch(f"thread-{slot}", [JobKind.PREDICT], limit=8):
+            for job in batch:
+                claimed[slot].append(job.id)
+                assert store.queue.complete(job, result={})
+
+    threads = [threading.Thread(target=drain, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    every = [job_id for ids in claimed for job_id in ids]
+    assert len(every) == JOBS_TO_RACE // 2 and len(set(every)) == JOBS_TO_RACE // 2
+    assert store.queue.counts().succeeded == JOBS_TO_RACE // 2
+
+
 def test_a_failure_is_retried_until_the_attempt_limit_then_reported(store: Store) -> None:
     store.queue.max_attempts = 2
     job = queue_train(store)

@@ -12,7 +12,7 @@ from storage.records import ChatRef, UserRef
 from storage.store import Store
 from trainbot.settings import Settings
 from trainer.params import TrainParams
-from trainer.worker import Worker
+from trainer.worker import PREDICT_BATCH, Worker
 
 CHAT = 5150
 
@@ -100,6 +100,37 @@ def test_a_prediction_for_a_deleted_model_says_so(store: Store, reference_csv: b
     Worker(store, settings(), name="w").run_once()
     failed = store.records.get_job(CHAT, job.id)
     assert failed.status == JobStatus.FAILED and "/train" in failed.error
+
+
+def test_waiting_predictions_are_answered_in_one_batch_ahead_of_training(store: Store) -> None:
+    line = b"x,y\n" + b"".join(f"{i},{3 * i}\n".encode() for i in range(30))
+    worker = Worker(store, settings(), name="w")
+    queue_training(store, line, epochs=3)
+    assert worker.run_once()
+    model = store.records.active_model(CHAT)
+    assert model is not None
+    training = queue_training(store, line, epochs=3)
+    # One of them names no model: it fails alone, the others in its batch are answered.
+    asks = [
+        store.queue.enqueue(
+            JobKind.PREDICT,
+            chat_id=CHAT,
+            user_id=1,
+            params={"values": [[float(i)]]},
+            model_id=None if i == 1 else model.id,
+        ).id
+        for i in range(PREDICT_BATCH + 2)
+    ]
+
+    assert worker.run_once()
+    status = {job_id: store.records.get_job(CHAT, job_id).status for job_id in [*asks, training]}
+    batch, rest = asks[:PREDICT_BATCH], asks[PREDICT_BATCH:]
+    assert [status[job_id] for job_id in batch] == [
+        JobStatus.FAILED if n == 1 else JobStatus.SUCCEEDED for n in range(PREDICT_BATCH)
+    ]
+    assert [status[job_id] for job_id in [*rest, training]] == [JobStatus.QUEUED] * 3
+    answered = [m.job_id for m in store.outbox.pending() if m.kind == "predictions"]
+    assert answered == [job_id for job_id in batch if status[job_id] == JobStatus.SUCCEEDED]
 
 
 def run_in_background(worker: Worker) -> tuple[threading.Thread, threading.Event]:

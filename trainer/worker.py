@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 REGISTRY_BEAT_SECONDS = 5.0
 DB_RETRY_MAX_SECONDS = 10.0
 KEEPER_TICK_SECONDS = 0.05
+# Predictions claimed together. Each keeps its lease while it waits its turn, so a batch must
+# finish well within the lease even when every model in it has to be loaded first.
+PREDICT_BATCH = 8
 
 
 class StopReason(enum.Enum):
@@ -129,15 +132,26 @@ class Worker:
             log.info("worker %s stopped", self.name)
 
     def run_once(self) -> bool:
-        """Claim and process one job; False if none was waiting."""
+        """Claim and process the next job, with the predictions waiting behind it; False if none.
+
+        Predictions take milliseconds, so claiming and registering them one at a time would
+        cost more than answering them; a batch shares those round trips. Training is claimed
+        one job at a time, so that other workers can take the jobs behind it.
+        """
         self._configure()
         self._housekeeping()
-        job = self.store.queue.claim(self.name)
+        queue = self.store.queue
+        job = queue.claim(self.name)
         if job is None:
             return False
-        self.store.workers.beat(self.name, job.id)
+        jobs = [job]
+        if job.kind == JobKind.PREDICT:
+            # Predictions come first in the queue, so the ones behind this one are its batch.
+            jobs += queue.claim_batch(self.name, (JobKind.PREDICT,), limit=PREDICT_BATCH - 1)
+        self.store.workers.beat(self.name, jobs[0].id)
         try:
-            self.process(job)
+            for job in jobs:
+                self.process(job)
         finally:
             self.store.workers.beat(self.name, None)
             self._last_beat = time.monotonic()
