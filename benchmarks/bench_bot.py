@@ -1,8 +1,9 @@
 """The bot as users feel it: upload → plot, `/predict` round trips, and the bot's memory.
 
-The bot runs as its own process (`bot.app.run`, long polling) against the fake Bot API server
-of the tests on 127.0.0.1; a warm worker runs as a thread of this process; both share the
-database. Run it with `python -m benchmarks.run_all bot` (or `python -m benchmarks.bench_bot`).
+The bot (`bot.app.run`, long polling) and a warm worker (`trainbot worker`) run as processes of
+their own, as they are deployed, against the fake Bot API server of the tests on 127.0.0.1; both
+share the database. Run it with `python -m benchmarks.run_all bot` (or `python -m
+benchmarks.bench_bot`).
 Timings are from this machine only; they are printed, never asserted.
 """
 
@@ -30,7 +31,6 @@ from benchmarks.machine import describe
 from storage.models import Job, OutboxMessage
 from storage.store import Store
 from tests.fake_telegram import ChatMessage, FakeTelegram
-from trainbot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_CSV = ROOT.parent / "shared" / "data" / "tutorial-fahrenheit.csv"
@@ -41,13 +41,15 @@ WORKER_ENV = {
     # One model per chat: the worker keeps them all loaded, as it would for 20 active chats.
     "TRAINBOT_MODEL_CACHE_SIZE": str(CHATS + 4),
 }
-BOT = (
+BOT = [
+    "-c",
     "import logging\n"
     "from bot.app import run\n"
     "from trainbot.settings import Settings\n"
     "logging.basicConfig(level=logging.WARNING)\n"
-    "run(Settings.from_env(env_file=None))\n"
-)
+    "run(Settings.from_env(env_file=None))\n",
+]
+WORKER = ["-m", "trainbot", "worker", "--name", "bench"]
 
 
 @dataclass
@@ -90,25 +92,25 @@ async def _measure(database: str, url: str) -> Figures:
             "TELEGRAM_API_BASE_URL": tg.base_url,
             "TELEGRAM_API_FILE_URL": tg.base_file_url,
             "DATABASE_URL": url,
+            "TRAINBOT_LOG_LEVEL": "WARNING",
             **WORKER_ENV,
         }
-        settings = Settings.from_env(env, env_file=None)
-        with _worker(store, settings):
-            async with _bot_process(env) as bot:
-                await tg.wait_for_call(lambda c: c.method == "getUpdates", 60.0)
-                watcher = _RssWatcher(bot.pid)
-                watcher.start()
-                try:
-                    # One training first, so TensorFlow is loaded before anything is timed.
-                    await _upload(tg, 1, "/train epochs=20", {})
-                    figures.uploads = await _uploads(tg, store)
-                    chats = [1000 + i for i in range(CHATS)]
-                    # Each chat needs a model of its own (models belong to chats).
-                    await asyncio.gather(*(_upload(tg, c, "/train epochs=20", {}) for c in chats))
-                    figures.predicts_one_at_a_time = await _predicts(tg, store, chats, 1)
-                    figures.predicts_all_chats_at_once = await _predicts(tg, store, chats, CHATS)
-                finally:
-                    figures.rss_peak_mb = watcher.stop()
+        async with _process(WORKER, env), _process(BOT, env) as bot:
+            await tg.wait_for_call(lambda c: c.method == "getUpdates", 60.0)
+            watcher = _RssWatcher(bot.pid)
+            watcher.start()
+            try:
+                # One training of the same recipe first: the worker has loaded its backend and
+                # compiled the network before anything is timed.
+                await _upload(tg, 1, "/train predict=200", {})
+                figures.uploads = await _uploads(tg, store)
+                chats = [1000 + i for i in range(CHATS)]
+                # Each chat needs a model of its own (models belong to chats).
+                await asyncio.gather(*(_upload(tg, c, "/train epochs=20", {}) for c in chats))
+                figures.predicts_one_at_a_time = await _predicts(tg, store, chats, 1)
+                figures.predicts_all_chats_at_once = await _predicts(tg, store, chats, CHATS)
+            finally:
+                figures.rss_peak_mb = watcher.stop()
     store.close()
     return figures
 
@@ -187,33 +189,20 @@ def _reply_to(message_id: int) -> Callable[[ChatMessage], bool]:
     return matches
 
 
-@contextmanager
-def _worker(store: Store, settings: Settings) -> Any:
-    from trainer.worker import Worker
-
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=Worker(store, settings, name="bench-worker").run, args=(stop,), daemon=True
-    )
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(60)
-
-
 @asynccontextmanager
-async def _bot_process(env: dict[str, str]) -> AsyncIterator[asyncio.subprocess.Process]:
+async def _process(
+    arguments: list[str], env: dict[str, str]
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python arguments…`, stopped with SIGTERM as a deployment stops it."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", BOT, cwd=ROOT, env={**os.environ, **env}
+        sys.executable, *arguments, cwd=ROOT, env={**os.environ, **env}
     )
     try:
         yield process
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(process.wait(), 30)
+            await asyncio.wait_for(process.wait(), 60)
         except TimeoutError:
             process.kill()
             await process.wait()
@@ -332,9 +321,9 @@ def _report(results: list[Figures]) -> str:
             "## Bot",
             "",
             f"Machine: {describe()}.",
-            "The bot is its own process (`bot.app.run`, long polling) talking to the fake Bot API "
-            "server of the tests on 127.0.0.1; one warm worker thread in the benchmark process; "
-            f"the database of each column; default settings except {settings}. "
+            "The bot (`bot.app.run`, long polling) and one warm worker (`trainbot worker`), each "
+            "its own process as deployed, talk to the fake Bot API server of the tests on "
+            f"127.0.0.1 and share the database of each column; default settings except {settings}. "
             "Stages come from storage's timestamps (ms).",
             "",
             header,
