@@ -1,8 +1,11 @@
-"""Wake-ups for waiting workers and the bot: in-process events, and LISTEN/NOTIFY on PostgreSQL."""
+"""Wake-ups for waiting workers and the bot: in-process events, LISTEN/NOTIFY on PostgreSQL,
+and on SQLite a watch on the file's data version (other processes on the same host).
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -20,6 +23,8 @@ log = logging.getLogger(__name__)
 JOBS = "trainbot_jobs"
 OUTBOX = "trainbot_outbox"
 CHANNELS = (JOBS, OUTBOX)
+# How often a SQLite waiter looks at the data version: a few microseconds each time.
+SQLITE_TICK_SECONDS = 0.01
 
 _local_events: dict[tuple[str, str], threading.Event] = {}
 _local_lock = threading.Lock()
@@ -39,7 +44,7 @@ class Notifier:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._key = db.url.render_as_string(hide_password=True)
-        self._listeners: dict[str, _PostgresListener] = {}
+        self._listeners: dict[str, _PostgresListener | _SqliteWatcher] = {}
         self._listeners_lock = threading.Lock()
 
     def publish_in(self, session: Session, channel: str) -> None:
@@ -57,10 +62,8 @@ class Notifier:
         if event.is_set():
             event.clear()
             return True
-        if self.db.is_postgres:
-            woke = self._postgres_listener(channel).wait(timeout)
-        else:
-            woke = event.wait(timeout)
+        listener = self._listener(channel)
+        woke = listener.wait(timeout, event) if listener is not None else event.wait(timeout)
         event.clear()
         return woke
 
@@ -70,10 +73,20 @@ class Notifier:
                 listener.close()
             self._listeners.clear()
 
-    def _postgres_listener(self, channel: str) -> _PostgresListener:
+    def _listener(self, channel: str) -> _PostgresListener | _SqliteWatcher | None:
+        """What hears other processes' changes: None for an in-memory SQLite database."""
         with self._listeners_lock:
             if channel not in self._listeners:
-                self._listeners[channel] = _PostgresListener(self.db, channel)
+                if self.db.is_postgres:
+                    self._listeners[channel] = _PostgresListener(self.db, channel)
+                elif self.db.url.database not in (None, "", ":memory:"):
+                    try:
+                        self._listeners[channel] = _SqliteWatcher(self.db.url.database)
+                    except sqlite3.Error as exc:
+                        log.warning("cannot watch the database for changes (%s); polling", exc)
+                        return None
+                else:
+                    return None
             return self._listeners[channel]
 
 
@@ -97,7 +110,8 @@ class _PostgresListener:
             self._conn.execute(f"LISTEN {self._channel}")
         return self._conn
 
-    def wait(self, timeout: float) -> bool:
+    def wait(self, timeout: float, _local: threading.Event) -> bool:
+        # This process's own changes need no local event here: it publishes them with NOTIFY.
         import psycopg
 
         with self._lock:
@@ -115,3 +129,47 @@ class _PostgresListener:
                 self._conn.close()
             finally:
                 self._conn = None
+
+
+class _SqliteWatcher:
+    """SQLite has no LISTEN/NOTIFY; instead a connection of its own polls PRAGMA data_version.
+
+    The version changes whenever another connection commits to the file, whichever process it
+    belongs to, so a worker or a bot in another process hears of a change within a tick rather
+    than a poll interval. It cannot tell channels apart: any commit wakes every waiter, which a
+    hint may do.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._version = self._read()
+
+    def _read(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def wait(self, timeout: float, local: threading.Event) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not self._closed.is_set():
+                try:
+                    version = self._read()
+                except sqlite3.Error as exc:
+                    log.warning("cannot watch the database for changes (%s); polling", exc)
+                    break
+                if version != self._version:
+                    self._version = version
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                if local.wait(min(SQLITE_TICK_SECONDS, remaining)):
+                    return True
+        return local.wait(max(deadline - time.monotonic(), 0.0))
+
+    def close(self) -> None:
+        # A waiter notices within a tick and lets go of the connection before it is closed.
+        self._closed.set()
+        with self._lock:
+            self._conn.close()

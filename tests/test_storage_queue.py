@@ -258,6 +258,32 @@ def test_a_wake_up_reaches_a_waiting_worker_in_the_same_process(store: Store) ->
     assert time.monotonic() - started < 5
 
 
+ENQUEUE_LATER_SCRIPT = """
+import sys, time
+from storage.models import JobKind
+from storage.store import Store
+store = Store.open(sys.argv[1], upgrade=False)
+time.sleep(0.3)
+store.queue.enqueue(JobKind.TRAIN, chat_id=int(sys.argv[2]), user_id=None, params={})
+store.close()
+"""
+
+
+def test_a_wake_up_reaches_a_worker_waiting_in_another_process(
+    store: Store, database_url: str
+) -> None:
+    store.records.remember(ChatRef(CHAT))
+    # Listening from here on (and any wake-up left over from an earlier test is used up).
+    store.queue.wait_for_work(0)
+    child = subprocess.Popen([sys.executable, "-c", ENQUEUE_LATER_SCRIPT, database_url, str(CHAT)])
+    try:
+        # Without a wake-up this waits out the whole timeout and says False.
+        assert store.queue.wait_for_work(60.0)
+    finally:
+        assert child.wait(60) == 0
+    assert store.queue.counts().queued == 1
+
+
 JOBS_TO_RACE = 500
 
 
