@@ -15,7 +15,7 @@ from trainer import examples
 from trainer.backend import backend_name, device_description, load_keras
 from trainer.dataset import Dataset, parse_csv
 from trainer.fit import Cancelled, Progress, TrainResult, split_rows, train
-from trainer.model import build_model, compile_model
+from trainer.model import DenseStack, build_model, compile_model, refit_output_layer
 from trainer.params import TrainParams
 from trainer.recipes import TUTORIAL, schedule
 
@@ -95,6 +95,35 @@ def test_tutorial_preset_builds_the_seed_model() -> None:
     assert float(model.optimizer.learning_rate) == pytest.approx(0.0099)
     assert model.loss == "mse"
     assert (plan.batch_size, plan.passes) == (32, 500)
+
+
+def _half_trained_line() -> tuple[object, np.ndarray, np.ndarray]:
+    x = np.linspace(-1.7, 1.7, 200, dtype=np.float32).reshape(-1, 1)
+    y = (0.8 * x[:, 0] - 0.1).astype(np.float32)
+    model = build_model(1, TUTORIAL)
+    compile_model(model, TUTORIAL, total_steps=20, steps_per_execution=1)
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    return model, x, y
+
+
+def _mse(model: object, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean((DenseStack.from_model(model)(x)[:, 0] - y) ** 2))
+
+
+def test_the_output_layer_solve_fits_the_training_rows_and_the_held_out_ones() -> None:
+    model, x, y = _half_trained_line()
+    train_rows, val_rows = slice(0, None, 2), slice(1, None, 2)
+    before = _mse(model, x[val_rows], y[val_rows])
+    assert refit_output_layer(model, x[train_rows], y[train_rows], x[val_rows], y[val_rows])
+    assert _mse(model, x[val_rows], y[val_rows]) < before / 10
+
+
+def test_the_output_layer_solve_is_dropped_if_the_held_out_rows_fit_worse() -> None:
+    model, x, y = _half_trained_line()
+    weights = [w.copy() for w in model.get_weights()]
+    # Training rows that say the opposite of the held-out ones: solving for them hurts.
+    assert not refit_output_layer(model, x, -y, x, y)
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights(), strict=True))
 
 
 def test_tutorial_preset_trains_on_raw_values(reference: Dataset) -> None:

@@ -15,7 +15,7 @@ from trainer import backend
 from trainer.dataset import Dataset
 from trainer.limits import Limits
 from trainer.metrics import fit_linear, regression_metrics
-from trainer.model import build_model, compile_model, inference_function
+from trainer.model import build_model, compile_model, inference_function, refit_output_layer
 from trainer.params import TrainParams
 from trainer.pool import NETWORKS, NetworkKey, NetworkPool
 from trainer.recipes import Recipe, Schedule, resolve, schedule
@@ -199,6 +199,14 @@ def train(
             raise Cancelled("training was cancelled")
         # The pooled network trains the next table; the result keeps a copy of its own.
         model.set_weights(network.get_weights())
+    if recipe.refit_output:
+        refit_output_layer(
+            model,
+            x_scaled[train_rows],
+            y_scaled[train_rows],
+            x_scaled[val_rows],
+            y_scaled[val_rows],
+        )
     fit_seconds = time.perf_counter() - started
 
     return _evaluate(

@@ -107,6 +107,36 @@ class DenseStack:
         return hidden
 
 
+def refit_output_layer(
+    model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray
+) -> bool:
+    """Solve the last Dense layer by least squares on the training rows; True if it helped.
+
+    The output is linear in the last hidden layer, so given what the hidden layers learned its
+    best weights are a small least-squares problem, solved exactly in float64. Adam only gets
+    near them: on the reference data its last steps left errors of 0.01 to 0.02 at x = 200.
+    The new weights are kept only if the validation rows fit no worse.
+    """
+    stack = DenseStack.from_model(model)
+    if stack is None or stack.layers[-1][2] != "linear" or len(stack.layers) < 2:
+        return False
+    hidden_layers, (kernel, bias, _) = DenseStack(stack.layers[:-1]), stack.layers[-1]
+    hidden = hidden_layers(x_train)
+    design = np.hstack([hidden, np.ones((len(hidden), 1))])
+    # lstsq (SVD) copes with dead units, whose columns are all zero.
+    solution, *_ = np.linalg.lstsq(design, np.asarray(y_train, dtype=np.float64), rcond=None)
+    new_kernel, new_bias = solution[:-1].reshape(kernel.shape), solution[-1:].reshape(bias.shape)
+    if len(x_val):
+        features = hidden_layers(x_val)
+        target = np.asarray(y_val, dtype=np.float64).reshape(-1, 1)
+        before = float(np.mean((features @ kernel + bias - target) ** 2))
+        after = float(np.mean((features @ new_kernel + new_bias - target) ** 2))
+        if not after <= before:
+            return False
+    model.layers[-1].set_weights([new_kernel.astype(np.float32), new_bias.astype(np.float32)])
+    return True
+
+
 def inference_function(model: Any, chunk: int = 65_536) -> Callable[[np.ndarray], np.ndarray]:
     """A function from scaled feature rows to outputs: numpy if possible, else the model."""
     stack = DenseStack.from_model(model)
