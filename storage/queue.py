@@ -157,7 +157,7 @@ class JobQueue:
     def claim_batch(
         self, worker: str, kinds: Sequence[JobKind] = tuple(JobKind), *, limit: int
     ) -> list[Job]:
-        """Atomically take up to `limit` runnable jobs, in queue order, each with its own lease.
+        """Atomically take up to `limit` runnable jobs, in queue order, each under a lease.
 
         One statement does it: on PostgreSQL the subquery skips rows other workers hold locked;
         SQLite runs one writer at a time, so the same statement cannot hand a job out twice.
