@@ -6,10 +6,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
-from storage.models import JobKind, JobStatus
+from storage.models import Job, JobKind, JobStatus
 from storage.queue import CancelOutcome, NewArtifact, NewMessage, NewModel
 from storage.records import ChatRef, UserRef
 from storage.store import Store
@@ -110,27 +111,6 @@ def test_each_job_of_a_batch_is_finished_under_its_own_lease(store: Store) -> No
     assert store.records.get_job(CHAT, second.id).status == JobStatus.SUCCEEDED
     # A finished job's lease proves nothing any more, even if its batch-mate's is still held.
     assert not store.queue.complete(batch[1], result={"n": 3})
-
-
-def test_threads_claiming_batches_take_each_job_exactly_once(store: Store) -> None:
-    for _ in range(JOBS_TO_RACE // 2):
-        queue_predict(store)
-    claimed: list[list[int]] = [[] for _ in range(4)]
-
-    def drain(slot: int) -> None:
-        while batch := store.queue.claim_batch(f"thread-{slot}", [JobKind.PREDICT], limit=8):
-            for job in batch:
-                claimed[slot].append(job.id)
-                assert store.queue.complete(job, result={})
-
-    threads = [threading.Thread(target=drain, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    every = [job_id for ids in claimed for job_id in ids]
-    assert len(every) == JOBS_TO_RACE // 2 and len(set(every)) == JOBS_TO_RACE // 2
-    assert store.queue.counts().succeeded == JOBS_TO_RACE // 2
 
 
 def test_a_failure_is_retried_until_the_attempt_limit_then_reported(store: Store) -> None:
@@ -287,25 +267,47 @@ def test_a_wake_up_reaches_a_worker_waiting_in_another_process(
 JOBS_TO_RACE = 500
 
 
-def test_threads_racing_for_500_jobs_claim_each_exactly_once(store: Store) -> None:
-    store.records.remember(ChatRef(CHAT))
-    for _ in range(JOBS_TO_RACE):
-        store.queue.enqueue(JobKind.TRAIN, chat_id=CHAT, user_id=None, params={})
+def drained_by_four_threads(store: Store, claim: Callable[[str], list[Job]]) -> list[int]:
+    """Four threads take jobs with `claim(worker)` and complete them until it comes back empty;
+    the ids of every job taken, in one list."""
     claimed: list[list[int]] = [[] for _ in range(4)]
 
     def drain(slot: int) -> None:
-        while (job := store.queue.claim(f"thread-{slot}")) is not None:
-            claimed[slot].append(job.id)
-            store.queue.complete(job, result={})
+        while batch := claim(f"thread-{slot}"):
+            for job in batch:
+                claimed[slot].append(job.id)
+                assert store.queue.complete(job, result={})
 
     threads = [threading.Thread(target=drain, args=(i,)) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
-    every = [job_id for ids in claimed for job_id in ids]
+    return [job_id for ids in claimed for job_id in ids]
+
+
+def test_threads_racing_for_500_jobs_claim_each_exactly_once(store: Store) -> None:
+    store.records.remember(ChatRef(CHAT))
+    for _ in range(JOBS_TO_RACE):
+        store.queue.enqueue(JobKind.TRAIN, chat_id=CHAT, user_id=None, params={})
+
+    def claim_one(worker: str) -> list[Job]:
+        job = store.queue.claim(worker)
+        return [job] if job is not None else []
+
+    every = drained_by_four_threads(store, claim_one)
     assert len(every) == JOBS_TO_RACE and len(set(every)) == JOBS_TO_RACE
     assert store.queue.counts().succeeded == JOBS_TO_RACE
+
+
+def test_threads_claiming_batches_take_each_job_exactly_once(store: Store) -> None:
+    for _ in range(JOBS_TO_RACE // 2):
+        queue_predict(store)
+    every = drained_by_four_threads(
+        store, lambda worker: store.queue.claim_batch(worker, [JobKind.PREDICT], limit=8)
+    )
+    assert len(every) == JOBS_TO_RACE // 2 and len(set(every)) == JOBS_TO_RACE // 2
+    assert store.queue.counts().succeeded == JOBS_TO_RACE // 2
 
 
 DRAIN_SCRIPT = """
