@@ -33,7 +33,7 @@ from storage.store import Store
 from tests.fake_telegram import ChatMessage, FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE_CSV = ROOT.parent / "shared" / "data" / "tutorial-fahrenheit.csv"
+REFERENCE_CSV = ROOT / "examples" / "fahrenheit.csv"
 UPLOADS = 5
 # Telegram's limit on a bot's messages to all chats together, which PTB's AIORateLimiter keeps
 # (it lets a short burst through first).

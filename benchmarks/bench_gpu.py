@@ -5,8 +5,7 @@ columns come from one machine and one run. A third subprocess shows what full fl
 buys on the GPU: it trains with the trainer's pinned precision and again with JAX's default
 matmul precision, which lets the GPU use TF32.
 
-Needs JAX with CUDA and the reference CSV (``TRAINBOT_REFERENCE_CSV`` when ../shared is not
-beside the project):
+Needs JAX with CUDA:
 
     python benchmarks/bench_gpu.py --out gpu.md
 """

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE_CSV = ROOT.parent / "shared" / "data" / "tutorial-fahrenheit.csv"
+REFERENCE_CSV = ROOT / "examples" / "fahrenheit.csv"
 POSTGRES_URL_VARIABLE = "TRAINBOT_TEST_POSTGRES_URL"
 
 

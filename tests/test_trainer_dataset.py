@@ -19,7 +19,7 @@ try:  # works whether or not tests/ is a package
 except ImportError:
     from badcsv import cases  # type: ignore[no-redef]
 
-REFERENCE = Path(__file__).parents[2] / "shared/data/tutorial-fahrenheit.csv"
+REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 
 X = [0.5, 1.25, -2.0, 3.0, 4.75, 5.0, 6.5, 7.0, 8.25, 9.0, 10.5, 1e3]
 Y = [1.5, 2.0, -0.25, 3.5, 4.0, 5.75, 6.0, 7.25, 8.0, 9.5, 10.0, -1e-3]

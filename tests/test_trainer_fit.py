@@ -19,7 +19,7 @@ from trainer.model import DenseStack, build_model, compile_model, refit_output_l
 from trainer.params import TrainParams
 from trainer.recipes import TUTORIAL, schedule
 
-REFERENCE = Path(__file__).parents[2] / "shared/data/tutorial-fahrenheit.csv"
+REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 ROOT = Path(__file__).parents[1]
 
 

@@ -11,7 +11,7 @@ import pytest
 from trainer import examples, local
 from trainer.limits import Limits
 
-REFERENCE = Path(__file__).parents[2] / "shared/data/tutorial-fahrenheit.csv"
+REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 
 
 def _run(*argv: str, limits: Limits = Limits()) -> int:  # noqa: B008

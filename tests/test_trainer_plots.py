@@ -17,7 +17,7 @@ from trainer.params import TrainParams
 from trainer.plots import render_report_png
 from trainer.predictor import Predictor
 
-REFERENCE = Path(__file__).parents[2] / "shared/data/tutorial-fahrenheit.csv"
+REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -15,7 +15,7 @@ from trainer.fit import TrainResult, train
 from trainer.params import TrainParams
 from trainer.predictor import PredictError, Predictor, load_model_bytes, save_model_bytes
 
-REFERENCE = Path(__file__).parents[2] / "shared/data/tutorial-fahrenheit.csv"
+REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 
 
 @pytest.fixture(scope="module")
