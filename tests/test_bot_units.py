@@ -206,6 +206,39 @@ async def test_one_chats_updates_run_in_order_and_other_chats_do_not_wait() -> N
     assert events[3:] == ["a1 end", "a2 start", "a2 end"]
 
 
+async def test_one_chats_backlog_holds_one_slot_and_other_chats_go_past_it() -> None:
+    # Four slots, and one chat with ten updates behind a slow first one: with the slot taken
+    # before the chat's turn, its backlog would hold all four and chat 2 would wait.
+    processor = PerChatUpdateProcessor(4)
+    release = asyncio.Event()
+    done: list[int] = []
+
+    async def handle(update_id: int, wait: bool) -> None:
+        if wait:
+            await release.wait()
+        done.append(update_id)
+
+    backlog = [
+        asyncio.create_task(processor.process_update(chat_update(1, i), handle(i, i == 1)))
+        for i in range(1, 11)
+    ]
+    await asyncio.sleep(0.05)
+    other = asyncio.create_task(processor.process_update(chat_update(2, 99), handle(99, False)))
+    await asyncio.wait_for(other, 5)
+    assert done == [99]
+    assert processor.current_concurrent_updates == 1  # chat 1's slow update, and only it
+    release.set()
+    await asyncio.gather(*backlog)
+    assert done == [99, *range(1, 11)]
+    assert processor.max_concurrent_updates == 4 and processor.current_concurrent_updates == 0
+
+
+def chat_update(chat_id: int, update_id: int) -> Update:
+    chat = Chat(chat_id, "private")
+    message = Message(update_id, None, chat, from_user=User(chat_id, "u", False))  # type: ignore[arg-type]
+    return Update(update_id, message=message)
+
+
 def test_importing_the_bot_imports_no_tensorflow_or_keras() -> None:
     code = (
         "import sys, bot.app\n"
