@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import undefer
 
 from storage import notify
@@ -23,19 +24,22 @@ class Outbox:
         """Block up to `timeout` seconds for a wake-up that there is something to deliver."""
         return self.notifier.wait(notify.OUTBOX, timeout)
 
-    def pending(self, limit: int = 50) -> list[OutboxMessage]:
+    def pending(self, limit: int = 50, per_chat: int = 10) -> list[OutboxMessage]:
+        """Messages due now, each chat's oldest `per_chat`, taken round-robin between chats.
+
+        First every chat's oldest message, then every chat's second... (chats in the order of
+        their oldest message), so a chat with a backlog cannot push the others past `limit`.
+        Each chat's messages come in the order they were written.
+        """
+        due = (
+            OutboxMessage.delivered_at.is_(None),
+            OutboxMessage.next_attempt_at <= utcnow(),
+        )
+        oldest = _round_robin(
+            OutboxMessage, OutboxMessage.chat_id, OutboxMessage.id, due, per_chat=per_chat
+        )
         with self.db.session() as session:
-            return list(
-                session.scalars(
-                    select(OutboxMessage)
-                    .where(
-                        OutboxMessage.delivered_at.is_(None),
-                        OutboxMessage.next_attempt_at <= utcnow(),
-                    )
-                    .order_by(OutboxMessage.id)
-                    .limit(limit)
-                )
-            )
+            return list(session.scalars(oldest.limit(limit)))
 
     def artifact(self, artifact_id: int) -> Artifact | None:
         with self.db.session() as session:
@@ -81,14 +85,16 @@ class Outbox:
     # -- progress messages -------------------------------------------------------------------
 
     def progress_changes(self, limit: int = 50) -> list[Job]:
-        """Jobs whose progress message shows an older state than the job is in."""
+        """Jobs whose progress message shows an older state than the job is in.
+
+        Round-robin between chats like `pending`, so one chat's many jobs cannot crowd out
+        another chat's progress.
+        """
+        changed = (Job.progress_message_id.is_not(None), Job.revision > Job.shown_revision)
         with self.db.session() as session:
             return list(
                 session.scalars(
-                    select(Job)
-                    .where(Job.progress_message_id.is_not(None), Job.revision > Job.shown_revision)
-                    .order_by(Job.id)
-                    .limit(limit)
+                    _round_robin(Job, Job.chat_id, Job.id, changed, per_chat=None).limit(limit)
                 )
             )
 
@@ -99,3 +105,27 @@ class Outbox:
                 .where(Job.id == job_id, Job.shown_revision < revision)
                 .values(shown_revision=revision, shown_text=text)
             )
+
+
+def _round_robin(
+    entity: Any, chat_id: Any, row_id: Any, where: tuple[Any, ...], *, per_chat: int | None
+) -> Select[Any]:
+    """`entity` rows matching `where` in round-robin order between chats: every chat's first
+    row, then every chat's second..., chats in the order of their first row.
+
+    Window functions (SQLite 3.25+, PostgreSQL) rank the rows in a subquery; the outer query
+    maps the ranks back onto the entity, keeping at most `per_chat` rows of each chat.
+    """
+    ranked = (
+        select(
+            row_id.label("row_id"),
+            func.row_number().over(partition_by=chat_id, order_by=row_id).label("turn"),
+            func.min(row_id).over(partition_by=chat_id).label("chat_first"),
+        )
+        .where(*where)
+        .subquery()
+    )
+    statement = select(entity).join(ranked, ranked.c.row_id == row_id)
+    if per_chat is not None:
+        statement = statement.where(ranked.c.turn <= per_chat)
+    return statement.order_by(ranked.c.turn, ranked.c.chat_first, row_id)
