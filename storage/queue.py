@@ -5,26 +5,31 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Result,
+    Row,
+    and_,
+    case,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from storage import notify
+from storage.clock import db_now
 from storage.db import Database
-from storage.models import (
-    Artifact,
-    Chat,
-    Job,
-    JobKind,
-    JobStatus,
-    Model,
-    OutboxMessage,
-    utcnow,
-)
+from storage.models import Artifact, Chat, Job, JobKind, JobStatus, Model, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +101,14 @@ class QueueCounts:
 
 
 class JobQueue:
-    """Enqueue, claim with a lease, report progress, finish, retry and cancel jobs."""
+    """Enqueue, claim with a lease, report progress, finish, retry and cancel jobs.
+
+    Every change of a job's state is one guarded UPDATE (`_transition`): the statement that
+    writes the change also checks that the job is still in the state the change starts from,
+    for a worker that it still runs under the lease it was given. A check in one statement and
+    a write in the next would let a reclaim, a cancel or another worker slip in between.
+    Times that hosts compare (leases, retry times) come from the database's clock.
+    """
 
     def __init__(
         self,
@@ -126,7 +138,7 @@ class JobQueue:
         reply_to_message_id: int | None = None,
     ) -> Job:
         """Add a job; it is durable once this returns. The chat must exist (records.remember)."""
-        job = Job(
+        new = insert(Job).values(
             kind=kind,
             status=JobStatus.QUEUED,
             chat_id=chat_id,
@@ -138,10 +150,11 @@ class JobQueue:
             reply_to_message_id=reply_to_message_id,
             max_attempts=self.max_attempts,
             timeout_seconds=self.timeout_seconds,
+            # Claims compare this with the database's clock, so it comes from the same clock.
+            run_after=db_now(),
         )
         with self.db.session() as session:
-            session.add(job)
-            session.flush()
+            job = session.scalars(new.returning(Job)).one()
             self.notifier.publish_in(session, notify.JOBS)
         self.notifier.wake_local(notify.JOBS)
         log.info("job %s queued", job.id, extra={"job_id": job.id, "chat_id": chat_id})
@@ -162,10 +175,9 @@ class JobQueue:
         One statement does it: on PostgreSQL the subquery skips rows other workers hold locked;
         SQLite runs one writer at a time, so the same statement cannot hand a job out twice.
         """
-        now = utcnow()
         candidates = (
             select(Job.id)
-            .where(Job.status == JobStatus.QUEUED, Job.run_after <= now, Job.kind.in_(kinds))
+            .where(Job.status == JobStatus.QUEUED, Job.run_after <= db_now(), Job.kind.in_(kinds))
             .order_by(Job.priority, Job.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -175,30 +187,29 @@ class JobQueue:
             .cte("candidates")
             .prefix_with("MATERIALIZED", dialect="postgresql")
         )
-        claim = (
-            update(Job)
-            .where(Job.id.in_(select(candidates.c.id)), Job.status == JobStatus.QUEUED)
-            .values(
-                status=JobStatus.RUNNING,
-                lease_owner=worker,
-                # One token per claim; with the job's id it proves a result belongs to it.
-                lease_token=str(uuid.uuid4()),
-                lease_expires_at=now + self.lease,
-                started_at=now,
-                attempts=Job.attempts + 1,
-                revision=Job.revision + 1,
-                # A retried job starts its progress afresh.
-                progress_epoch=None,
-                progress_total=None,
-                progress_loss=None,
-                progress_val_loss=None,
-                progress_eta_seconds=None,
-            )
-            .returning(Job)
-            .execution_options(synchronize_session=False)
-        )
         with self.db.session() as session:
-            jobs = sorted(session.scalars(claim), key=lambda job: (job.priority, job.id))
+            claimed = _transition(
+                session,
+                (Job.id.in_(select(candidates.c.id)), Job.status == JobStatus.QUEUED),
+                {
+                    "status": JobStatus.RUNNING,
+                    "lease_owner": worker,
+                    # One token per claim; with the job's id it proves a result belongs to it.
+                    "lease_token": str(uuid.uuid4()),
+                    "lease_expires_at": db_now(self._lease_seconds),
+                    "started_at": db_now(),
+                    "attempts": Job.attempts + 1,
+                    "revision": Job.revision + 1,
+                    # A retried job starts its progress afresh.
+                    "progress_epoch": None,
+                    "progress_total": None,
+                    "progress_loss": None,
+                    "progress_val_loss": None,
+                    "progress_eta_seconds": None,
+                },
+                Job,
+            )
+            jobs = sorted(claimed.scalars(), key=lambda job: (job.priority, job.id))
             if jobs:
                 self.notifier.publish_in(session, notify.OUTBOX)
         if jobs:
@@ -246,14 +257,13 @@ class JobQueue:
         return signal
 
     def _report(self, job: Job, values: dict[str, Any]) -> Signal:
-        statement = (
-            update(Job)
-            .where(*self._held(job))
-            .values(lease_expires_at=utcnow() + self.lease, **values)
-            .returning(Job.cancel_requested)
-        )
         with self.db.session() as session:
-            cancel = session.execute(statement).scalar_one_or_none()
+            cancel = _transition(
+                session,
+                _held(job),
+                {"lease_expires_at": db_now(self._lease_seconds), **values},
+                Job.cancel_requested,
+            ).scalar_one_or_none()
             if cancel is not None and values:
                 self.notifier.publish_in(session, notify.OUTBOX)
         if cancel is None:
@@ -269,159 +279,190 @@ class JobQueue:
         artifacts: Sequence[NewArtifact] = (),
         model: NewModel | None = None,
     ) -> bool:
-        """Finish a job with all it produced, in one transaction; False if the lease was lost.
+        """Finish a job with all it produced, in one transaction; False if nothing was stored.
 
         Checking the lease in the same statement that finishes the job is what makes a result
         land exactly once even when a stalled worker and its replacement both get this far.
+        A job whose chat asked to cancel it ends cancelled instead, and what it produced is
+        dropped: the chat was told it would stop, so an answer now would contradict that.
         """
-        now = utcnow()
         with self.db.session() as session:
-            finished = session.execute(
-                update(Job)
-                .where(*self._held(job))
-                .values(
-                    status=JobStatus.SUCCEEDED,
-                    finished_at=now,
-                    error=None,
-                    revision=Job.revision + 1,
-                    **_NO_LEASE,
-                )
-                .returning(Job.id)
+            finished = _transition(
+                session,
+                (*_held(job), Job.cancel_requested.is_(False)),
+                _ended(JobStatus.SUCCEEDED, None),
+                Job.id,
             ).scalar_one_or_none()
             if finished is None:
-                log.warning("job %s: lease lost, result dropped", job.id, extra={"job_id": job.id})
-                return False
-            extra: dict[str, Any] = {}
-            if model is not None:
-                stored = _store_model(session, job, model)
-                extra = {"model_id": stored.id, "model_version": stored.version}
-            stored_artifacts = {a.key: _store_artifact(session, job, a) for a in artifacts}
-            session.execute(
-                update(Job)
-                .where(Job.id == job.id)
-                .values(result={**result, **extra}, model_id=extra.get("model_id", job.model_id))
-            )
-            for message in messages:
-                artifact = stored_artifacts.get(message.artifact_key or "")
-                session.add(
-                    OutboxMessage(
-                        chat_id=job.chat_id,
-                        job_id=job.id,
-                        kind=message.kind,
-                        payload={"job_id": job.id, **message.payload, **extra},
-                        artifact_id=artifact.id if artifact is not None else None,
-                        reply_to_message_id=job.reply_to_message_id,
+                cancelled = _transition(
+                    session,
+                    (*_held(job), Job.cancel_requested.is_(True)),
+                    _ended(JobStatus.CANCELLED, None),
+                    *_ENDED,
+                ).one_or_none()
+                if cancelled is None:
+                    log.warning(
+                        "job %s: lease lost, result dropped", job.id, extra={"job_id": job.id}
                     )
-                )
-            self.notifier.publish_in(session, notify.OUTBOX)
+                    return False
+                _tell_chat(session, cancelled)
+                self.notifier.publish_in(session, notify.OUTBOX)
+            else:
+                self._store_results(session, job, result, messages, artifacts, model)
+                self.notifier.publish_in(session, notify.OUTBOX)
         self.notifier.wake_local(notify.OUTBOX)
+        if finished is None:
+            log.info("job %s cancelled as it finished", job.id, extra={"job_id": job.id})
+            return False
         log.info("job %s succeeded", job.id, extra={"job_id": job.id})
         return True
+
+    def _store_results(
+        self,
+        session: Session,
+        job: Job,
+        result: dict[str, Any],
+        messages: Sequence[NewMessage],
+        artifacts: Sequence[NewArtifact],
+        model: NewModel | None,
+    ) -> None:
+        extra: dict[str, Any] = {}
+        if model is not None:
+            stored = _store_model(session, job, model)
+            extra = {"model_id": stored.id, "model_version": stored.version}
+        stored_artifacts = {a.key: _store_artifact(session, job, a) for a in artifacts}
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(result={**result, **extra}, model_id=extra.get("model_id", job.model_id))
+        )
+        for message in messages:
+            artifact = stored_artifacts.get(message.artifact_key or "")
+            session.add(
+                OutboxMessage(
+                    chat_id=job.chat_id,
+                    job_id=job.id,
+                    kind=message.kind,
+                    payload={"job_id": job.id, **message.payload, **extra},
+                    artifact_id=artifact.id if artifact is not None else None,
+                    reply_to_message_id=job.reply_to_message_id,
+                )
+            )
 
     def fail(self, job: Job, error: str, *, retry: bool = True) -> JobStatus | None:
         """Record a failure: queue the job again while attempts remain, else fail it for good.
 
+        A job whose chat asked to cancel it is cancelled instead of queued again.
         `error` is the one sentence the chat will see; tracebacks belong in the log.
         Returns the new status, or None if the lease was lost.
         """
-        now = utcnow()
+        again = Job.attempts < Job.max_attempts if retry else false()
+        requeue = and_(again, Job.cancel_requested.is_(False))
         with self.db.session() as session:
-            current = session.execute(
-                select(Job.attempts, Job.max_attempts).where(*self._held(job))
+            ended = _transition(
+                session,
+                _held(job),
+                {
+                    "status": _next_status(requeue, JobStatus.FAILED),
+                    "run_after": case((requeue, db_now(_backoff_seconds())), else_=Job.run_after),
+                    "finished_at": case((requeue, null()), else_=db_now()),
+                    "error": case((Job.cancel_requested, null()), else_=literal(error)),
+                    "revision": Job.revision + 1,
+                    **_NO_LEASE,
+                },
+                *_ENDED,
             ).one_or_none()
-            if current is None:
+            if ended is None:
                 return None
-            attempts, max_attempts = current
-            if retry and attempts < max_attempts:
-                delay = RETRY_BACKOFF_SECONDS[min(attempts, len(RETRY_BACKOFF_SECONDS)) - 1]
-                session.execute(
-                    update(Job)
-                    .where(*self._held(job))
-                    .values(
-                        status=JobStatus.QUEUED,
-                        run_after=now + timedelta(seconds=delay),
-                        error=error,
-                        revision=Job.revision + 1,
-                        **_NO_LEASE,
-                    )
-                )
-                status = JobStatus.QUEUED
-            else:
-                _finish_unsuccessfully(session, job.id, JobStatus.FAILED, error, now)
-                status = JobStatus.FAILED
+            _tell_chat(session, ended)
             self.notifier.publish_in(session, notify.OUTBOX)
-            if status is JobStatus.QUEUED:
+            if ended.status is JobStatus.QUEUED:
                 self.notifier.publish_in(session, notify.JOBS)
         self.notifier.wake_local(notify.OUTBOX)
-        log.info("job %s failed (%s): %s", job.id, status, error, extra={"job_id": job.id})
-        return status
+        log.info("job %s failed (%s): %s", job.id, ended.status, error, extra={"job_id": job.id})
+        return JobStatus(ended.status)
 
     def mark_cancelled(self, job: Job) -> bool:
         """The worker stopped a running job because its chat asked; False if the lease was lost."""
         with self.db.session() as session:
-            held = session.execute(select(Job.id).where(*self._held(job))).scalar_one_or_none()
-            if held is None:
+            ended = _transition(
+                session, _held(job), _ended(JobStatus.CANCELLED, None), *_ENDED
+            ).one_or_none()
+            if ended is None:
                 return False
-            _finish_unsuccessfully(session, job.id, JobStatus.CANCELLED, None, utcnow())
+            _tell_chat(session, ended)
             self.notifier.publish_in(session, notify.OUTBOX)
         self.notifier.wake_local(notify.OUTBOX)
         return True
 
     def release(self, job: Job) -> bool:
         """Hand a running job back untouched (the worker is shutting down): it does not count
-        as an attempt, and another worker may take it at once."""
+        as an attempt, and another worker may take it at once. A job whose chat asked to cancel
+        it is cancelled instead."""
+        requeue = Job.cancel_requested.is_(False)
         with self.db.session() as session:
-            released = session.execute(
-                update(Job)
-                .where(*self._held(job))
-                .values(
-                    status=JobStatus.QUEUED,
-                    attempts=Job.attempts - 1,
-                    run_after=utcnow(),
-                    revision=Job.revision + 1,
+            ended = _transition(
+                session,
+                _held(job),
+                {
+                    "status": _next_status(requeue, JobStatus.CANCELLED),
+                    "attempts": case((requeue, Job.attempts - 1), else_=Job.attempts),
+                    "run_after": case((requeue, db_now()), else_=Job.run_after),
+                    "finished_at": case((requeue, null()), else_=db_now()),
+                    "revision": Job.revision + 1,
                     **_NO_LEASE,
-                )
-                .returning(Job.id)
-            ).scalar_one_or_none()
+                },
+                *_ENDED,
+            ).one_or_none()
+            if ended is not None:
+                _tell_chat(session, ended)
+                self.notifier.publish_in(session, notify.OUTBOX)
             self.notifier.publish_in(session, notify.JOBS)
         self.notifier.wake_local(notify.JOBS)
-        return released is not None
+        return ended is not None
 
     def reclaim_expired(self) -> list[int]:
         """Requeue running jobs whose worker stopped renewing the lease (it died or hung).
 
         A job that has already used all its attempts is failed instead: something in it keeps
-        killing workers, and running it again would only kill another.
+        killing workers, and running it again would only kill another. A job whose chat asked
+        to cancel it is cancelled: a cancelled job must not run again.
         """
-        now = utcnow()
         reclaimed: list[int] = []
+        requeue = and_(Job.cancel_requested.is_(False), Job.attempts < Job.max_attempts)
         with self.db.session() as session:
             expired = session.execute(
-                select(Job.id, Job.attempts, Job.max_attempts)
-                .where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)
+                select(Job.id, Job.lease_token, Job.attempts)
+                .where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < db_now())
                 .with_for_update(skip_locked=True)
             ).all()
-            for job_id, attempts, max_attempts in expired:
-                if attempts >= max_attempts:
-                    _finish_unsuccessfully(
-                        session,
-                        job_id,
-                        JobStatus.FAILED,
-                        f"This job stopped its worker {attempts} times, so I gave up on it.",
-                        now,
-                    )
-                else:
-                    session.execute(
-                        update(Job)
-                        .where(Job.id == job_id)
-                        .values(
-                            status=JobStatus.QUEUED,
-                            run_after=now,
-                            revision=Job.revision + 1,
-                            **_NO_LEASE,
-                        )
-                    )
-                reclaimed.append(job_id)
+            for job_id, token, attempts in expired:
+                gave_up = f"This job stopped its worker {attempts} times, so I gave up on it."
+                ended = _transition(
+                    session,
+                    (
+                        Job.id == job_id,
+                        Job.status == JobStatus.RUNNING,
+                        Job.lease_token == token,
+                        Job.lease_expires_at < db_now(),
+                    ),
+                    {
+                        "status": _next_status(requeue, JobStatus.FAILED),
+                        "run_after": case((requeue, db_now()), else_=Job.run_after),
+                        "finished_at": case((requeue, null()), else_=db_now()),
+                        "error": case(
+                            (Job.cancel_requested, null()),
+                            (requeue, Job.error),
+                            else_=literal(gave_up),
+                        ),
+                        "revision": Job.revision + 1,
+                        **_NO_LEASE,
+                    },
+                    *_ENDED,
+                ).one_or_none()
+                if ended is not None:
+                    _tell_chat(session, ended)
+                    reclaimed.append(job_id)
             if reclaimed:
                 self.notifier.publish_in(session, notify.JOBS)
                 self.notifier.publish_in(session, notify.OUTBOX)
@@ -435,20 +476,38 @@ class JobQueue:
 
     def cancel(self, chat_id: int, job_id: int) -> CancelOutcome:
         """Cancel a chat's job: a queued one at once, a running one through its cancel flag."""
+        mine = (Job.id == job_id, Job.chat_id == chat_id)
         with self.db.session() as session:
-            job = session.scalars(
-                select(Job).where(Job.id == job_id, Job.chat_id == chat_id).with_for_update()
-            ).one_or_none()
-            if job is None:
-                return CancelOutcome.NOT_FOUND
-            if JobStatus(job.status).finished:
-                return CancelOutcome.ALREADY_FINISHED
-            if job.status == JobStatus.QUEUED:
-                _finish_unsuccessfully(session, job.id, JobStatus.CANCELLED, None, utcnow())
-                outcome = CancelOutcome.CANCELLED
+            # A job can move between queued and running while this looks; each try is one
+            # guarded UPDATE, and a job seen in neither state is looked at once more.
+            for _ in range(3):
+                ended = _transition(
+                    session,
+                    (*mine, Job.status == JobStatus.QUEUED),
+                    _ended(JobStatus.CANCELLED, None),
+                    *_ENDED,
+                ).one_or_none()
+                if ended is not None:
+                    _tell_chat(session, ended)
+                    outcome = CancelOutcome.CANCELLED
+                    break
+                flagged = _transition(
+                    session,
+                    (*mine, Job.status == JobStatus.RUNNING),
+                    # The progress message shows "stopping…" from the next revision on.
+                    {"cancel_requested": True, "revision": Job.revision + 1},
+                    Job.id,
+                ).one_or_none()
+                if flagged is not None:
+                    outcome = CancelOutcome.REQUESTED
+                    break
+                status = session.scalar(select(Job.status).where(*mine))
+                if status is None:
+                    return CancelOutcome.NOT_FOUND
+                if JobStatus(status).finished:
+                    return CancelOutcome.ALREADY_FINISHED
             else:
-                job.cancel_requested = True
-                outcome = CancelOutcome.REQUESTED
+                return CancelOutcome.ALREADY_FINISHED
             self.notifier.publish_in(session, notify.OUTBOX)
         self.notifier.wake_local(notify.OUTBOX)
         return outcome
@@ -488,44 +547,98 @@ class JobQueue:
                 )
             )
 
-    @staticmethod
-    def _held(job: Job) -> tuple[Any, ...]:
-        """The condition that `job` is still running under the lease this worker was given."""
-        return (
-            Job.id == job.id,
-            Job.status == JobStatus.RUNNING,
-            Job.lease_token == job.lease_token,
-        )
+    @property
+    def _lease_seconds(self) -> float:
+        return self.lease.total_seconds()
+
+
+# -- transitions -----------------------------------------------------------------------------
+
+
+def _transition(
+    session: Session,
+    guard: Sequence[ColumnElement[bool]],
+    values: Mapping[str, Any],
+    *returning: Any,
+) -> Result[Any]:
+    """Change the jobs that are in the state `guard` describes, in one UPDATE ... RETURNING.
+
+    The guard lives in the statement that writes, so a job that left that state a moment ago
+    (reclaimed, cancelled, finished by another worker) is simply not matched: the result is
+    empty, and the caller knows its view of the job is out of date.
+    """
+    return session.execute(
+        update(Job)
+        .where(*guard)
+        .values(**values)
+        .returning(*returning)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _held(job: Job) -> tuple[ColumnElement[bool], ...]:
+    """The guard that `job` is still running under the lease this worker was given."""
+    return (
+        Job.id == job.id,
+        Job.status == JobStatus.RUNNING,
+        Job.lease_token == job.lease_token,
+    )
 
 
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_token": None, "lease_expires_at": None}
+# What a transition that may end a job hands back, to tell its chat (see _tell_chat).
+_ENDED = (Job.id, Job.status, Job.kind, Job.chat_id, Job.reply_to_message_id, Job.error)
+
+
+def _ended(status: JobStatus, error: str | None) -> dict[str, Any]:
+    return {
+        "status": status,
+        "finished_at": db_now(),
+        "error": error,
+        "revision": Job.revision + 1,
+        **_NO_LEASE,
+    }
+
+
+def _next_status(requeue: ColumnElement[bool], otherwise: JobStatus) -> ColumnElement[Any]:
+    """A running job's next status: cancelled if its chat asked (whatever else holds, so a
+    cancelled job never runs again), queued again where `requeue` holds, else `otherwise`."""
+    return case(
+        (Job.cancel_requested, literal(JobStatus.CANCELLED.value)),
+        (requeue, literal(JobStatus.QUEUED.value)),
+        else_=literal(otherwise.value),
+    )
+
+
+def _backoff_seconds() -> ColumnElement[float]:
+    """RETRY_BACKOFF_SECONDS[attempts - 1], and the last of them for every later attempt."""
+    *first, last = RETRY_BACKOFF_SECONDS
+    return case(
+        *((Job.attempts <= n, literal(seconds)) for n, seconds in enumerate(first, start=1)),
+        else_=literal(last),
+    )
+
+
+def _tell_chat(session: Session, ended: Row[Any]) -> None:
+    """Queue the chat's message about a job that a transition failed or cancelled."""
+    status = JobStatus(ended.status)
+    if status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        return
+    session.add(
+        OutboxMessage(
+            chat_id=ended.chat_id,
+            job_id=ended.id,
+            kind="job_failed" if status is JobStatus.FAILED else "job_cancelled",
+            payload={"job_id": ended.id, "job_kind": str(ended.kind), "error": ended.error},
+            reply_to_message_id=ended.reply_to_message_id,
+        )
+    )
 
 
 def _finite(value: float | None) -> float | None:
     if value is None or value != value or value in (float("inf"), float("-inf")):
         return None
     return float(value)
-
-
-def _finish_unsuccessfully(
-    session: Session, job_id: int, status: JobStatus, error: str | None, now: datetime
-) -> None:
-    job = session.get_one(Job, job_id)
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .values(status=status, finished_at=now, error=error, revision=Job.revision + 1, **_NO_LEASE)
-    )
-    kind = "job_failed" if status is JobStatus.FAILED else "job_cancelled"
-    session.add(
-        OutboxMessage(
-            chat_id=job.chat_id,
-            job_id=job_id,
-            kind=kind,
-            payload={"job_id": job_id, "job_kind": str(job.kind), "error": error},
-            reply_to_message_id=job.reply_to_message_id,
-        )
-    )
 
 
 def _store_model(session: Session, job: Job, model: NewModel) -> Model:

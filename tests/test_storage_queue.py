@@ -6,10 +6,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, tzinfo
 
 import pytest
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import configure_mappers
 
+from storage import models
+from storage.clock import db_now
 from storage.models import Job, JobKind, JobStatus
 from storage.queue import CancelOutcome, NewArtifact, NewMessage, NewModel
 from storage.records import ChatRef, UserRef
@@ -120,10 +126,7 @@ def test_a_failure_is_retried_until_the_attempt_limit_then_reported(store: Store
     assert store.queue.fail(claimed, "Something broke.") == JobStatus.QUEUED
     # The retry waits out its back-off before it can be claimed again.
     assert store.queue.claim("w") is None
-    with store.db.session() as session:
-        from storage.models import Job, utcnow
-
-        session.get(Job, job.id).run_after = utcnow()
+    back_off_passes(store, job.id)
     again = store.queue.claim("w")
     assert again is not None and again.attempts == 2
     assert store.queue.fail(again, "Something broke again.") == JobStatus.FAILED
@@ -132,6 +135,11 @@ def test_a_failure_is_retried_until_the_attempt_limit_then_reported(store: Store
     assert failed.status == JobStatus.FAILED and failed.error == "Something broke again."
     [message] = store.outbox.pending()
     assert message.kind == "job_failed" and message.payload["error"] == "Something broke again."
+
+
+def back_off_passes(store: Store, job_id: int) -> None:
+    with store.db.session() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(run_after=db_now(-1)))
 
 
 def test_a_permanent_failure_is_not_retried(store: Store) -> None:
@@ -206,6 +214,179 @@ def test_release_hands_the_job_back_without_spending_an_attempt(store: Store) ->
     assert store.queue.release(claimed)
     again = store.queue.claim("w2")
     assert again is not None and again.attempts == 1
+
+
+# -- edges: races with a reclaim, cancel flags, clocks ----------------------------------------
+
+
+@contextmanager
+def just_before_the_write(store: Store, interfere: Callable[[], None]) -> Iterator[None]:
+    """Run `interfere` inside `store`'s next job transition, at the worst moment for it.
+
+    On PostgreSQL that is after whatever the transition reads first and right before it writes
+    the job row: the window in which a check-then-write would act on a stale view. SQLite
+    holds the one write lock from a transaction's start (BEGIN IMMEDIATE), so there the only
+    moment anyone else can act is just before the transaction begins.
+    """
+    fired: list[bool] = []
+
+    def before(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        words = statement.split()
+        if store.db.is_postgres:
+            hit = words[:2] == ["UPDATE", "jobs"]
+        else:
+            hit = words == ["BEGIN", "IMMEDIATE"]
+        if hit and not fired:
+            fired.append(True)
+            interfere()
+
+    event.listen(store.db.engine, "before_cursor_execute", before)
+    try:
+        yield
+    finally:
+        event.remove(store.db.engine, "before_cursor_execute", before)
+    assert fired, "the transition never wrote the job"
+
+
+TRANSITIONS: dict[str, Callable[[Store, Job], object]] = {
+    "fail": lambda store, job: store.queue.fail(job, "stale failure", retry=False),
+    "fail and retry": lambda store, job: store.queue.fail(job, "stale failure"),
+    "mark_cancelled": lambda store, job: store.queue.mark_cancelled(job),
+    "complete": lambda store, job: store.queue.complete(
+        job, result={"stale": True}, messages=[NewMessage("stale")]
+    ),
+    "release": lambda store, job: store.queue.release(job),
+    "heartbeat": lambda store, job: store.queue.heartbeat(job).lease_held,
+}
+
+
+@pytest.mark.parametrize("transition", list(TRANSITIONS))
+def test_a_stale_worker_racing_a_reclaim_loses_and_the_new_owner_wins(
+    store: Store, database_url: str, transition: str
+) -> None:
+    store.queue.lease = timedelta(seconds=0.2)
+    job = queue_train(store)
+    stale = store.queue.claim("stalled-worker")
+    time.sleep(0.3)  # its lease runs out
+    other_host = Store.open(database_url, upgrade=False)
+    fresh: list[Job] = []
+
+    def reclaim_and_claim() -> None:
+        assert other_host.queue.reclaim_expired() == [job.id]
+        fresh.append(other_host.queue.claim("new-owner"))
+
+    try:
+        with just_before_the_write(store, reclaim_and_claim):
+            outcome = TRANSITIONS[transition](store, stale)
+        assert outcome in (None, False)
+        [new] = fresh
+        now = store.records.get_job(CHAT, job.id)
+        assert (now.status, now.lease_owner, now.lease_token) == (
+            JobStatus.RUNNING,
+            "new-owner",
+            new.lease_token,
+        )
+        assert now.error is None and now.result is None
+        assert store.outbox.pending() == []
+        assert other_host.queue.complete(new, result={"fresh": True})
+        assert store.records.get_job(CHAT, job.id).result == {"fresh": True}
+    finally:
+        other_host.close()
+
+
+def test_a_cancelled_job_whose_worker_died_is_cancelled_on_reclaim_not_run_again(
+    store: Store,
+) -> None:
+    store.queue.lease = timedelta(seconds=0.2)
+    job = queue_train(store)
+    store.queue.claim("doomed")
+    assert store.queue.cancel(CHAT, job.id) == CancelOutcome.REQUESTED
+    time.sleep(0.3)
+    assert store.queue.reclaim_expired() == [job.id]
+    assert store.records.get_job(CHAT, job.id).status == JobStatus.CANCELLED
+    assert store.queue.claim("next") is None
+    assert [m.kind for m in store.outbox.pending()] == ["job_cancelled"]
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        lambda store, job: store.queue.fail(job, "it broke"),
+        lambda store, job: store.queue.release(job),
+    ],
+    ids=["fail and retry", "release"],
+)
+def test_a_job_whose_cancel_was_requested_is_never_queued_again(
+    store: Store, stop: Callable[[Store, Job], object]
+) -> None:
+    job = queue_train(store)
+    claimed = store.queue.claim("w")
+    assert store.queue.cancel(CHAT, job.id) == CancelOutcome.REQUESTED
+    stop(store, claimed)
+    assert store.records.get_job(CHAT, job.id).status == JobStatus.CANCELLED
+    back_off_passes(store, job.id)
+    assert store.queue.claim("w") is None
+    assert [m.kind for m in store.outbox.pending()] == ["job_cancelled"]
+
+
+def test_a_running_prediction_cancelled_before_it_answers_does_not_answer(store: Store) -> None:
+    job = queue_predict(store)
+    claimed = store.queue.claim("w")
+    assert store.queue.cancel(CHAT, job.id) == CancelOutcome.REQUESTED
+    assert not store.queue.complete(
+        claimed, result={"value": 1.0}, messages=[NewMessage("predictions", {"value": 1.0})]
+    )
+    finished = store.records.get_job(CHAT, job.id)
+    assert finished.status == JobStatus.CANCELLED and finished.result is None
+    assert [m.kind for m in store.outbox.pending()] == ["job_cancelled"]
+
+
+def test_a_cancel_request_bumps_the_revision_so_the_progress_message_says_stopping(
+    store: Store,
+) -> None:
+    job = queue_train(store)
+    claimed = store.queue.claim("w")
+    store.queue.cancel(CHAT, job.id)
+    assert store.records.get_job(CHAT, job.id).revision > claimed.revision
+
+
+@contextmanager
+def host_clock_off_by(seconds: float) -> Iterator[None]:
+    """This process's clock, as storage reads it, `seconds` away from the database's."""
+    real = models.datetime
+
+    class Skewed(real):  # type: ignore[misc, valid-type]
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+            return real.now(tz) + timedelta(seconds=seconds)
+
+    configure_mappers()  # before the patch: the models' annotations name the real datetime
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(models, "datetime", Skewed)
+        yield
+
+
+HOUR = 3600.0
+
+
+def test_leases_and_retry_times_come_from_the_database_clock_not_the_hosts(
+    store: Store,
+) -> None:
+    with host_clock_off_by(+HOUR):  # the bot's host runs an hour fast
+        job = queue_train(store)
+    # A worker on a host with the right time may run it at once.
+    claimed = store.queue.claim("w")
+    assert claimed is not None and claimed.id == job.id
+    store.queue.release(claimed)
+    with host_clock_off_by(-HOUR):  # a worker whose host runs an hour slow takes it
+        slow = store.queue.claim("slow-host")
+        assert slow is not None
+    # Its lease is as fresh as anyone's: another host's reclaim leaves it alone.
+    assert store.queue.reclaim_expired() == []
+    with store.db.session() as session:
+        now = session.scalar(select(db_now()))
+    left = (slow.lease_expires_at - now).total_seconds()
+    assert 0 < left <= store.queue.lease.total_seconds()
 
 
 def test_one_chat_cannot_see_or_cancel_another_chats_job(store: Store) -> None:
