@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The key of the PostgreSQL advisory lock that migrations run under: any fixed number does, as
+# long as nothing else in the database uses it.
+MIGRATION_LOCK_KEY = 0x7472_6169_6E62_6F74  # "trainbot" in ASCII
 
 
 def normalize_url(url: str) -> URL:
@@ -51,15 +54,28 @@ class Database:
             yield session
 
     def upgrade(self, revision: str = "head") -> None:
-        """Bring the schema up to `revision` with Alembic (the only way the schema is created)."""
+        """Bring the schema up to `revision` with Alembic (the only way the schema is created).
+
+        Every process does this at start, so several may do it at once on an empty database;
+        they take turns under a lock (see `_migration_lock`) and the later ones find nothing
+        left to do, instead of racing to create the same tables.
+        """
         from alembic import command
 
-        command.upgrade(self._alembic_config(), revision)
+        with self._migration_lock() as connection:
+            command.upgrade(self._alembic_config(connection), revision)
 
     def downgrade(self, revision: str) -> None:
         from alembic import command
 
-        command.downgrade(self._alembic_config(), revision)
+        with self._migration_lock() as connection:
+            command.downgrade(self._alembic_config(connection), revision)
+
+    def head_revision(self) -> str | None:
+        """The newest migration this code carries (what `upgrade` brings the schema to)."""
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
@@ -70,14 +86,71 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
-    def _alembic_config(self) -> Any:
+    @contextmanager
+    def _migration_lock(self) -> Iterator[Connection]:
+        """A connection to migrate on, held under a lock that one process at a time may have.
+
+        PostgreSQL: a session-level advisory lock on that very connection, released by hand
+        (a pooled connection outlives `close()`, and the lock would live on with it).
+        SQLite: an exclusive lock on a file beside the database file.
+        """
+        if self.is_postgres:
+            with self.engine.connect() as connection:
+                connection.execute(select(func.pg_advisory_lock(MIGRATION_LOCK_KEY)))
+                connection.commit()
+                try:
+                    yield connection
+                finally:
+                    _release_advisory_lock(connection)
+            return
+        with _file_lock(self._sqlite_lock_path()), self.engine.connect() as connection:
+            yield connection
+
+    def _sqlite_lock_path(self) -> Path | None:
+        database = self.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            return None
+        return Path(f"{database}.migrate.lock")
+
+    def _alembic_config(self, connection: Connection | None = None) -> Any:
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        # The engine travels in attributes so env.py reuses it (and its SQLite pragmas).
-        config.attributes["engine"] = self.engine
+        # The connection travels in attributes so env.py migrates on it: it holds the lock,
+        # and it comes from this engine (with its SQLite pragmas).
+        config.attributes["connection"] = connection
         return config
+
+
+def _release_advisory_lock(connection: Connection) -> None:
+    try:
+        connection.rollback()
+        connection.execute(select(func.pg_advisory_unlock(MIGRATION_LOCK_KEY)))
+        connection.commit()
+    except Exception:
+        # A connection that cannot unlock is thrown away: its session ends, and the lock too.
+        connection.invalidate()
+        raise
+
+
+@contextmanager
+def _file_lock(path: Path | None) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (no lock for an in-memory database, or off POSIX)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: SQLite's own write lock is all there is
+        fcntl = None  # type: ignore[assignment]
+    if path is None or fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _create_engine(url: URL, *, echo: bool) -> Engine:

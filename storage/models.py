@@ -195,7 +195,7 @@ class Model(Base):
     keras_file: Mapped[bytes] = deferred(mapped_column(LargeBinary))
     scaling: Mapped[dict[str, Any]] = mapped_column(default=dict)
     feature_names: Mapped[list[Any]] = mapped_column(default=list)
-    target_name: Mapped[str] = mapped_column(String(256))
+    target_name: Mapped[str] = mapped_column(Text)
     feature_ranges: Mapped[list[Any]] = mapped_column(default=list)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     backend: Mapped[str] = mapped_column(String(32))

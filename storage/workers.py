@@ -1,14 +1,16 @@
-"""The registry of worker processes, kept alive by heartbeats, for `trainbot status`."""
+"""The registry of worker processes, kept alive by heartbeats, for `trainbot status` and
+`trainbot health worker`. Beats carry the database's clock, so hosts' clocks need not agree."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 
+from storage.clock import db_now
 from storage.db import Database
-from storage.models import Worker, utcnow
+from storage.models import Worker
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,11 @@ class WorkerRegistry:
     def register(
         self, name: str, *, hostname: str, pid: int, backend: str | None, device: str | None
     ) -> None:
-        now = utcnow()
         with self.db.session() as session:
             worker = session.get(Worker, name) or Worker(name=name)
             worker.hostname, worker.pid = hostname, pid
             worker.backend, worker.device = backend, device
-            worker.started_at = worker.heartbeat_at = now
+            worker.started_at, worker.heartbeat_at = db_now(), db_now()
             worker.stopped_at, worker.current_job_id = None, None
             session.add(worker)
 
@@ -43,7 +44,7 @@ class WorkerRegistry:
             session.execute(
                 update(Worker)
                 .where(Worker.name == name)
-                .values(heartbeat_at=utcnow(), current_job_id=current_job_id)
+                .values(heartbeat_at=db_now(), current_job_id=current_job_id)
             )
 
     def stopped(self, name: str) -> None:
@@ -51,16 +52,15 @@ class WorkerRegistry:
             session.execute(
                 update(Worker)
                 .where(Worker.name == name)
-                .values(stopped_at=utcnow(), current_job_id=None)
+                .values(stopped_at=db_now(), current_job_id=None)
             )
 
     def alive(self, within_seconds: float) -> list[WorkerInfo]:
         """Workers that have beaten their heart within the last `within_seconds`."""
-        since = utcnow() - timedelta(seconds=within_seconds)
         with self.db.session() as session:
             rows = session.scalars(
                 select(Worker)
-                .where(Worker.heartbeat_at >= since, Worker.stopped_at.is_(None))
+                .where(Worker.heartbeat_at >= db_now(-within_seconds), Worker.stopped_at.is_(None))
                 .order_by(Worker.name)
             )
             return [

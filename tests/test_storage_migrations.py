@@ -1,0 +1,114 @@
+"""Migrations: many processes starting at once on an empty database, and long names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, inspect, select
+
+from storage.db import MIGRATION_LOCK_KEY, Database
+from storage.models import JobKind
+from storage.queue import NewModel
+from storage.records import ChatRef
+from storage.store import Store
+
+STARTERS = 6
+
+# Each child imports everything first, says it is ready, then waits for the go file, so that
+# all of them reach the migration at the same moment rather than one import time apart.
+START_SCRIPT = """
+import sys, time
+from pathlib import Path
+from storage.store import Store
+Path(sys.argv[3]).touch()
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.002)
+store = Store.open(sys.argv[1])
+store.close()
+"""
+
+TABLES = {"chats", "users", "datasets", "jobs", "models", "artifacts", "outbox", "workers"}
+
+
+def test_processes_starting_at_once_on_an_empty_database_all_come_up(
+    database_url: str, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    ready = [tmp_path / f"ready-{i}" for i in range(STARTERS)]
+    starters = [
+        subprocess.Popen(
+            [sys.executable, "-c", START_SCRIPT, database_url, str(go), str(flag)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for flag in ready
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(flag.exists() for flag in ready):
+            assert all(s.poll() is None for s in starters), "a starter died before the start"
+            assert time.monotonic() < deadline, "the starters never got ready"
+            time.sleep(0.01)
+        go.touch()
+        outputs = [starter.communicate(timeout=120)[0] for starter in starters]
+    finally:
+        for starter in starters:
+            if starter.poll() is None:
+                starter.kill()
+    failed = [out for starter, out in zip(starters, outputs, strict=True) if starter.returncode]
+    assert failed == [], failed[0]
+
+    db = Database(database_url)
+    try:
+        assert db.current_revision() == db.head_revision()
+        assert set(inspect(db.engine).get_table_names()) >= TABLES
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_the_migration_lock_is_released_after_an_upgrade(
+    request: pytest.FixtureRequest,
+) -> None:
+    from tests.conftest import reset_postgres
+
+    url = request.getfixturevalue("postgres_server")
+    reset_postgres(url)
+    db = Database(url)
+    db.upgrade()
+    # Another session can take the lock at once: it did not stay with the pooled connection.
+    other = create_engine(url)
+    try:
+        with other.connect() as connection:
+            taken = connection.scalar(select(func.pg_try_advisory_lock(MIGRATION_LOCK_KEY)))
+            assert taken
+            connection.scalar(select(func.pg_advisory_unlock(MIGRATION_LOCK_KEY)))
+    finally:
+        other.dispose()
+        db.dispose()
+
+
+def test_a_model_with_a_300_character_target_name_is_stored_whole(store: Store) -> None:
+    name = "y" * 300
+    store.records.remember(ChatRef(1))
+    store.queue.enqueue(JobKind.TRAIN, chat_id=1, user_id=None, params={})
+    job = store.queue.claim("w")
+    model = NewModel(
+        keras_file=b"k",
+        scaling={},
+        feature_names=["x" * 300],
+        target_name=name,
+        feature_ranges=[[0.0, 1.0]],
+        metrics={},
+        backend="jax",
+        device="cpu",
+    )
+    assert store.queue.complete(job, result={}, model=model)
+    active = store.records.active_model(1)
+    assert active is not None and active.target_name == name
