@@ -24,6 +24,13 @@ MAX_POINTS = 2000  # more dots add bytes, not information
 COLORS = {"data": "#4c72b0", "network": "#dd8452", "line": "#55a868", "mark": "#c44e52"}
 
 
+def _plain(text: str) -> str:
+    """`text` drawn as written: matplotlib reads text between two `$` as maths (mathtext), and
+    a column named `$y^$` then failed the whole plot. An escaped `\\$` is a plain dollar sign.
+    Every string that holds user input (names, titles, the verdict) goes through this."""
+    return text.replace("$", r"\$")
+
+
 def render_report_png(
     dataset: Dataset,
     result: TrainResult,
@@ -41,9 +48,9 @@ def render_report_png(
         _plot_predicted_vs_actual(fit_axes, dataset, result)
     _plot_losses(loss_axes, result)
     heading = title or f"Predicting {dataset.target_name} from {', '.join(dataset.feature_names)}"
-    figure.suptitle(heading, fontsize=13, fontweight="bold")
+    figure.suptitle(_plain(heading), fontsize=13, fontweight="bold")
     figure.text(
-        0.5, 0.015, textwrap.fill(result.verdict, 140), ha="center", va="bottom", fontsize=9
+        0.5, 0.015, _plain(textwrap.fill(result.verdict, 140)), ha="center", va="bottom", fontsize=9
     )
     figure.tight_layout(rect=(0, 0.06, 1, 0.95))
     buffer = io.BytesIO()
@@ -105,8 +112,8 @@ def _plot_curve(
         )
     if marked:
         axes.scatter([], [], marker="X", color=COLORS["mark"], label="your predictions")
-    axes.set_xlabel(dataset.feature_names[0])
-    axes.set_ylabel(dataset.target_name)
+    axes.set_xlabel(_plain(dataset.feature_names[0]))
+    axes.set_ylabel(_plain(dataset.target_name))
     axes.set_title("Data and fitted curve")
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=9)
@@ -123,8 +130,8 @@ def _plot_predicted_vs_actual(axes: Axes, dataset: Dataset, result: TrainResult)
     axes.plot(
         [low, high], [low, high], color=COLORS["line"], ls="--", lw=1.2, label="perfect prediction"
     )
-    axes.set_xlabel(f"actual {dataset.target_name}")
-    axes.set_ylabel(f"predicted {dataset.target_name}")
+    axes.set_xlabel(_plain(f"actual {dataset.target_name}"))
+    axes.set_ylabel(_plain(f"predicted {dataset.target_name}"))
     axes.set_title("Predicted vs actual")
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=9)
@@ -155,6 +162,6 @@ def _plot_losses(axes: Axes, result: TrainResult) -> None:
     else:
         axes.text(0.5, 0.5, "no loss history", ha="center", va="center", transform=axes.transAxes)
     axes.set_xlabel("epoch")
-    axes.set_ylabel(f"mean squared error ({result.target_name} units²)")
+    axes.set_ylabel(_plain(f"mean squared error ({result.target_name} units²)"))
     axes.set_title("Loss")
     axes.grid(alpha=0.3, which="both")
