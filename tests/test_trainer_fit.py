@@ -15,7 +15,7 @@ from trainer import examples
 from trainer.backend import backend_name, device_description, load_keras
 from trainer.dataset import Dataset, parse_csv
 from trainer.fit import Cancelled, Progress, TrainResult, split_rows, train
-from trainer.model import DenseStack, build_model, compile_model, refit_output_layer
+from trainer.model import build_model, compile_model
 from trainer.params import TrainParams
 from trainer.recipes import TUTORIAL, schedule
 
@@ -42,18 +42,24 @@ def test_default_recipe_learns_the_reference_data(trained: TrainResult) -> None:
 def test_result_holds_what_the_worker_needs(trained: TrainResult) -> None:
     assert (trained.feature_names, trained.target_name) == (["x"], "y")
     assert trained.feature_ranges == [(0.0, 999.0)]
-    assert (trained.n_train, trained.n_validation) == (800, 200)
-    assert set(trained.scaling) == {"x_mean", "x_std", "y_mean", "y_std"}
+    # Five-fold cross-validation: every row is learned by four members and scored by the fifth.
+    assert (trained.n_train, trained.n_validation) == (1000, 1000)
+    assert trained.validation["folds"] == 5 and len(trained.validation["fold_mse"]) == 5
+    assert {"x_mean", "x_std", "y_mean", "y_std"} <= set(trained.scaling)
+    assert trained.scaling["in_model"] is True
     for split in ("train", "validation"):
         assert set(trained.metrics[split]) == {"mse", "rmse", "mae", "r2"}
         assert set(trained.baseline_metrics[split]) == {"mse", "rmse", "mae", "r2"}
-    # A straight line is the exact answer here, so it should win, and the verdict says so.
-    assert trained.beats_baseline is False
-    assert trained.verdict.startswith("A straight line does better")
+    # A straight line is the exact answer here: the chat gets the line, and is told why.
+    assert trained.model_kind == "line" and trained.beats_baseline is False
+    assert trained.verdict.startswith("The data follow a straight line")
+    assert "straight line" in trained.choice and "5-fold cross-validation" in trained.choice
     assert trained.baseline["coefficients"][0] == pytest.approx(5 / 9, rel=1e-3)
     history = trained.history
     assert len(history["epoch"]) == len(history["loss"]) == len(history["val_loss"]) >= 1
     assert history["epoch"][-1] == trained.epochs_run > 0
+    assert 0 < trained.best_epoch <= trained.epochs_run
+    assert trained.held_out is not None and np.isfinite(trained.held_out).all()
     assert trained.fit_seconds > 0
     assert trained.backend == backend_name() and trained.device == device_description()
     assert trained.recipe["name"] == "default"
@@ -71,8 +77,9 @@ def test_validation_rows_are_random_not_the_tail() -> None:
 def test_network_beats_a_line_on_a_curve() -> None:
     dataset = parse_csv(examples.curve_csv("square", 400, seed=1))
     result = train(dataset, TrainParams(seed=1))
-    assert result.beats_baseline
-    assert result.verdict.startswith("The network beats a straight line")
+    assert result.beats_baseline and result.model_kind == "network"
+    assert result.verdict.startswith("The relation is curved: the network beats a straight line")
+    assert "average of 5 members" in result.choice
 
 
 def test_several_inputs() -> None:
@@ -95,35 +102,6 @@ def test_tutorial_preset_builds_the_seed_model() -> None:
     assert float(model.optimizer.learning_rate) == pytest.approx(0.0099)
     assert model.loss == "mse"
     assert (plan.batch_size, plan.passes) == (32, 500)
-
-
-def _half_trained_line() -> tuple[object, np.ndarray, np.ndarray]:
-    x = np.linspace(-1.7, 1.7, 200, dtype=np.float32).reshape(-1, 1)
-    y = (0.8 * x[:, 0] - 0.1).astype(np.float32)
-    model = build_model(1, TUTORIAL)
-    compile_model(model, TUTORIAL, total_steps=20, steps_per_execution=1)
-    model.fit(x, y, epochs=2, batch_size=32, verbose=0)
-    return model, x, y
-
-
-def _mse(model: object, x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean((DenseStack.from_model(model)(x)[:, 0] - y) ** 2))
-
-
-def test_the_output_layer_solve_fits_the_training_rows_and_the_held_out_ones() -> None:
-    model, x, y = _half_trained_line()
-    train_rows, val_rows = slice(0, None, 2), slice(1, None, 2)
-    before = _mse(model, x[val_rows], y[val_rows])
-    assert refit_output_layer(model, x[train_rows], y[train_rows], x[val_rows], y[val_rows])
-    assert _mse(model, x[val_rows], y[val_rows]) < before / 10
-
-
-def test_the_output_layer_solve_is_dropped_if_the_held_out_rows_fit_worse() -> None:
-    model, x, y = _half_trained_line()
-    weights = [w.copy() for w in model.get_weights()]
-    # Training rows that say the opposite of the held-out ones: solving for them hurts.
-    assert not refit_output_layer(model, x, -y, x, y)
-    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights(), strict=True))
 
 
 def test_tutorial_preset_trains_on_raw_values(reference: Dataset) -> None:

@@ -122,7 +122,7 @@ def test_tutorial_recipe_is_the_seed_recipe() -> None:
     assert (TUTORIAL.epochs, TUTORIAL.batch_size) == (500, 32)
     assert TUTORIAL.scale is False
     assert TUTORIAL.validation_split == 0 and TUTORIAL.patience is None
-    assert TUTORIAL.refit_output is False  # the network keeps the weights RMSprop left it
+    assert TUTORIAL.engine == "single"  # one network, not cross-validated members
     plan = schedule(TUTORIAL, 1000)
     assert (plan.batch_size, plan.repeats, plan.rounds, plan.passes) == (32, 1, 500, 500)
     assert plan.steps_per_round == 32 and plan.steps_per_execution == 1

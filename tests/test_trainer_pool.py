@@ -13,18 +13,21 @@ from trainer.params import TrainParams
 from trainer.pool import NetworkKey, NetworkPool
 from trainer.recipes import DEFAULT
 
-GRID = np.arange(0.0, 1000.0, 50.0)[:, None]
+GRID = np.linspace(-3.0, 3.0, 20)[:, None]
 SHORT = {"epochs": 24}
 
 
 @pytest.fixture(scope="module")
 def table() -> Dataset:
-    return parse_csv(examples.fahrenheit_csv(400))
+    # Curved, so that the chat gets the network: a line would hide what the pool does.
+    return parse_csv(examples.curve_csv("square", 400, seed=3))
 
 
 def test_a_reused_network_trains_exactly_like_a_new_one(table: Dataset) -> None:
     pool = NetworkPool()
-    first = train(table, TrainParams(seed=4, **SHORT), pool=pool).predict(GRID)
+    result = train(table, TrainParams(seed=4, **SHORT), pool=pool)
+    assert result.model_kind == "network"
+    first = result.predict(GRID)
     again = train(table, TrainParams(seed=4, **SHORT), pool=pool).predict(GRID)
     new = train(table, TrainParams(seed=4, **SHORT), pool=NetworkPool()).predict(GRID)
 
@@ -77,7 +80,7 @@ def test_other_shapes_get_networks_of_their_own(table: Dataset) -> None:
     two_inputs = parse_csv(examples.big_csv(300, seed=2))
     train(table, TrainParams(seed=0, **SHORT), pool=pool)
     train(two_inputs, TrainParams(seed=0, **SHORT), pool=pool)
-    train(table, TrainParams(seed=0, epochs=48), pool=pool)  # more steps: another schedule
+    train(table, TrainParams(seed=0, epochs=48), pool=pool)  # longer rounds: another program
     assert pool.built == 3
     assert pool.idle_count() == 3
 

@@ -1,4 +1,9 @@
-"""Train a network on a Dataset: split, scale, fit with progress and cancel, then measure."""
+"""Train a model on a Dataset: the default recipe's cross-validated members, or one network.
+
+``train`` is the entry point. The default recipe lives in trainer.crossval; this module keeps
+the single-network path of the tutorial recipe: split, scale, fit with progress and cancel,
+then measure against a least-squares line.
+"""
 
 from __future__ import annotations
 
@@ -6,98 +11,37 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from trainer import backend
+from trainer.crossval import train_cross_validated
 from trainer.dataset import Dataset
 from trainer.limits import Limits
 from trainer.metrics import fit_linear, regression_metrics
-from trainer.model import build_model, compile_model, inference_function, refit_output_layer
+from trainer.model import build_model, compile_model, inference_function
 from trainer.params import TrainParams
 from trainer.pool import NETWORKS, NetworkKey, NetworkPool
+from trainer.progress import Cancelled, Progress, Reporter
 from trainer.recipes import Recipe, Schedule, resolve, schedule
+from trainer.result import TrainResult
+from trainer.scaling import apply_scaling, fit_scaling, predict_scaled
+from trainer.verdict import judge
+
+__all__ = [
+    "Cancelled",
+    "Progress",
+    "TrainResult",
+    "apply_scaling",
+    "fit_scaling",
+    "judge",
+    "predict_scaled",
+    "split_rows",
+    "train",
+]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Progress:
-    """A training progress report; epochs count passes over the training rows."""
-
-    epoch: int
-    total_epochs: int
-    loss: float
-    val_loss: float | None
-    eta_seconds: float | None
-    elapsed_seconds: float
-
-
-class Cancelled(Exception):
-    """Training stopped because ``on_progress`` returned False."""
-
-
-@dataclass
-class TrainResult:
-    """A trained network with what is needed to use it, judge it and show it."""
-
-    model: Any
-    scaling: dict[str, Any]
-    feature_names: list[str]
-    target_name: str
-    feature_ranges: list[tuple[float, float]]
-    history: dict[str, list[float]]
-    metrics: dict[str, dict[str, float | None] | None]
-    baseline_metrics: dict[str, dict[str, float | None] | None]
-    beats_baseline: bool
-    verdict: str
-    fit_seconds: float
-    epochs_run: int
-    backend: str
-    device: str
-    recipe: dict[str, Any]
-    n_train: int = 0
-    n_validation: int = 0
-    baseline: dict[str, Any] = field(default_factory=dict)
-
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """Predicted targets (original units) for rows of raw ``features``."""
-        return predict_scaled(inference_function(self.model), self.scaling, features)
-
-    def summary(self) -> dict[str, Any]:
-        """Everything but the model, JSON-ready."""
-        return {
-            "feature_names": self.feature_names,
-            "target_name": self.target_name,
-            "feature_ranges": [list(pair) for pair in self.feature_ranges],
-            "metrics": self.metrics,
-            "baseline_metrics": self.baseline_metrics,
-            "baseline": self.baseline,
-            "beats_baseline": self.beats_baseline,
-            "verdict": self.verdict,
-            "fit_seconds": self.fit_seconds,
-            "epochs_run": self.epochs_run,
-            "n_train": self.n_train,
-            "n_validation": self.n_validation,
-            "backend": self.backend,
-            "device": self.device,
-            "recipe": self.recipe,
-            "scaling": self.scaling,
-        }
-
-
-def predict_scaled(
-    network: Callable[[np.ndarray], np.ndarray], scaling: dict[str, Any], features: np.ndarray
-) -> np.ndarray:
-    """Run ``network`` on raw features: standardise, predict, undo the target's scaling."""
-    raw = np.asarray(features, dtype=np.float64)
-    if raw.ndim == 1:
-        raw = raw[:, None]
-    scaled = (raw - np.asarray(scaling["x_mean"])) / np.asarray(scaling["x_std"])
-    predicted = np.asarray(network(scaled), dtype=np.float64).reshape(-1)
-    return predicted * scaling["y_std"] + scaling["y_mean"]
 
 
 def train(
@@ -111,11 +55,26 @@ def train(
 ) -> TrainResult:
     """Train the recipe chosen by ``params`` on ``dataset``; raise Cancelled if asked to stop.
 
-    The network comes from ``pool``: compiled once per shape and recipe, reused afterwards.
+    Networks come from ``pool``: compiled once per shape and recipe, reused afterwards.
     """
     backend.configure()
-    keras = backend.load_keras()
     recipe = resolve(params, limits)
+    if recipe.engine == "stacked":
+        return train_cross_validated(
+            dataset, recipe, on_progress=on_progress, progress_interval=progress_interval, pool=pool
+        )
+    return _train_single(dataset, recipe, on_progress, progress_interval, pool)
+
+
+def _train_single(
+    dataset: Dataset,
+    recipe: Recipe,
+    on_progress: Callable[[Progress], bool] | None,
+    progress_interval: float,
+    pool: NetworkPool,
+) -> TrainResult:
+    """One network, as the tutorial trains it (and as recipes with engine "single" ask)."""
+    keras = backend.load_keras()
 
     train_rows, val_rows = split_rows(dataset.n_rows, recipe.validation_split, recipe.seed)
     scaling = fit_scaling(dataset.features[train_rows], dataset.target[train_rows], recipe.scale)
@@ -159,8 +118,12 @@ def train(
             y_std=scaling["y_std"],
             x_val=x_scaled[val_rows],
             y_val=y_scaled[val_rows],
-            on_progress=on_progress,
-            interval=progress_interval,
+            reporter=Reporter(
+                on_progress,
+                interval=progress_interval,
+                total_steps=plan.total_steps,
+                total_epochs=plan.passes,
+            ),
         )
         callbacks = [
             keras.callbacks.LambdaCallback(
@@ -199,14 +162,6 @@ def train(
             raise Cancelled("training was cancelled")
         # The pooled network trains the next table; the result keeps a copy of its own.
         model.set_weights(network.get_weights())
-    if recipe.refit_output:
-        refit_output_layer(
-            model,
-            x_scaled[train_rows],
-            y_scaled[train_rows],
-            x_scaled[val_rows],
-            y_scaled[val_rows],
-        )
     fit_seconds = time.perf_counter() - started
 
     return _evaluate(
@@ -230,31 +185,6 @@ def split_rows(n_rows: int, validation_split: float, seed: int) -> tuple[np.ndar
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def fit_scaling(features: np.ndarray, target: np.ndarray, scale: bool) -> dict[str, Any]:
-    """Means and standard deviations to standardise with (identity when ``scale`` is off)."""
-    k = features.shape[1]
-    if not scale:
-        return {"x_mean": [0.0] * k, "x_std": [1.0] * k, "y_mean": 0.0, "y_std": 1.0}
-    x_std = features.std(axis=0)
-    y_std = float(target.std())
-    return {
-        "x_mean": features.mean(axis=0).tolist(),
-        # A constant column would divide by zero; leaving it unscaled is harmless.
-        "x_std": np.where(x_std > 0, x_std, 1.0).tolist(),
-        "y_mean": float(target.mean()),
-        "y_std": y_std if y_std > 0 else 1.0,
-    }
-
-
-def apply_scaling(
-    scaling: dict[str, Any], features: np.ndarray, target: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Standardised float32 copies of features and target."""
-    x = (features - np.asarray(scaling["x_mean"])) / np.asarray(scaling["x_std"])
-    y = (target - scaling["y_mean"]) / scaling["y_std"]
-    return x.astype(np.float32), y.astype(np.float32)
-
-
 class _Monitor:
     """Validation loss, history, progress reports and cancelling, as Keras callback hooks."""
 
@@ -266,26 +196,25 @@ class _Monitor:
         y_std: float,
         x_val: np.ndarray,
         y_val: np.ndarray,
-        on_progress: Callable[[Progress], bool] | None,
-        interval: float,
+        reporter: Reporter,
     ) -> None:
         self.model = model
         self.plan = plan
         self.loss_scale = y_std**2
         self.x_val = x_val
         self.y_val = y_val
-        self.on_progress = on_progress
-        self.interval = interval
+        self.reporter = reporter
         self.history: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": []}
         self.rounds_done = 0
-        self.cancelled = False
-        self.started = time.perf_counter()
-        self.last_report = self.started
         self.last_loss = math.nan
         self.last_val_loss: float | None = None
 
+    @property
+    def cancelled(self) -> bool:
+        return self.reporter.cancelled
+
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self.started = self.last_report = time.perf_counter()
+        self.reporter.start()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if logs and "loss" in logs:
@@ -316,31 +245,13 @@ class _Monitor:
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if not self.cancelled:
-            self._report(self.rounds_done * self.plan.steps_per_round)
+            self.reporter.report(
+                self.rounds_done * self.plan.steps_per_round, self.last_loss, self.last_val_loss
+            )
 
     def _maybe_report(self, steps_done: int) -> None:
-        if time.perf_counter() - self.last_report >= self.interval:
-            self._report(steps_done)
-
-    def _report(self, steps_done: int) -> None:
-        now = time.perf_counter()
-        self.last_report = now
-        if self.on_progress is None:
-            return
-        elapsed = now - self.started
-        remaining = self.plan.total_steps - steps_done
-        eta = elapsed / steps_done * remaining if steps_done > 0 else None
-        passes = min(self.plan.passes, steps_done * self.plan.passes // self.plan.total_steps)
-        progress = Progress(
-            epoch=int(passes),
-            total_epochs=self.plan.passes,
-            loss=self.last_loss,
-            val_loss=self.last_val_loss,
-            eta_seconds=eta,
-            elapsed_seconds=elapsed,
-        )
-        if self.on_progress(progress) is False:
-            self.cancelled = True
+        self.reporter.maybe_report(steps_done, self.last_loss, self.last_val_loss)
+        if self.cancelled:
             self.model.stop_training = True
 
 
@@ -390,31 +301,5 @@ def _evaluate(
         n_train=len(train_rows),
         n_validation=len(val_rows),
         baseline={"coefficients": line.coefficients.tolist(), "intercept": line.intercept},
+        held_out=np.where(np.isin(np.arange(dataset.n_rows), val_rows), predicted, np.nan),
     )
-
-
-def judge(
-    network: dict[str, float | None], line: dict[str, float | None], split: str
-) -> tuple[bool, str]:
-    """Whether the network beats the least-squares line, and one sentence saying so."""
-    net_mse, line_mse = network["mse"] or 0.0, line["mse"] or 0.0
-    compared = f"{split} MSE {_number(net_mse)} vs {_number(line_mse)} for the line"
-    if net_mse < 0.9 * line_mse:
-        times = line_mse / net_mse if net_mse > 0 else math.inf
-        factor = f"{times:.1f}" if times < 100 else f"{times:,.0f}"
-        return True, f"The network beats a straight line: {factor}x lower error ({compared})."
-    if net_mse <= 1.1 * line_mse:
-        return (
-            net_mse < line_mse,
-            f"The network does about as well as a straight line ({compared}), "
-            "so the relation looks linear.",
-        )
-    if (line.get("r2") or 0.0) > 0.99:
-        advice = "the data follow a straight line, which a line fits best"
-    else:
-        advice = "try more epochs or more data"
-    return False, f"A straight line does better than the network ({compared}): {advice}."
-
-
-def _number(value: float) -> str:
-    return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 12, 5, 100
 MAX_POINTS = 2000  # more dots add bytes, not information
-COLORS = {"data": "#4c72b0", "network": "#dd8452", "line": "#55a868", "mark": "#c44e52"}
+COLORS = {
+    "data": "#4c72b0",
+    "held_out": "#8172b3",
+    "network": "#dd8452",
+    "line": "#55a868",
+    "mark": "#c44e52",
+}
 
 
 def _plain(text: str) -> str:
@@ -39,6 +45,20 @@ def render_report_png(
     title: str | None = None,
 ) -> bytes:
     """A 1200x500 PNG: data with fitted curve and line (or predicted vs actual), and losses."""
+    figure = report_figure(dataset, result, predictions, title=title)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def report_figure(
+    dataset: Dataset,
+    result: TrainResult,
+    predictions: Sequence[Prediction] = (),
+    *,
+    title: str | None = None,
+) -> Figure:
+    """The report as a matplotlib Figure (no pyplot state): fit panel and loss panel."""
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
     FigureCanvasAgg(figure)
     fit_axes, loss_axes = figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
@@ -53,9 +73,7 @@ def render_report_png(
         0.5, 0.015, _plain(textwrap.fill(result.verdict, 140)), ha="center", va="bottom", fontsize=9
     )
     figure.tight_layout(rect=(0, 0.06, 1, 0.95))
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
+    return figure
 
 
 def _sample(n: int, seed: int = 0) -> np.ndarray:
@@ -69,20 +87,27 @@ def _plot_curve(
 ) -> None:
     x = dataset.features[:, 0]
     shown = _sample(dataset.n_rows)
-    axes.scatter(
-        x[shown],
-        dataset.target[shown],
-        s=8,
-        alpha=0.5,
-        color=COLORS["data"],
-        label="data",
-        linewidths=0,
-    )
+    held_out = _held_out_rows(result, dataset.n_rows)[shown]
+    if held_out.all():
+        groups = [(shown, COLORS["data"], f"rows ({_folds(result)}-fold cross-validated)")]
+    else:
+        groups = [
+            (shown[~held_out], COLORS["data"], "training rows"),
+            (shown[held_out], COLORS["held_out"], "held-out rows"),
+        ]
+    for rows, color, label in groups:
+        if len(rows):
+            axes.scatter(
+                x[rows], dataset.target[rows], s=8, alpha=0.5, color=color, label=label,
+                linewidths=0,
+            )  # fmt: skip
     marked = [p for p in predictions if len(p.values) == 1]
     low = min([float(x.min())] + [p.value for p in marked])
     high = max([float(x.max())] + [p.value for p in marked])
     grid = np.linspace(low, high, 400)
-    axes.plot(grid, result.predict(grid[:, None]), color=COLORS["network"], lw=2, label="network")
+    axes.plot(
+        grid, result.predict(grid[:, None]), color=COLORS["network"], lw=2, label=_kind(result)
+    )
     if result.baseline:
         slope = result.baseline["coefficients"][0]
         line = slope * grid + result.baseline["intercept"]
@@ -120,21 +145,59 @@ def _plot_curve(
 
 
 def _plot_predicted_vs_actual(axes: Axes, dataset: Dataset, result: TrainResult) -> None:
+    """Held-out rows at the prediction of a model that never learned them; the rest at the
+    model's own fit, apart, so memorised rows on the diagonal cannot pass for skill."""
     shown = _sample(dataset.n_rows)
     actual = dataset.target[shown]
-    predicted = result.predict(dataset.features[shown])
-    axes.scatter(
-        actual, predicted, s=8, alpha=0.5, color=COLORS["data"], linewidths=0, label="rows"
-    )
-    low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
+    fitted = result.predict(dataset.features[shown])
+    held_out = _held_out_rows(result, dataset.n_rows)[shown]
+    values = [actual, fitted]
+    if held_out.any():
+        scored = result.held_out[shown][held_out]  # type: ignore[index]
+        values.append(scored)
+        label = (
+            f"held-out rows ({_folds(result)}-fold cross-validated)"
+            if held_out.all()
+            else "held-out rows"
+        )
+        if not held_out.all():
+            axes.scatter(
+                actual[~held_out], fitted[~held_out], s=8, alpha=0.35, color=COLORS["data"],
+                linewidths=0, label="training rows",
+            )  # fmt: skip
+        axes.scatter(
+            actual[held_out], scored, s=9, alpha=0.6, color=COLORS["held_out"], linewidths=0,
+            label=label,
+        )  # fmt: skip
+    else:
+        axes.scatter(
+            actual, fitted, s=8, alpha=0.5, color=COLORS["data"], linewidths=0,
+            label="training rows (none held out)",
+        )  # fmt: skip
+    low = float(min(v.min() for v in values))
+    high = float(max(v.max() for v in values))
     axes.plot(
         [low, high], [low, high], color=COLORS["line"], ls="--", lw=1.2, label="perfect prediction"
     )
     axes.set_xlabel(_plain(f"actual {dataset.target_name}"))
     axes.set_ylabel(_plain(f"predicted {dataset.target_name}"))
-    axes.set_title("Predicted vs actual")
+    axes.set_title(f"Predicted vs actual ({_kind(result)})")
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=9)
+
+
+def _held_out_rows(result: TrainResult, n_rows: int) -> np.ndarray:
+    if result.held_out is None or len(result.held_out) != n_rows:
+        return np.zeros(n_rows, dtype=bool)
+    return np.isfinite(result.held_out)
+
+
+def _folds(result: TrainResult) -> int:
+    return int(result.validation.get("folds", 0)) if result.validation else 0
+
+
+def _kind(result: TrainResult) -> str:
+    return "straight line (chosen)" if result.model_kind == "line" else "network"
 
 
 def _plot_losses(axes: Axes, result: TrainResult) -> None:
@@ -149,8 +212,16 @@ def _plot_losses(axes: Axes, result: TrainResult) -> None:
             history["val_loss"],
             color=COLORS["data"],
             marker=marker,
-            label="validation",
+            label="held out",
         )
+    line_mse = result.validation.get("line_mse") if result.validation else None
+    if line_mse is not None and history.get("val_loss"):
+        axes.axhline(
+            line_mse, color=COLORS["line"], ls="--", lw=1.2, label="straight line, held out"
+        )
+    if result.best_epoch:
+        axes.axvline(result.best_epoch, color=COLORS["mark"], ls=":", lw=1.2,
+                     label=f"kept: epoch {result.best_epoch}")  # fmt: skip
     positive = [v for v in history.get("loss", []) + history.get("val_loss", []) if v > 0]
     if positive:
         axes.set_yscale("log")

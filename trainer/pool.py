@@ -39,10 +39,21 @@ class NetworkKey:
     total_steps: int
     steps_per_execution: int
     jit_compile: str
+    members: int = 1
+    weight_decay: float = 0.0
+    # JAX compiles one program per batch shape; stacked members always train in whole batches.
+    batch_size: int = 0
 
     @classmethod
     def of(
-        cls, n_features: int, recipe: Recipe, *, total_steps: int, steps_per_execution: int
+        cls,
+        n_features: int,
+        recipe: Recipe,
+        *,
+        total_steps: int,
+        steps_per_execution: int,
+        members: int = 1,
+        batch_size: int = 0,
     ) -> NetworkKey:
         return cls(
             n_features=n_features,
@@ -56,6 +67,9 @@ class NetworkKey:
             total_steps=total_steps,
             steps_per_execution=steps_per_execution,
             jit_compile=recipe.jit_compile,
+            members=members,
+            weight_decay=recipe.weight_decay,
+            batch_size=batch_size,
         )
 
 
@@ -66,9 +80,14 @@ class _Pooled:
         self.model = model
         self.fresh_optimizer_state = [v.numpy() for v in model.optimizer.variables]
 
-    def reset(self, weights: list[np.ndarray]) -> None:
-        """Set ``weights`` and put the optimizer back where it was before its first step."""
-        self.model.set_weights(weights)
+    def reset(self, weights: list[np.ndarray] | dict[str, list[np.ndarray]]) -> None:
+        """Set ``weights`` (all of them, or by layer name) and put the optimizer back where it
+        was before its first step."""
+        if isinstance(weights, dict):
+            for name, arrays in weights.items():
+                self.model.get_layer(name).set_weights(arrays)
+        else:
+            self.model.set_weights(weights)
         for variable, value in zip(
             self.model.optimizer.variables, self.fresh_optimizer_state, strict=True
         ):
@@ -86,7 +105,10 @@ class NetworkPool:
 
     @contextmanager
     def borrow(
-        self, key: NetworkKey, build: Callable[[], Any], weights: list[np.ndarray]
+        self,
+        key: NetworkKey,
+        build: Callable[[], Any],
+        weights: list[np.ndarray] | dict[str, list[np.ndarray]],
     ) -> Iterator[Any]:
         """A compiled network for ``key`` holding ``weights``; back in the pool afterwards."""
         with self._lock:

@@ -1,0 +1,279 @@
+"""The default recipe: cross-validated members, and the line whenever the network is no better.
+
+1. Rows are split into ``folds`` folds; member m trains on every fold but m.
+2. Each member starts as the ridge line of its own training rows, its MLP adding nothing.
+3. All members train together (trainer.ensemble); the round kept is the one whose pooled
+   out-of-fold error is lowest.
+4. The out-of-fold error of the members is compared with that of the ridge lines on the same
+   folds. The chat gets the average of the members only if it is clearly lower; otherwise a
+   ridge line fitted on every row. Either way the model is a plain Keras model (trainer.export).
+
+So a chat never gets a model that generalises worse than a line, as far as its own rows can
+tell, and every figure it is shown comes from rows the model did not learn.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from trainer import backend
+from trainer.dataset import Dataset
+from trainer.ensemble import fit_members, initial_weights, plan_members
+from trainer.export import standalone_model
+from trainer.metrics import LinearFit, fit_linear, fit_ridge, regression_metrics
+from trainer.pool import NETWORKS, NetworkPool
+from trainer.progress import Cancelled, Progress, Reporter
+from trainer.recipes import Recipe
+from trainer.result import TrainResult
+from trainer.scaling import apply_scaling, fit_scaling
+from trainer.stacked import MemberWeights
+from trainer.verdict import judge_cross_validated, number
+
+
+def fold_of_each_row(n_rows: int, folds: int, seed: int) -> np.ndarray:
+    """A random fold number per row, the folds as equal in size as the rows allow."""
+    order = np.random.default_rng(seed).permutation(n_rows)
+    fold = np.empty(n_rows, dtype=np.int64)
+    fold[order] = np.arange(n_rows) % folds
+    return fold
+
+
+def folds_for(recipe: Recipe, n_rows: int) -> int:
+    """Members to train: ``val=`` of a quarter means 4 folds; ``val=0`` none held out."""
+    if recipe.validation_split <= 0:
+        return 0
+    wanted = recipe.folds if recipe.validation_split == 0.2 else round(1 / recipe.validation_split)
+    return int(np.clip(wanted, 2, min(10, n_rows)))
+
+
+def train_cross_validated(
+    dataset: Dataset,
+    recipe: Recipe,
+    *,
+    on_progress: Callable[[Progress], bool] | None = None,
+    progress_interval: float = 2.0,
+    pool: NetworkPool = NETWORKS,
+) -> TrainResult:
+    """Train the stacked recipe on ``dataset``; raise Cancelled if ``on_progress`` says stop."""
+    started = time.perf_counter()
+    n_rows, n_inputs = dataset.n_rows, dataset.features.shape[1]
+    folds = folds_for(recipe, n_rows)
+    scaling = fit_scaling(dataset.features, dataset.target, recipe.scale)
+    x, y = apply_scaling(scaling, dataset.features, dataset.target)
+    if folds:
+        fold = fold_of_each_row(n_rows, folds, recipe.seed)
+        val_mask = (fold[:, None] == np.arange(folds)[None, :]).astype(np.float32)
+    else:
+        # Nothing held out: as many members, each on every row, differing by their start.
+        fold = np.full(n_rows, -1)
+        val_mask = np.zeros((n_rows, recipe.folds), np.float32)
+    members = val_mask.shape[1]
+    train_mask = 1.0 - val_mask
+    member_lines = [
+        fit_ridge(x[train_mask[:, m] > 0], y[train_mask[:, m] > 0]) for m in range(members)
+    ]
+    start = initial_weights(n_inputs, members, recipe.hidden_layers, recipe.seed)
+    start.linear = (
+        np.stack([line.coefficients for line in member_lines])[..., None].astype(np.float32),
+        np.array([[line.intercept] for line in member_lines], np.float32),
+    )
+
+    plan = plan_members(recipe, n_rows)
+    reporter = Reporter(
+        on_progress,
+        interval=progress_interval,
+        total_steps=plan.max_rounds * plan.steps_per_round,
+        total_epochs=plan.max_passes,
+    )
+    fitted = fit_members(
+        x, y, train_mask, val_mask, start, recipe, plan,
+        reporter=reporter, loss_scale=scaling["y_std"] ** 2, pool=pool,
+    )  # fmt: skip
+    if fitted.cancelled:
+        raise Cancelled("training was cancelled")
+
+    y_raw = dataset.target
+    unscale = _unscaler(scaling)
+    if folds:
+        network_oof = unscale(_out_of_fold(fitted.weights, x, fold, members))
+        ridge_oof = unscale(_out_of_fold(_lines_only(fitted.weights), x, fold, members))
+        network_mse = _mse(y_raw, network_oof)
+        ridge_mse = _mse(y_raw, ridge_oof)
+        use_network = network_wins(y_raw, network_oof, ridge_oof, recipe.line_margin)
+    else:
+        network_oof = ridge_oof = np.full(n_rows, np.nan)
+        network_mse = ridge_mse = float("nan")
+        use_network = True
+
+    full_line = fit_ridge(x, y)
+    if use_network:
+        kind, held_out = "network", network_oof
+        line = _average_line(fitted.weights)
+        model = standalone_model(
+            fitted.weights, line, scaling,
+            feature_names=dataset.feature_names, target_name=dataset.target_name,
+        )  # fmt: skip
+    else:
+        kind, held_out = "line", ridge_oof
+        model = standalone_model(
+            None, (full_line.coefficients, full_line.intercept), scaling,
+            feature_names=dataset.feature_names, target_name=dataset.target_name,
+        )  # fmt: skip
+    fit_seconds = time.perf_counter() - started
+
+    scaling = {**scaling, "in_model": True}
+    result = TrainResult(
+        model=model,
+        scaling=scaling,
+        feature_names=list(dataset.feature_names),
+        target_name=dataset.target_name,
+        feature_ranges=dataset.feature_ranges(),
+        history=fitted.history,
+        metrics={},
+        baseline_metrics={},
+        beats_baseline=False,
+        verdict="",
+        fit_seconds=fit_seconds,
+        epochs_run=fitted.epochs_run,
+        backend=backend.backend_name(),
+        device=backend.device_description(),
+        recipe=recipe.to_dict(),
+        n_train=n_rows,
+        n_validation=n_rows if folds else 0,
+        model_kind=kind,
+        best_epoch=fitted.best_epoch if folds else None,
+        held_out=held_out if folds else None,
+    )
+    least_squares = fit_linear(dataset.features, y_raw)
+    result.baseline = {
+        "coefficients": least_squares.coefficients.tolist(),
+        "intercept": least_squares.intercept,
+    }
+    _measure(result, dataset, fold if folds else None, held_out, folds)
+    if folds:
+        final_train = fitted.history["loss"][-1] if fitted.history["loss"] else float("nan")
+        final_val = fitted.history["val_loss"][-1] if fitted.history["val_loss"] else float("nan")
+        result.validation = {
+            "folds": folds,
+            "network_mse": network_mse,
+            "line_mse": ridge_mse,
+            "final_train_mse": final_train,
+            "final_val_mse": final_val,
+            "fold_mse": _per_fold(y_raw, held_out, fold, folds),
+        }
+        line_metrics = result.baseline_metrics["validation"] or {}
+        result.verdict = judge_cross_validated(
+            kind=kind,
+            network_mse=network_mse,
+            line_mse=ridge_mse,
+            final_train_mse=final_train,
+            final_val_mse=final_val,
+            line_r2=line_metrics.get("r2"),
+            network_r2=regression_metrics(y_raw, network_oof)["r2"],
+            still_improving=fitted.best_epoch >= plan.max_passes,
+            n_rows=n_rows,
+            n_inputs=n_inputs,
+        )
+        result.choice = _choice(kind, network_mse, ridge_mse, folds)
+        result.beats_baseline = kind == "network"
+    else:
+        result.verdict = result.choice = (
+            "Nothing was held out (val=0), so there is no fair measure of how well this "
+            "network does on new rows."
+        )
+        result.beats_baseline = True
+    return result
+
+
+def network_wins(
+    actual: np.ndarray, network: np.ndarray, line: np.ndarray, margin: float, z: float = 1.0
+) -> bool:
+    """Whether the network's out-of-fold errors are clearly below the line's on the same rows.
+
+    Clearly: by ``margin`` of the line's MSE, and by ``z`` standard errors of the mean paired
+    difference of squared errors. On a few noisy rows a lucky network can look better by
+    chance; the standard error, large there, keeps the line unless the gain is real.
+    """
+    gain = (line - actual) ** 2 - (network - actual) ** 2
+    mean = float(np.mean(gain))
+    standard_error = float(np.std(gain, ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else 0.0
+    return mean > max(margin * float(np.mean((line - actual) ** 2)), z * standard_error)
+
+
+def _choice(kind: str, network_mse: float, line_mse: float, folds: int) -> str:
+    measured = (
+        f"{folds}-fold cross-validation: MSE {number(network_mse)} for the network, "
+        f"{number(line_mse)} for the line"
+    )
+    if kind == "network":
+        return f"You get the network (an average of {folds} members): {measured}."
+    return f"You get the straight line, because the network did not beat it ({measured})."
+
+
+def _unscaler(scaling: dict[str, float]) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda values: np.asarray(values, np.float64) * scaling["y_std"] + scaling["y_mean"]
+
+
+def _out_of_fold(
+    weights: MemberWeights, x: np.ndarray, fold: np.ndarray, members: int
+) -> np.ndarray:
+    """Each row predicted by the member that did not train on it (scaled units)."""
+    predicted = np.empty(len(x))
+    for member in range(members):
+        rows = np.flatnonzero(fold == member)
+        if len(rows):
+            predicted[rows] = weights.member(member).predict(x[rows])[:, 0]
+    return predicted
+
+
+def _lines_only(weights: MemberWeights) -> MemberWeights:
+    """The members' ridge lines without their MLPs (the same weights, MLP outputs at zero)."""
+    lines = weights.copy()
+    lines.output = (np.zeros_like(lines.output[0]), np.zeros_like(lines.output[1]))
+    return lines
+
+
+def _average_line(weights: MemberWeights) -> tuple[np.ndarray, float]:
+    kernel, bias = weights.linear
+    return kernel.mean(axis=0)[:, 0], float(bias.mean())
+
+
+def _mse(actual: np.ndarray, predicted: np.ndarray) -> float:
+    return float(np.mean((np.asarray(predicted) - np.asarray(actual)) ** 2))
+
+
+def _per_fold(
+    actual: np.ndarray, predicted: np.ndarray, fold: np.ndarray, folds: int
+) -> list[float]:
+    return [_mse(actual[fold == f], predicted[fold == f]) for f in range(folds)]
+
+
+def _measure(
+    result: TrainResult,
+    dataset: Dataset,
+    fold: np.ndarray | None,
+    held_out: np.ndarray,
+    folds: int,
+) -> None:
+    """Train metrics of the model on every row; validation metrics out of fold; the same for
+    the least-squares line, whose out-of-fold figures refit it on each fold's training rows."""
+    target = dataset.target
+    result.metrics["train"] = regression_metrics(target, result.predict(dataset.features))
+    line = LinearFit(
+        coefficients=np.asarray(result.baseline["coefficients"]),
+        intercept=result.baseline["intercept"],
+    )
+    result.baseline_metrics["train"] = regression_metrics(target, line.predict(dataset.features))
+    if fold is None:
+        result.metrics["validation"] = result.baseline_metrics["validation"] = None
+        return
+    result.metrics["validation"] = regression_metrics(target, held_out)
+    line_oof = np.empty(len(target))
+    for f in range(folds):
+        rows = fold == f
+        fitted = fit_linear(dataset.features[~rows], target[~rows])
+        line_oof[rows] = fitted.predict(dataset.features[rows])
+    result.baseline_metrics["validation"] = regression_metrics(target, line_oof)

@@ -1,0 +1,72 @@
+"""Progress reports during a fit, rate-limited, and cancelling through them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class Progress:
+    """A training progress report; epochs count passes over the training rows."""
+
+    epoch: int
+    total_epochs: int
+    loss: float
+    val_loss: float | None
+    eta_seconds: float | None
+    elapsed_seconds: float
+
+
+class Cancelled(Exception):
+    """Training stopped because ``on_progress`` returned False."""
+
+
+class Reporter:
+    """Turns steps done into Progress reports at most every ``interval`` seconds.
+
+    ``on_progress`` returning False asks training to stop; ``cancelled`` then stays True.
+    """
+
+    def __init__(
+        self,
+        on_progress: Callable[[Progress], bool] | None,
+        *,
+        interval: float,
+        total_steps: int,
+        total_epochs: int,
+    ) -> None:
+        self.on_progress = on_progress
+        self.interval = interval
+        self.total_steps = max(1, total_steps)
+        self.total_epochs = total_epochs
+        self.cancelled = False
+        self.started = self.last_report = time.perf_counter()
+
+    def start(self) -> None:
+        self.started = self.last_report = time.perf_counter()
+
+    def maybe_report(self, steps_done: int, loss: float, val_loss: float | None) -> None:
+        if time.perf_counter() - self.last_report >= self.interval:
+            self.report(steps_done, loss, val_loss)
+
+    def report(self, steps_done: int, loss: float, val_loss: float | None) -> None:
+        now = time.perf_counter()
+        self.last_report = now
+        if self.on_progress is None or self.cancelled:
+            return
+        elapsed = now - self.started
+        remaining = max(0, self.total_steps - steps_done)
+        eta = elapsed / steps_done * remaining if steps_done > 0 else None
+        epoch = min(self.total_epochs, steps_done * self.total_epochs // self.total_steps)
+        progress = Progress(
+            epoch=int(epoch),
+            total_epochs=self.total_epochs,
+            loss=loss,
+            val_loss=val_loss,
+            eta_seconds=eta,
+            elapsed_seconds=elapsed,
+        )
+        if self.on_progress(progress) is False:
+            self.cancelled = True

@@ -1,0 +1,79 @@
+"""What a training produced: the model, how it did, and what to tell the chat about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from trainer.model import inference_function
+from trainer.scaling import predict_scaled
+
+
+@dataclass
+class TrainResult:
+    """A trained model with what is needed to use it, judge it and show it.
+
+    ``metrics["validation"]`` are measured on rows the model never trained on: the
+    out-of-fold predictions of the cross-validation members, or a held-out share.
+    """
+
+    model: Any
+    scaling: dict[str, Any]
+    feature_names: list[str]
+    target_name: str
+    feature_ranges: list[tuple[float, float]]
+    history: dict[str, list[float]]
+    metrics: dict[str, dict[str, float | None] | None]
+    baseline_metrics: dict[str, dict[str, float | None] | None]
+    beats_baseline: bool
+    verdict: str
+    fit_seconds: float
+    epochs_run: int
+    backend: str
+    device: str
+    recipe: dict[str, Any]
+    n_train: int = 0
+    n_validation: int = 0
+    baseline: dict[str, Any] = field(default_factory=dict)
+    # "network" or "line": which model the chat gets, and one sentence saying why.
+    model_kind: str = "network"
+    choice: str = ""
+    # Cross-validation details: folds, out-of-fold MSE of network and line, spread.
+    validation: dict[str, Any] = field(default_factory=dict)
+    best_epoch: int | None = None  # where the kept weights come from (the loss plot marks it)
+    # Per row: the prediction of a model that did not train on it (NaN where none did).
+    held_out: np.ndarray | None = None
+    _network: Any = field(default=None, repr=False)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Predicted targets (original units) for rows of raw ``features``."""
+        if self._network is None:
+            self._network = inference_function(self.model)
+        return predict_scaled(self._network, self.scaling, features)
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the model, JSON-ready."""
+        return {
+            "feature_names": self.feature_names,
+            "target_name": self.target_name,
+            "feature_ranges": [list(pair) for pair in self.feature_ranges],
+            "metrics": self.metrics,
+            "baseline_metrics": self.baseline_metrics,
+            "baseline": self.baseline,
+            "beats_baseline": self.beats_baseline,
+            "model_kind": self.model_kind,
+            "choice": self.choice,
+            "validation": self.validation,
+            "verdict": self.verdict,
+            "fit_seconds": self.fit_seconds,
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            "n_train": self.n_train,
+            "n_validation": self.n_validation,
+            "backend": self.backend,
+            "device": self.device,
+            "recipe": self.recipe,
+            "scaling": self.scaling,
+        }

@@ -1,0 +1,159 @@
+"""Many small networks trained as one Keras program, their weights stacked on a member axis.
+
+Each member is the tutorial's Dense 32-32-32-1 ReLU network plus a linear path beside it:
+``y_m(x) = linear_m(x) + mlp_m(x)``. The linear path starts at (and stays) the ridge solution
+of that member's training rows and the MLP's output layer starts at zero, so every member
+starts as the best straight line and its MLP only learns what the line leaves over.
+
+Every member sees the same mini-batches, but a mask says which rows are its own: members of a
+cross-validation each leave out one fold, and (for batched jobs) members of different tables
+simply own different rows. One compiled step trains all members at once, which on a CPU costs
+little more than one member, since networks this small are bound by per-step overhead.
+
+This module imports Keras; the bot must never import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trainer.backend import load_keras
+
+keras = load_keras()
+ops = keras.ops
+
+
+@keras.saving.register_keras_serializable(package="trainbot")
+class StackedDense(keras.layers.Layer):
+    """``members`` Dense layers side by side: (batch, [members,] in) -> (batch, members, units).
+
+    A rank-2 input is shared by every member (one table); a rank-3 input gives each member
+    rows of its own (several tables trained together).
+    """
+
+    def __init__(
+        self,
+        members: int,
+        units: int,
+        activation: str | None = None,
+        zero_init: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.members = members
+        self.units = units
+        self.activation = keras.activations.get(activation)
+        self.zero_init = zero_init
+
+    def build(self, input_shape: Sequence[int | None]) -> None:
+        fan_in = int(input_shape[-1])
+        # Glorot per member: Keras' own GlorotUniform would count the member axis as a
+        # receptive field and make every kernel too small.
+        limit = float(np.sqrt(6.0 / (fan_in + self.units)))
+        initializer = "zeros" if self.zero_init else keras.initializers.RandomUniform(-limit, limit)
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.members, fan_in, self.units), initializer=initializer
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(self.members, self.units), initializer="zeros"
+        )
+
+    def call(self, inputs: Any) -> Any:
+        if len(inputs.shape) == 2:
+            outputs = ops.einsum("bi,miu->bmu", inputs, self.kernel)
+        else:
+            outputs = ops.einsum("bmi,miu->bmu", inputs, self.kernel)
+        return self.activation(outputs + self.bias)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "members": self.members,
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation),
+            "zero_init": self.zero_init,
+        }
+
+
+def build_members(
+    n_features: int, members: int, hidden_layers: Sequence[int], *, shared_rows: bool
+) -> Any:
+    """The stacked model: inputs (batch, features) or (batch, members, features) -> (batch, M)."""
+    shape = (n_features,) if shared_rows else (members, n_features)
+    inputs = keras.Input(shape=shape, name="features")
+    linear = StackedDense(members, 1, name="linear", trainable=False)(inputs)
+    hidden = inputs
+    for number, units in enumerate(hidden_layers, start=1):
+        hidden = StackedDense(members, units, "relu", name=f"hidden_{number}")(hidden)
+    residual = StackedDense(members, 1, zero_init=True, name="prediction")(hidden)
+    outputs = ops.squeeze(linear + residual, axis=-1)
+    return keras.Model(inputs, outputs, name=f"stacked_{members}")
+
+
+def masked_mse(y_true: Any, y_pred: Any) -> Any:
+    """Squared error of each member on its own rows: ``y_true`` packs targets and row masks.
+
+    ``y_true`` is (batch, 2 * members): each member's target, then 1 where the row is one of
+    its training rows and 0 elsewhere (held-out rows, padding, another table's rows).
+    """
+    members = ops.shape(y_pred)[-1]
+    target, mask = y_true[:, :members], y_true[:, members:]
+    return ops.sum(mask * ops.square(target - y_pred), axis=-1) / ops.cast(members, y_pred.dtype)
+
+
+@dataclass
+class MemberWeights:
+    """One snapshot of every member's weights, as numpy arrays with the member axis first."""
+
+    linear: tuple[np.ndarray, np.ndarray]
+    hidden: list[tuple[np.ndarray, np.ndarray]]
+    output: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def from_model(cls, model: Any) -> MemberWeights:
+        layers = {layer.name: layer for layer in model.layers}
+        hidden = []
+        number = 1
+        while f"hidden_{number}" in layers:
+            kernel, bias = layers[f"hidden_{number}"].get_weights()
+            hidden.append((kernel, bias))
+            number += 1
+        linear = tuple(layers["linear"].get_weights())
+        output = tuple(layers["prediction"].get_weights())
+        return cls(linear=linear, hidden=hidden, output=output)  # type: ignore[arg-type]
+
+    @property
+    def members(self) -> int:
+        return int(self.linear[0].shape[0])
+
+    def member(self, index: int) -> MemberWeights:
+        """The weights of one member, still with a member axis of length 1."""
+        pick = slice(index, index + 1)
+        return MemberWeights(
+            linear=(self.linear[0][pick], self.linear[1][pick]),
+            hidden=[(kernel[pick], bias[pick]) for kernel, bias in self.hidden],
+            output=(self.output[0][pick], self.output[1][pick]),
+        )
+
+    def predict(self, features: np.ndarray, *, residual: bool = True) -> np.ndarray:
+        """(rows, members) outputs for rows shared by all members, in float64 numpy."""
+        x = np.asarray(features, dtype=np.float64)
+        line = np.einsum("bi,mi->bm", x, self.linear[0][..., 0]) + self.linear[1][:, 0]
+        if not residual:
+            return line
+        hidden = np.broadcast_to(x, (self.members, *x.shape))
+        for kernel, bias in self.hidden:
+            hidden = np.maximum(np.einsum("mbi,miu->mbu", hidden, kernel) + bias[:, None], 0.0)
+        out = np.einsum("mbi,mi->bm", hidden, self.output[0][..., 0]) + self.output[1][:, 0]
+        return line + out
+
+    def copy(self) -> MemberWeights:
+        return MemberWeights(
+            linear=(self.linear[0].copy(), self.linear[1].copy()),
+            hidden=[(kernel.copy(), bias.copy()) for kernel, bias in self.hidden],
+            output=(self.output[0].copy(), self.output[1].copy()),
+        )
