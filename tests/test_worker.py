@@ -1,18 +1,29 @@
-"""The trainer worker against a real database, with real (short) Keras training."""
+"""The trainer worker against a real database.
+
+One test trains for real, end to end; the bookkeeping (leases, progress, cancel, timeouts,
+batches, what gets stored) runs with stand-in tasks and predictors, with no Keras at all.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from sqlalchemy.exc import DataError, OperationalError
 
+import trainer.worker as worker_module
 from storage.models import JobKind, JobStatus
+from storage.queue import NewModel
 from storage.records import ChatRef, UserRef
 from storage.store import Store
 from trainbot.settings import Settings
+from trainer.fit import Cancelled, Progress
 from trainer.params import TrainParams
-from trainer.worker import PREDICT_BATCH, Worker
+from trainer.predictor import Prediction
+from trainer.worker import PREDICT_BATCH, Trained, TrainTask, Worker
 
 CHAT = 5150
 
@@ -22,7 +33,7 @@ def settings(**env: str) -> Settings:
     return Settings.from_env({**base, **env}, env_file=None)
 
 
-def queue_training(store: Store, content: bytes, **params: object) -> int:
+def queue_training(store: Store, content: bytes = b"x,y\n1,2\n", **params: object) -> int:
     store.records.remember(ChatRef(CHAT), UserRef(1))
     dataset = store.records.save_dataset(
         CHAT, user_id=1, filename="data.csv", content=content, n_rows=0, columns=[]
@@ -37,12 +48,79 @@ def queue_training(store: Store, content: bytes, **params: object) -> int:
     return job.id
 
 
-def wait_until(predicate, timeout: float = 60.0) -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
+        time.sleep(0.02)
+
+
+# -- stand-ins -------------------------------------------------------------------------------
+
+STAND_IN_MODEL = NewModel(
+    keras_file=b"not really keras",
+    scaling={"x_mean": [0.0], "x_std": [1.0], "y_mean": 0.0, "y_std": 1.0},
+    feature_names=["x"],
+    target_name="y",
+    feature_ranges=[[0.0, 10.0]],
+    metrics={"train": {"mse": 0.5}, "validation": None},
+    backend="none",
+    device="cpu",
+)
+
+
+def stand_in_training(epochs: int | None = 3, *, pause: float = 0.0) -> TrainTask:
+    """A training task without Keras: it reports `epochs` epochs of progress (or goes on until
+    told to stop, for None), stops when the worker says so, and hands back a stand-in model."""
+
+    def task(
+        content: bytes, params: TrainParams, on_progress: Callable[[Progress], bool], _s: Settings
+    ) -> Trained:
+        epoch = 0
+        while epochs is None or epoch < epochs:
+            epoch += 1
+            report = Progress(epoch, epochs or 10_000, 1.0 / epoch, None, None, 0.0)
+            if not on_progress(report):
+                raise Cancelled()
+            time.sleep(pause)
+        summary = {"n_rows": 1, "feature_names": ["x"], "target_name": "y", "epochs_run": epoch}
+        return Trained(model=STAND_IN_MODEL, summary=summary, plot_png=b"\x89PNG stand-in")
+
+    return task
+
+
+class StandInPredictor:
+    """Answers x → 2x; `before_each` runs first, with the job's inputs, to stage a race."""
+
+    def __init__(self, before_each: Callable[[Any], None] = lambda values: None) -> None:
+        self.before_each = before_each
+        self.feature_names = self.input_names = ["x"]
+        self.target_name = "y"
+
+    def predict(self, values: Any) -> list[Prediction]:
+        self.before_each(values)
+        return [Prediction((float(v[0]),), 2.0 * float(v[0])) for v in values]
+
+
+def a_model_for_predictions(store: Store, worker: Worker, predictor: StandInPredictor) -> int:
+    """Train (a stand-in) through the worker, and put `predictor` in its cache for the model."""
+    worker.train_task = stand_in_training(1)
+    queue_training(store)
+    assert worker.run_once()
+    model = store.records.active_model(CHAT)
+    assert model is not None
+    worker.models.put(model.id, predictor)  # type: ignore[arg-type]
+    return model.id
+
+
+def queue_prediction(store: Store, model_id: int | None, value: float) -> int:
+    return store.queue.enqueue(
+        JobKind.PREDICT, chat_id=CHAT, user_id=1, params={"values": [[value]]}, model_id=model_id
+    ).id
+
+
+# -- end to end, with real training ----------------------------------------------------------
 
 
 def test_training_then_prediction_leave_a_model_a_plot_and_replies(
@@ -59,6 +137,7 @@ def test_training_then_prediction_leave_a_model_a_plot_and_replies(
     assert model is not None and model.version == 1 and model.feature_names == ["x"]
     plot, summary = store.outbox.pending()
     assert (plot.kind, summary.kind) == ("train_plot", "train_summary")
+    assert "missing" not in summary.payload
     png = store.outbox.artifact(plot.artifact_id).content
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and 5_000 < len(png) < 1_000_000
     [prediction] = summary.payload["predictions"]
@@ -92,33 +171,24 @@ def test_a_bad_file_fails_at_once_with_the_reason_and_is_not_retried(store: Stor
     assert "Traceback" not in job.error
 
 
-def test_a_prediction_for_a_deleted_model_says_so(store: Store, reference_csv: bytes) -> None:
+def test_a_prediction_for_a_deleted_model_says_so(store: Store) -> None:
     store.records.remember(ChatRef(CHAT))
-    job = store.queue.enqueue(
-        JobKind.PREDICT, chat_id=CHAT, user_id=None, params={"values": [[1.0]]}, model_id=None
-    )
+    job_id = queue_prediction(store, None, 1.0)
     Worker(store, settings(), name="w").run_once()
-    failed = store.records.get_job(CHAT, job.id)
+    failed = store.records.get_job(CHAT, job_id)
     assert failed.status == JobStatus.FAILED and "/train" in failed.error
 
 
+# -- bookkeeping, with stand-ins -------------------------------------------------------------
+
+
 def test_waiting_predictions_are_answered_in_one_batch_ahead_of_training(store: Store) -> None:
-    line = b"x,y\n" + b"".join(f"{i},{3 * i}\n".encode() for i in range(30))
     worker = Worker(store, settings(), name="w")
-    queue_training(store, line, epochs=3)
-    assert worker.run_once()
-    model = store.records.active_model(CHAT)
-    assert model is not None
-    training = queue_training(store, line, epochs=3)
+    model_id = a_model_for_predictions(store, worker, StandInPredictor())
+    training = queue_training(store)
     # One of them names no model: it fails alone, the others in its batch are answered.
     asks = [
-        store.queue.enqueue(
-            JobKind.PREDICT,
-            chat_id=CHAT,
-            user_id=1,
-            params={"values": [[float(i)]]},
-            model_id=None if i == 1 else model.id,
-        ).id
+        queue_prediction(store, None if i == 1 else model_id, float(i))
         for i in range(PREDICT_BATCH + 2)
     ]
 
@@ -133,6 +203,78 @@ def test_waiting_predictions_are_answered_in_one_batch_ahead_of_training(store: 
     assert answered == [job_id for job_id in batch if status[job_id] == JobStatus.SUCCEEDED]
 
 
+def lease_of(store: Store, job_id: int) -> Any:
+    return store.records.get_job(CHAT, job_id).lease_expires_at
+
+
+def test_the_waiting_members_of_a_batch_keep_their_leases_while_they_wait(
+    store: Store,
+) -> None:
+    worker = Worker(store, settings(TRAINBOT_LEASE_SECONDS="1"), name="w")
+    seen: list[bool] = []
+    predictor = StandInPredictor()
+    model_id = a_model_for_predictions(store, worker, predictor)
+    first, *waiting = [queue_prediction(store, model_id, float(i)) for i in range(3)]
+
+    def hold_the_first_until_the_others_are_renewed(values: Any) -> None:
+        if values != [[0.0]]:
+            return
+        claimed = {job_id: lease_of(store, job_id) for job_id in waiting}
+        # Without renewal their leases stay as claimed, and this waits out its time.
+        wait_until(lambda: all(lease_of(store, j) > claimed[j] for j in waiting), timeout=20)
+        seen.append(True)
+
+    predictor.before_each = hold_the_first_until_the_others_are_renewed
+    assert worker.run_once()
+    assert seen == [True]
+    for job_id in [first, *waiting]:
+        job = store.records.get_job(CHAT, job_id)
+        assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1), job.error
+
+
+def test_a_waiting_prediction_cancelled_before_its_turn_does_not_answer(store: Store) -> None:
+    worker = Worker(store, settings(), name="w")
+    predictor = StandInPredictor()
+    model_id = a_model_for_predictions(store, worker, predictor)
+    first, second = queue_prediction(store, model_id, 1.0), queue_prediction(store, model_id, 2.0)
+
+    def cancel_the_second(values: Any) -> None:
+        if values == [[1.0]]:
+            store.queue.cancel(CHAT, second)
+
+    predictor.before_each = cancel_the_second
+    assert worker.run_once()
+    assert store.records.get_job(CHAT, first).status == JobStatus.SUCCEEDED
+    assert store.records.get_job(CHAT, second).status == JobStatus.CANCELLED
+    replies = [(m.job_id, m.kind) for m in store.outbox.pending() if m.job_id in (first, second)]
+    assert replies == [(first, "predictions"), (second, "job_cancelled")]
+
+
+def failing_once(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method`, whose first call fails as a dropped database connection does."""
+    calls: list[int] = []
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE jobs ...", {}, ConnectionError("connection lost"))
+        return method(*args, **kwargs)
+
+    return wrapper
+
+
+def test_one_failed_progress_write_does_not_stop_the_training(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = queue_training(store)
+    monkeypatch.setattr(store.queue, "record_progress", failing_once(store.queue.record_progress))
+    Worker(store, settings(), name="w", train_task=stand_in_training(3)).run_once()
+    job = store.records.get_job(CHAT, job_id)
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1), job.error
+    assert job.progress_epoch == 3  # the reports after the lost one got through
+    assert store.records.active_model(CHAT) is not None
+
+
 def run_in_background(worker: Worker) -> tuple[threading.Thread, threading.Event]:
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
@@ -140,24 +282,25 @@ def run_in_background(worker: Worker) -> tuple[threading.Thread, threading.Event
     return thread, stop
 
 
-def test_cancel_stops_a_running_training(store: Store, reference_csv: bytes) -> None:
-    job_id = queue_training(store, reference_csv, epochs=5000, preset="tutorial")
-    thread, stop = run_in_background(Worker(store, settings(), name="w"))
+def endless(store: Store) -> Worker:
+    return Worker(store, settings(), name="w", train_task=stand_in_training(None, pause=0.02))
+
+
+def test_cancel_stops_a_running_training(store: Store) -> None:
+    job_id = queue_training(store)
+    thread, stop = run_in_background(endless(store))
     wait_until(lambda: (store.records.get_job(CHAT, job_id).progress_epoch or 0) > 0)
     store.queue.cancel(CHAT, job_id)
     wait_until(lambda: store.records.get_job(CHAT, job_id).status == JobStatus.CANCELLED)
     stop.set()
     thread.join(30)
-    job = store.records.get_job(CHAT, job_id)
-    assert job.progress_epoch < 5000
     assert store.records.active_model(CHAT) is None
+    assert [m.kind for m in store.outbox.pending()] == ["job_cancelled"]
 
 
-def test_shutdown_hands_a_running_training_back_to_the_queue(
-    store: Store, reference_csv: bytes
-) -> None:
-    job_id = queue_training(store, reference_csv, epochs=5000, preset="tutorial")
-    thread, stop = run_in_background(Worker(store, settings(), name="w"))
+def test_shutdown_hands_a_running_training_back_to_the_queue(store: Store) -> None:
+    job_id = queue_training(store)
+    thread, stop = run_in_background(endless(store))
     wait_until(lambda: (store.records.get_job(CHAT, job_id).progress_epoch or 0) > 0)
     stop.set()
     thread.join(30)
@@ -166,14 +309,59 @@ def test_shutdown_hands_a_running_training_back_to_the_queue(
     assert job.status == JobStatus.QUEUED and job.attempts == 0 and job.lease_owner is None
 
 
-def test_a_job_over_its_time_limit_is_stopped_and_reported(
-    store: Store, reference_csv: bytes
-) -> None:
+def test_a_job_over_its_time_limit_is_stopped_and_reported(store: Store) -> None:
     store.queue.timeout_seconds = 1.0
-    job_id = queue_training(store, reference_csv, epochs=5000, preset="tutorial")
-    Worker(store, settings(), name="w").run_once()
+    job_id = queue_training(store)
+    endless(store).run_once()
     job = store.records.get_job(CHAT, job_id)
     assert job.status == JobStatus.FAILED and "time limit" in job.error
+
+
+def test_a_busy_worker_keeps_beating_in_the_registry(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`trainbot health worker` reads these beats; a long training must not look like death."""
+    monkeypatch.setattr(worker_module, "REGISTRY_BEAT_SECONDS", 0.1)
+    job_id = queue_training(store)
+    thread, stop = run_in_background(endless(store))
+    try:
+        wait_until(lambda: (store.records.get_job(CHAT, job_id).progress_epoch or 0) > 0)
+        [registered] = store.workers.alive(within_seconds=60)
+
+        def beaten_since() -> bool:
+            [now] = store.workers.alive(within_seconds=60)
+            return now.heartbeat_at > registered.heartbeat_at and now.current_job_id == job_id
+
+        wait_until(beaten_since)
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def test_when_the_database_refuses_the_results_the_model_is_stored_alone(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = queue_training(store)
+
+    def refuse_once(method: Callable[..., Any]) -> Callable[..., Any]:
+        calls: list[int] = []
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 1:
+                raise DataError("INSERT INTO outbox ...", {}, ValueError("value too long"))
+            return method(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(store.queue, "complete", refuse_once(store.queue.complete))
+    Worker(store, settings(), name="w", train_task=stand_in_training(1)).run_once()
+    job = store.records.get_job(CHAT, job_id)
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1), job.error
+    assert store.records.active_model(CHAT) is not None
+    [summary] = store.outbox.pending()
+    assert summary.kind == "train_summary"
+    assert {"plot", "details"} <= set(summary.payload["missing"])
 
 
 @pytest.mark.parametrize("size", [0, 2])
