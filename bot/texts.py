@@ -311,6 +311,21 @@ def _metric_table(metrics: Mapping[str, Any], baseline: Mapping[str, Any]) -> li
     return ["<pre>" + esc("\n".join(rows)) + "</pre>"]
 
 
+# The parts of a training's reply that a failed step after the fit can cost (trainer.worker).
+MISSING_PARTS = {
+    "plot": "the plot",
+    "predictions": "the predictions you asked for",
+    "details": "some of the details",
+}
+
+
+def missing_note(missing: Sequence[str]) -> str:
+    """What the chat does not get this time, though its model is saved."""
+    parts = [MISSING_PARTS.get(str(part), esc(part)) for part in missing]
+    listed = parts[-1] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"⚠️ The model is saved, but I couldn't make {listed} this time."
+
+
 def train_summary(payload: Mapping[str, Any]) -> str:
     features = list(payload.get("feature_names") or [])
     target = str(payload.get("target_name") or "y")
@@ -326,6 +341,8 @@ def train_summary(payload: Mapping[str, Any]) -> str:
         f"{payload.get('epochs_run', '?')} epochs in {num(payload.get('fit_seconds'), 3)} s "
         f"on {esc(payload.get('device') or 'cpu')} ({esc(payload.get('backend') or '?')})."
     )
+    if payload.get("missing"):
+        lines.append(missing_note(payload["missing"]))
     predicted = prediction_lines(payload.get("predictions") or [], features, target)
     footer = "Ask it more with /predict, e.g. <code>/predict 200</code>."
     # The prediction list is the only part that can grow without bound: it is what gets cut.
