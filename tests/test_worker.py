@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.exc import DataError, OperationalError
 
 import trainer.worker as worker_module
+from bot import texts
 from storage.models import JobKind, JobStatus
 from storage.queue import NewModel
 from storage.records import ChatRef, UserRef
@@ -177,6 +178,70 @@ def test_a_prediction_for_a_deleted_model_says_so(store: Store) -> None:
     Worker(store, settings(), name="w").run_once()
     failed = store.records.get_job(CHAT, job_id)
     assert failed.status == JobStatus.FAILED and "/train" in failed.error
+
+
+# -- results are never lost to a step after the fit (real, tiny trainings) ------------------
+
+
+def tiny_csv(target: str) -> bytes:
+    header = f"x,{target}\n".encode()
+    return header + b"".join(f"{i},{3 * i + 1}\n".encode() for i in range(30))
+
+
+def train_once(store: Store, content: bytes) -> tuple[Any, Any, list[Any]]:
+    """One tiny real training through the worker: the job, the chat's model, its replies."""
+    job_id = queue_training(store, content, epochs=3, predict=(5.0,))
+    Worker(store, settings(), name="w").run_once()
+    job = store.records.get_job(CHAT, job_id)
+    return job, store.records.active_model(CHAT), store.outbox.pending()
+
+
+def plot_or_a_clear_note(store: Store, replies: list[Any]) -> str:
+    """'plot' if the chat gets a PNG, 'note' if the summary says the plot is missing."""
+    summary = next(m for m in replies if m.kind == "train_summary")
+    plots = [m for m in replies if m.kind == "train_plot"]
+    if plots:
+        png = store.outbox.artifact(plots[0].artifact_id).content
+        assert png.startswith(b"\x89PNG")
+        return "plot"
+    assert "plot" in summary.payload["missing"]
+    assert "couldn't make the plot" in texts.train_summary(summary.payload)
+    return "note"
+
+
+def test_a_target_named_like_maths_trains_and_gets_its_plot(store: Store) -> None:
+    job, model, replies = train_once(store, tiny_csv("$y^$"))
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1), job.error
+    assert model is not None and model.target_name == "$y^$"
+    assert plot_or_a_clear_note(store, replies) == "plot"
+
+
+def test_a_300_character_target_name_trains_and_its_model_is_stored(store: Store) -> None:
+    name = "a long target name " * 16  # 304 characters
+    job, model, replies = train_once(store, tiny_csv(name.strip()))
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1), job.error
+    assert model is not None and model.job_id == job.id
+    # The parser may shorten a long name; whatever it kept is what the model and reply carry.
+    summary = next(m for m in replies if m.kind == "train_summary")
+    assert summary.payload["target_name"] == model.target_name
+    assert model.target_name.startswith("a long target name")
+    plot_or_a_clear_note(store, replies)
+
+
+def test_a_plot_that_fails_costs_the_plot_not_the_model(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_plot(*_args: Any, **_kwargs: Any) -> bytes:
+        raise ValueError("mathtext could not parse this")
+
+    monkeypatch.setattr(worker_module, "render_report_png", broken_plot)
+    job, model, replies = train_once(store, tiny_csv("y"))
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1), job.error
+    assert model is not None and model.job_id == job.id
+    assert [m.kind for m in replies] == ["train_summary"]
+    assert replies[0].payload["missing"] == ["plot"]
+    assert replies[0].payload["predictions"]  # the rest of the reply is all there
+    assert plot_or_a_clear_note(store, replies) == "note"
 
 
 # -- bookkeeping, with stand-ins -------------------------------------------------------------
