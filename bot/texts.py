@@ -73,8 +73,9 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
 
 START = (
     "Hi! I train small neural networks on your numbers.\n\n"
-    "Send me a CSV file with the caption <b>/train</b>: columns <code>x</code> and <code>y</code>, "
-    "or any numeric columns where the last one is what to predict. I'll fit a model, plot it "
+    "Send me a CSV or Excel file with the caption <b>/train</b>: columns <code>x</code> and "
+    "<code>y</code>, or any columns where the last one is the number to predict. I'll fit a "
+    "model, plot it "
     "and tell you how good it is. Then <b>/predict 200</b> asks it for a value.\n\n"
     "/help lists everything."
 )
@@ -84,18 +85,23 @@ def help_text(max_upload_bytes: int, max_jobs: int) -> str:
     commands = "\n".join(f"/{name} – {esc(text)}" for name, text in COMMANDS.items())
     return (
         "<b>Training</b>\n"
-        "Send a CSV with the caption /train, reply /train to a CSV, or send /train and then "
-        "the file. A CSV with no caption gets a button.\n"
+        "Send a CSV or .xlsx file with the caption /train, reply /train to it, or send /train "
+        "and then the file. A file with no caption gets a button. Text, category and date "
+        "columns, gaps, and numbers like 1,234.5, $1,200 or 12% are fine: I say what I did "
+        "with each column.\n"
         "Options go after /train:\n"
         "<code>epochs=300</code> <code>lr=0.01</code> <code>batch=32</code> "
         "<code>optimizer=adam</code> <code>val=0.2</code> <code>seed=1</code>\n"
         "<code>x=temp,hum y=sales</code> choose the columns\n"
         "<code>predict=200,300</code> values to predict once trained\n"
+        "<code>sheet=Data</code> which sheet of an .xlsx file (the first by default)\n"
         "<code>preset=tutorial</code> the original tutorial's recipe\n"
         f"Example: <code>{esc(TRAIN_EXAMPLE)}</code>\n\n"
         "<b>Predicting</b>\n"
-        "/predict 200 or /predict 1 2 3.5 (several inputs per row for a model with several "
-        "columns). A CSV with the caption /predict gets a CSV of predictions back.\n\n"
+        "/predict 200 or /predict 1 2 3.5 (inputs in column order), or by name: "
+        "<code>/predict age=50 region=north</code> (any case; inputs left out are filled as in "
+        "training, and I say so). A CSV or .xlsx with the caption /predict gets a CSV of "
+        "predictions back.\n\n"
         "<b>Commands</b>\n"
         f"{commands}\n\n"
         f"Files up to {size(max_upload_bytes)}; at most {max_jobs} unfinished jobs per chat."
@@ -145,11 +151,12 @@ def too_big_for_telegram(file_size: int, limit: int) -> str:
 
 def not_csv(filename: str | None) -> str:
     name = f"<b>{esc(filename)}</b>" if filename else "That file"
-    return f"{name} isn't a CSV file. I read .csv, .tsv and .txt tables."
+    return f"{name} isn't a CSV file. I read .csv, .tsv and .txt tables, and .xlsx workbooks."
 
 
 SPREADSHEET = (
-    "That looks like a spreadsheet. Save it as CSV (File → Save as → CSV) and send me that."
+    "I can't read that kind of spreadsheet. Save it as .xlsx or CSV (File → Save as) and send "
+    "me that."
 )
 DOWNLOAD_FAILED = "I couldn't fetch that file from Telegram. Please send it again."
 
@@ -218,7 +225,13 @@ NO_MODEL = (
 )
 
 
-def predict_usage(features: Sequence[str]) -> str:
+def predict_usage(features: Sequence[str], example: str | None = None) -> str:
+    if len(features) > 1 and example:
+        return (
+            f"This model takes {len(features)} inputs ({names(features, 10)}), for example "
+            f"<code>/predict {esc(example)}</code>. Inputs you leave out are filled as in "
+            "training; bare values in column order work too."
+        )
     if len(features) <= 1:
         return (
             "Tell me the input: <code>/predict 200</code>, "
@@ -238,8 +251,13 @@ def predict_wrong_count(features: Sequence[str], given: int) -> str:
     )
 
 
-def bad_values(sentence: str) -> str:
-    return f"{esc(sentence)}\nFor example: <code>/predict 200</code>"
+def bad_values(sentence: str, example: str = "200") -> str:
+    return f"{esc(sentence)}\nFor example: <code>/predict {esc(example)}</code>"
+
+
+def _shown(value: Any) -> str:
+    """An input as given: numbers formatted, text (a category, a date) escaped."""
+    return num(value) if isinstance(value, int | float) else esc(value)
 
 
 def prediction_lines(
@@ -248,11 +266,13 @@ def prediction_lines(
     lines: list[str] = []
     for p in predictions:
         inputs = list(p.get("inputs") or [])
-        if len(features) == 1 and len(inputs) == 1:
-            given = f"{esc(features[0])} = {num(inputs[0])}"
+        # A prediction names its own inputs (the table's columns) when it knows them.
+        labels = list(p.get("names") or features)
+        if len(labels) == 1 and len(inputs) == 1:
+            given = f"{esc(labels[0])} = {_shown(inputs[0])}"
         else:
             given = ", ".join(
-                f"{esc(f)} = {num(v)}" for f, v in zip(features, inputs, strict=False)
+                f"{esc(f)} = {_shown(v)}" for f, v in zip(labels, inputs, strict=False)
             )
         lines.append(f"{given} → <b>{esc(target)} = {num(p.get('value'))}</b>")
         if p.get("warning"):
@@ -273,7 +293,16 @@ def predictions_csv_caption(payload: Mapping[str, Any]) -> str:
     rows = int(payload.get("rows") or 0)
     version = payload.get("model_version")
     source = f" from model v{version}" if version is not None else ""
-    return clip(f"🔮 Predictions for {rows:,} rows{source}.", MAX_CAPTION)
+    notes = [f"• {esc(note)}" for note in payload.get("notes") or []]
+    return clip("\n".join([f"🔮 Predictions for {rows:,} rows{source}.", *notes]), MAX_CAPTION)
+
+
+def column_lines(notes: Sequence[str], limit: int = 8) -> list[str]:
+    """The block saying what was done with each column that was no plain number."""
+    shown = [f"• {esc(note)}" for note in notes[:limit]]
+    if len(notes) > limit:
+        shown.append(f"… and {len(notes) - limit} more")
+    return ["", "<b>Columns</b>", *shown] if shown else []
 
 
 # -- training results ----------------------------------------------------------------------
@@ -343,8 +372,10 @@ def train_summary(payload: Mapping[str, Any]) -> str:
     )
     if payload.get("missing"):
         lines.append(missing_note(payload["missing"]))
+    lines += column_lines(payload.get("columns") or [])
     predicted = prediction_lines(payload.get("predictions") or [], features, target)
-    footer = "Ask it more with /predict, e.g. <code>/predict 200</code>."
+    example = esc(payload.get("predict_example") or "200")
+    footer = f"Ask it more with /predict, e.g. <code>/predict {example}</code>."
     # The prediction list is the only part that can grow without bound: it is what gets cut.
     budget = MAX_TEXT - utf16_len("\n".join([*lines, footer])) - 60
     shown: list[str] = []

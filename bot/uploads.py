@@ -1,4 +1,5 @@
-"""Taking in a CSV: the checks before downloading it, the download, and a quick validation.
+"""Taking in a table (CSV or .xlsx): the checks before downloading it, the download, and a quick
+validation.
 
 The order is the cheap-first one: nothing is downloaded that the size, type or the chat's quota
 already rule out, and a file that downloads is parsed at once (in a thread) so that an obvious
@@ -18,22 +19,27 @@ from telegram.error import BadRequest, NetworkError
 
 from bot import replies, texts
 from bot.context import BotContext
+from trainer.columns import CellError, ColumnPlan
 from trainer.dataset import (
     Dataset,
     DatasetError,
     Table,
-    input_columns,
-    numeric_column,
+    cell_sentence,
+    input_cells,
     parse_csv,
     read_table,
 )
+from trainer.errors import PredictError
+from trainer.inputs import check_rows, rows_of
 from trainer.limits import Limits
 
 log = logging.getLogger(__name__)
 
-TABLE_EXTENSIONS = frozenset({".csv", ".tsv", ".txt"})
-SPREADSHEET_EXTENSIONS = frozenset({".xlsx", ".xls", ".xlsm", ".ods", ".numbers"})
-# What phones and desktops report for CSV files (Windows says "ms-excel" for .csv too).
+TABLE_EXTENSIONS = frozenset({".csv", ".tsv", ".txt", ".xlsx", ".xlsm"})
+# Spreadsheets in formats that openpyxl does not read: refused with advice to save as .xlsx.
+SPREADSHEET_EXTENSIONS = frozenset({".xls", ".ods", ".numbers"})
+# What phones and desktops report for CSV files (Windows says "ms-excel" for .csv too) and for
+# Excel workbooks.
 TABLE_MIME_TYPES = frozenset(
     {
         "text/csv",
@@ -42,6 +48,8 @@ TABLE_MIME_TYPES = frozenset(
         "text/comma-separated-values",
         "application/csv",
         "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-excel.sheet.macroenabled.12",
     }
 )
 
@@ -55,7 +63,7 @@ class Refusal(Exception):
 
 
 def looks_like_table(document: Document) -> bool:
-    """A .csv/.tsv/.txt name, or no telling extension and a text-table MIME type."""
+    """A .csv/.tsv/.txt/.xlsx name, or no telling extension and a table's MIME type."""
     extension = PurePosixPath(document.file_name or "").suffix.lower()
     if extension:
         return extension in TABLE_EXTENSIONS
@@ -105,23 +113,43 @@ async def download(document: Document, limits: Limits) -> bytes:
 
 
 async def read_training_csv(
-    data: bytes, *, x: Sequence[str] | None, y: str | None, limits: Limits
+    data: bytes,
+    *,
+    x: Sequence[str] | None,
+    y: str | None,
+    limits: Limits,
+    sheet: str | None = None,
+    predict: Sequence[float] = (),
 ) -> Dataset:
-    """Parse the CSV as the worker will (off the event loop); Refusal with the reason if not."""
+    """Parse the table as the worker will (off the event loop), and check that the values of
+    ``predict=`` fit its inputs; Refusal with the reason if not."""
+
+    def check() -> Dataset:
+        dataset = parse_csv(data, x=x, y=y, sheet=sheet, limits=limits)
+        if predict:
+            # The worker predicts these after training; a misfit must not cost the model.
+            plan = dataset.column_plan
+            check_rows(rows_of(list(predict), plan), plan)
+        return dataset
+
     try:
-        return await asyncio.to_thread(parse_csv, data, x=x, y=y, limits=limits)
+        return await asyncio.to_thread(check)
     except DatasetError as error:
         raise Refusal(texts.bad_csv(str(error))) from error
+    except PredictError as error:
+        raise Refusal(texts.bad_params(f"predict: {error}")) from error
 
 
-async def read_inputs_csv(data: bytes, feature_names: Sequence[str], limits: Limits) -> Table:
-    """Check a CSV of inputs has the model's input columns, all numeric; Refusal if not."""
+async def read_inputs_csv(data: bytes, plan: ColumnPlan, limits: Limits) -> Table:
+    """Check a table of inputs as the worker's predictor will read it; Refusal if not."""
 
     def check() -> Table:
-        # The same rule the worker's predictor applies.
         table = read_table(data, limits=limits, min_columns=1)
-        for name in input_columns(table, feature_names):
-            numeric_column(table, name)
+        cells, _absent = input_cells(table, plan)
+        try:
+            plan.encode(cells, n_rows=table.n_rows, decimal_comma=table.decimal_comma)
+        except CellError as error:
+            raise DatasetError(cell_sentence(error, table.line_numbers)) from None
         return table
 
     try:

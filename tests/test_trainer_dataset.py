@@ -138,7 +138,7 @@ def test_column_cannot_be_input_and_target() -> None:
 
 
 def test_row_numbers_count_blank_lines() -> None:
-    data = b"\n\r\nx,y\n\n1,2\n2,oops\n"
+    data = b"\n\r\nx,y\n\n1,2\n2,oops\n" + b"3,4\n" * 10
     with pytest.raises(DatasetError, match="in row 6"):
         parse_csv(data)
 
@@ -163,6 +163,8 @@ def test_limits_are_respected() -> None:
 def test_dataset_modules_do_not_import_keras() -> None:
     code = (
         "import sys, trainer, trainer.dataset, trainer.params, trainer.limits, trainer.recipes;"
+        "import trainer.cells, trainer.columns, trainer.roles, trainer.excel, trainer.csvfile;"
+        "import trainer.inputs, trainer.errors, openpyxl;"
         "heavy = {'keras', 'tensorflow', 'jax'} & set(sys.modules);"
         "assert not heavy, heavy"
     )

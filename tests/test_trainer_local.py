@@ -77,7 +77,10 @@ def test_summary_table_and_progress_bar(tmp_path: Path, capsys: pytest.CaptureFi
         (["{tmp}/bad.csv"], 'Column "y" has a value that is not a number in row 3'),
         (["{ref}", "--epochs", "0"], "epochs must be from 1 to 5000"),
         (["{ref}", "--y", "price"], 'no column named "price"'),
-        (["{ref}", "--predict", "nan"], "predict must be a finite number"),
+        (["{ref}", "--predict", "inf"], 'x must be a finite number, not "inf"'),
+        (["{ref}", "--predict", "abc"], 'x must be a number, not "abc"'),
+        (["{ref}", "--predict", "z=5"], 'This model has no input "z"; its inputs are: x.'),
+        (["{ref}", "--sheet", ""], "sheet needs the name or number of a sheet"),
         (["{ref}", "--lr", "7"], "lr must be from"),
     ],
 )

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.test_trainer_columns import insurance
+from tests.workbooks import xlsx
 from trainer import examples
-from trainer.dataset import DatasetError, parse_csv
+from trainer import predictor as predictor_module
+from trainer.dataset import Dataset, DatasetError, parse_csv
 from trainer.fit import TrainResult, train
 from trainer.params import TrainParams
 from trainer.predictor import PredictError, Predictor, load_model_bytes, save_model_bytes
@@ -112,5 +116,127 @@ def test_predict_csv_explains_bad_input(predictor: Predictor) -> None:
         predictor.predict_csv(b"temp,hum\n1,2\n")
     with pytest.raises(DatasetError, match="not a number in row 3"):
         predictor.predict_csv(b"x\n1\nabc\n")
-    with pytest.raises(DatasetError, match="missing or infinite input"):
+    with pytest.raises(
+        DatasetError, match=r"Column \"x\" is empty in row 3, and this model has no fill"
+    ):
         predictor.predict_csv(b"x,z\n1,2\n,3\n")
+
+
+# -- tables with text, dates and gaps: the plan travels with the model ----------------------
+
+
+@pytest.fixture(scope="module")
+def messy() -> tuple[Dataset, Predictor, Predictor]:
+    """A few epochs on a table with an id, a date, a category, gaps and money: the predictor
+    just trained, and one loaded back from the stored bytes and scaling."""
+    dataset = parse_csv(insurance())
+    result = train(dataset, TrainParams(epochs=3, seed=0))
+    fresh = Predictor.from_result(result, dataset.plan)
+    stored = json.loads(json.dumps(fresh.scaling))  # as the database gives it back
+    loaded = Predictor(
+        save_model_bytes(result),
+        stored,
+        result.feature_names,
+        result.target_name,
+        result.feature_ranges,
+    )
+    return dataset, fresh, loaded
+
+
+def test_the_plan_is_stored_with_the_model_and_read_back(messy) -> None:
+    dataset, fresh, loaded = messy
+    assert fresh.scaling["columns"] == dataset.plan.to_dict()
+    assert loaded.plan == dataset.plan
+    assert loaded.input_names == ["when", "region", "age", "income"]
+    assert loaded.feature_names == dataset.feature_names
+    row = {"when": "2024-05-05", "region": "east", "age": "44", "income": "$2,000"}
+    [a], [b] = fresh.predict([row]), loaded.predict([row])
+    np.testing.assert_allclose(a.predicted, b.predicted, rtol=1e-6)
+    assert a.inputs == ("2024-05-05", "east", 44.0, 2000.0) and a.warning is None
+    assert a.names == ("when", "region", "age", "income")
+    # The same row in input order, and as a table, predicts the same.
+    [c] = loaded.predict([["2024-05-05", "east", 44, "$2,000"]])
+    table = loaded.predict_table(b'income,AGE,region,when\n"$2,000",44,east,2024-05-05\n')
+    np.testing.assert_allclose(c.predicted, a.predicted, rtol=1e-6)
+    rows = list(csv.reader(io.StringIO(table.data.decode())))
+    np.testing.assert_allclose(float(rows[1][4]), a.predicted, rtol=1e-6)
+
+
+def test_missing_and_unseen_inputs_are_filled_and_said(messy) -> None:
+    _, _, predictor = messy
+    [p] = predictor.predict([{"region": "Mars", "age": "500"}])
+    assert p.warning is not None
+    assert p.warning.startswith("age = 500 is far outside the training range 20 to 58")
+    assert 'region "Mars" was not in the training data, so it counts as none of the known' in (
+        p.warning
+    )
+    assert "when was not given, so I used 2024-06-26, the training middle date." in p.warning
+    assert "income was not given, so I used 2091.5, the training median." in p.warning
+    assert p.inputs == ("2024-06-26", "Mars", 500.0, 2091.5)
+    with pytest.raises(PredictError, match='This model has no input "bmi"'):
+        predictor.predict([{"bmi": "3"}])
+    with pytest.raises(PredictError, match='age must be a number, not "old"'):
+        predictor.predict([{"age": "old"}])
+
+
+def test_a_table_of_inputs_keeps_extra_columns_and_names_missing_ones(messy) -> None:
+    _, _, predictor = messy
+    data = b"Region,age,comment\nnorth,30,fine\nmars,,=HYPERLINK(1)\nsouth,900,x\n"
+    table = predictor.predict_table(data)
+    rows = list(csv.reader(io.StringIO(table.data.decode())))
+    assert rows[0] == ["Region", "age", "comment", "charges_predicted", "warning"]
+    assert [row[2] for row in rows[1:]] == ["fine", "'=HYPERLINK(1)", "x"]
+    assert [row[4] for row in rows[1:]] == [
+        "",
+        "region: new value; age: filled",
+        "age: far outside",
+    ]
+    assert table.rows == 3
+    assert table.notes == [
+        "when: not in the file, so in every row I used 2024-06-26, the training middle date",
+        'region: 1 row with values not seen in training (like "mars"), counted as none of the '
+        "known values",
+        "age: 1 row far outside the training range 20 to 58, so those predictions are guesses",
+        "age: 1 empty cell, so I used 34, the training median",
+        "income: not in the file, so in every row I used 2091.5, the training median",
+    ]
+    # A workbook of inputs gives the same predictions.
+    sheet = predictor.predict_table(xlsx([["Region", "age", "comment"], ["north", 30, "fine"]]))
+    assert sheet.data.decode().splitlines()[1] == ",".join(rows[1])
+    with pytest.raises(DatasetError, match='no column named "when", "region", "age", "income"'):
+        predictor.predict_table(b"a,b\n1,2\n")
+    with pytest.raises(
+        DatasetError, match='Column "age" has a value that is not a number in row 3'
+    ):
+        predictor.predict_table(b"age\n1\nold\n")
+
+
+@pytest.fixture(scope="module")
+def formula_named() -> Predictor:
+    """A model whose input and target are named like spreadsheet formulas."""
+    rows = "".join(f"{i},{2 * i + 1}\n" for i in range(20))
+    dataset = parse_csv(f"=cmd,@evil\n{rows}".encode())
+    return Predictor.from_result(train(dataset, TrainParams(epochs=3)), dataset.plan)
+
+
+def test_predictions_are_bounded_one_warning_per_column(formula_named: Predictor) -> None:
+    # Every value far outside the training range: the old per-row sentence made 14 times the
+    # input; now each row gets a short tag and the sentence comes once, in the notes.
+    data = b"=cmd\n" + b"123456.7\n" * 120_000
+    table = formula_named.predict_table(data)
+    lines = table.data.decode().splitlines()
+    assert lines[0] == "'=cmd,'@evil_predicted,warning"
+    assert lines[1].startswith("123456.7,") and lines[1].endswith(",'=cmd: far outside")
+    assert len(table.data) < 5 * len(data)  # 14 times as much before
+    assert table.notes == [
+        "=cmd: 120,000 rows far outside the training range 0 to 19, so those predictions are "
+        "guesses"
+    ]
+
+
+def test_predictions_over_telegrams_limit_are_refused(
+    formula_named: Predictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(predictor_module, "MAX_OUTPUT_BYTES", 100_000)
+    with pytest.raises(DatasetError, match=r"about 1 MB, over the 0 MB Telegram lets me send"):
+        formula_named.predict_table(b"=cmd\n" + b"5\n" * 30_000)

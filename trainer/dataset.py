@@ -1,53 +1,90 @@
-"""Read an uploaded CSV into numeric arrays, or say in one sentence what is wrong with it.
+"""Read an uploaded table (CSV or Excel) into numeric arrays, or say in one sentence what is wrong.
 
 Rules a user can rely on:
-- the first row is a header when any of its cells is not a number; without a header the columns
-  are named ``x`` and ``y`` (two columns), ``x`` (one column), or ``x1``, ``x2``, ... and ``y``;
+- the first row is a header when any of its cells is not a number, date or gap; without a
+  header the columns are named ``x`` and ``y`` (two columns), ``x`` (one column), or ``x1``,
+  ``x2``, ... and ``y``; names over 64 characters are shortened (and kept unique);
 - columns are separated by commas, semicolons or tabs (whichever makes a consistent table);
 - in semicolon- or tab-separated files a comma is a decimal point (``1,5;2,25``);
 - text is UTF-8 (with or without BOM) or UTF-16 with BOM, else read as Windows-1252/Latin-1;
+- an .xlsx workbook is read from its first sheet, or the one ``sheet=`` names;
 - the inputs are ``x`` and the target ``y`` when such columns exist, else every column but the
   last is an input and the last is the target; ``x=`` and ``y=`` choose other columns;
-- row numbers in messages are line numbers of the file, the header being row 1.
+- the target must be numbers; rows without one are dropped; inputs may be numbers (also
+  "1,234.5", "$1,200", "12%"), categories, dates, with gaps: ``trainer.roles`` decides what each
+  column is, and the Dataset's ``notes`` say what was done with each one that was no plain number;
+- row numbers in messages are line numbers of the file (or the sheet), the header being row 1.
 
 This module must stay free of Keras: the bot imports it for a quick check of uploads.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from trainer import excel
+from trainer.cells import is_plain_number, lenient_number, looks_like_data, read_numbers
+from trainer.columns import CATEGORY, MAX_NAME, CellError, ColumnPlan, shorten, unique_name
+from trainer.csvfile import ONE_COLUMN, read_csv_cells
+from trainer.errors import DatasetError
+from trainer.inputs import example
 from trainer.limits import Limits
+from trainer.roles import MOSTLY, decide_columns
 
-
-class DatasetError(ValueError):
-    """A problem with an uploaded table, worded as one plain sentence for the sender."""
+__all__ = ["Dataset", "DatasetError", "Table", "parse_csv", "read_table"]
 
 
 @dataclass
 class Dataset:
-    """Numeric inputs and target chosen from an uploaded table."""
+    """Numeric inputs and target chosen from an uploaded table.
+
+    ``features`` are what the network sees (``feature_names``: one-hot and indicator columns
+    included); ``plan`` says how raw columns became them, None meaning plain numeric columns.
+    """
 
     features: np.ndarray
     target: np.ndarray
     feature_names: list[str]
     target_name: str
+    plan: ColumnPlan | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n_rows(self) -> int:
         """Number of data rows."""
         return int(self.target.shape[0])
 
+    @property
+    def column_plan(self) -> ColumnPlan:
+        """The plan, also for a Dataset made by hand from numbers."""
+        if self.plan is not None:
+            return self.plan
+        return ColumnPlan.numeric(self.feature_names, self.target_name, self.feature_ranges())
+
+    @property
+    def input_names(self) -> list[str]:
+        """The table's columns the model reads (what ``/predict name=value`` takes)."""
+        return self.plan.input_names if self.plan is not None else list(self.feature_names)
+
     def feature_ranges(self) -> list[tuple[float, float]]:
         """(min, max) of each input column."""
         return [(float(column.min()), float(column.max())) for column in self.features.T]
+
+    def summary(self) -> dict[str, Any]:
+        """What a training reply says about the table: rows, input columns (as the table names
+        them), the column notes, and a ``/predict`` example for models of several inputs."""
+        plan = self.column_plan
+        return {
+            "n_rows": self.n_rows,
+            "feature_names": self.input_names,
+            "columns": list(self.notes),
+            "predict_example": example(plan) if len(plan.inputs) > 1 else None,
+        }
 
 
 @dataclass
@@ -71,87 +108,75 @@ class Table:
         return len(self.cells)
 
 
-DELIMITERS = (",", ";", "\t")
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
-_MISSING = frozenset({"", "nan", "-nan", "+nan", "na", "n/a", "#n/a", "null", "none"})
-_NUMBER = re.compile(
-    r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE
-)
-_COMMA_NUMBER = re.compile(r"[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?")
-_LEADING_BLANK_LINES = re.compile(r"(?:[ \t]*(?:\r\n|\r|\n))*")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SIGNATURES = (
-    (b"PK\x03\x04", "an Excel or zip file"),
-    (b"\xd0\xcf\x11\xe0", "an Excel file"),
-    (b"%PDF", "a PDF file"),
-    (b"\x89PNG", "an image"),
-    (b"\xff\xd8\xff", "an image"),
-    (b"GIF8", "an image"),
-    (b"\x1f\x8b", "a compressed file"),
-)
-_SNIFF_CHARS = 65_536
-_SNIFF_LINES = 200
-
-
 def parse_csv(
     data: bytes,
     *,
     x: Sequence[str] | None = None,
     y: str | None = None,
+    sheet: str | None = None,
     limits: Limits = Limits(),  # noqa: B008 - frozen, so one shared default is safe
 ) -> Dataset:
-    """Parse and validate an uploaded CSV into inputs ``x`` and target ``y``."""
-    table = read_table(data, limits=limits)
-    target_name, feature_names = choose_columns(table.names, x=x, y=y)
+    """Parse and validate an uploaded CSV or workbook into inputs ``x`` and target ``y``."""
+    table = read_table(data, limits=limits, sheet=sheet)
+    target_name, candidates = choose_columns(table.names, x=x, y=y)
     if not _has_any_number(table):
         raise DatasetError("This doesn't look like a table of numbers.")
-    columns = [numeric_column(table, name) for name in [*feature_names, target_name]]
-    matrix = np.column_stack(columns)
-    _check_finite(matrix, table.line_numbers)
-    if len(matrix) < limits.min_rows:
-        raise DatasetError(
-            f"The table has only {_rows(len(matrix))} of data; I need at least {limits.min_rows}."
-        )
-    target = matrix[:, -1]
+    target, kept, notes = _target(table, target_name, limits)
+    cells = {name: table.cells[name][kept].reset_index(drop=True) for name in candidates}
+    lines = table.line_numbers[kept]
+    plan, column_notes = decide_columns(
+        cells,
+        candidates,
+        target_name,
+        explicit=bool(x),
+        decimal_comma=table.decimal_comma,
+        line_numbers=lines,
+    )
+    try:
+        encoded = plan.encode(cells, n_rows=len(target), decimal_comma=table.decimal_comma)
+    except CellError as error:  # decide_columns read every cell already; kept as a safety net
+        raise DatasetError(cell_sentence(error, lines)) from None
     if np.ptp(target) == 0:
         raise DatasetError(
             f'Every value in column "{target_name}" is {target[0]:g}, so there is nothing to learn.'
         )
     return Dataset(
-        features=np.ascontiguousarray(matrix[:, :-1]),
+        features=encoded.matrix,
         target=np.ascontiguousarray(target),
-        feature_names=list(feature_names),
+        feature_names=plan.feature_names,
         target_name=target_name,
+        plan=plan,
+        notes=notes + column_notes,
     )
 
 
-def read_table(data: bytes, *, limits: Limits = Limits(), min_columns: int = 2) -> Table:  # noqa: B008
-    """Split an uploaded CSV into named text columns, checking size, encoding and shape."""
+def read_table(
+    data: bytes,
+    *,
+    limits: Limits = Limits(),  # noqa: B008
+    min_columns: int = 2,
+    sheet: str | None = None,
+) -> Table:
+    """Split an uploaded CSV (or a workbook's sheet) into named text columns, checking size,
+    encoding and shape."""
     if not data.strip():
         raise DatasetError("The file is empty.")
     check_upload_size(len(data), limits)
-    # Counting newline bytes is cheap and refuses huge tables before any parsing.
-    if data.count(b"\n") > limits.max_rows + 1:
-        raise DatasetError(f"The table has more rows than the limit of {limits.max_rows:,}.")
-    text = _decode(data)
-    delimiter, width = _sniff(text, min_columns=min_columns)
-    if width > limits.max_columns:
-        raise DatasetError(f"The table has {width} columns; the limit is {limits.max_columns}.")
-    # Pandas takes the column count from the first line, so leading blank lines must go.
-    leading = _LEADING_BLANK_LINES.match(text).group()
-    skipped = leading.count("\n") + leading.count("\r") - leading.count("\r\n")
-    raw = _read_cells(text[len(leading) :], delimiter)
-    if raw.shape[1] > limits.max_columns:
-        raise DatasetError(
-            f"The table has {raw.shape[1]} columns; the limit is {limits.max_columns}."
-        )
-    filled = (raw != "").any(axis=1).to_numpy()
-    raw = raw[filled]
-    line_numbers = np.flatnonzero(filled) + 1 + skipped
+    if excel.is_zip(data):
+        raw, line_numbers = excel.read_sheet(data, sheet=sheet, limits=limits)
+        if raw.shape[1] < min_columns:
+            raise DatasetError(ONE_COLUMN)
+        return _table(raw, line_numbers, ",", limits)
+    raw, line_numbers, delimiter = read_csv_cells(data, limits=limits, min_columns=min_columns)
+    return _table(raw, line_numbers, delimiter, limits)
+
+
+def _table(raw: pd.DataFrame, line_numbers: np.ndarray, delimiter: str, limits: Limits) -> Table:
+    """Header or not, names, and the row cap: what CSVs and sheets share."""
     if raw.empty:
         raise DatasetError("The file is empty.")
     first = [str(cell).strip() for cell in raw.iloc[0]]
-    has_header = any(not _is_number_or_missing(cell) for cell in first)
+    has_header = any(not looks_like_data(cell) for cell in first)
     if has_header:
         names = _header_names(first)
         raw, line_numbers = raw.iloc[1:], line_numbers[1:]
@@ -166,9 +191,23 @@ def read_table(data: bytes, *, limits: Limits = Limits(), min_columns: int = 2) 
     return Table(
         cells=raw,
         names=names,
-        line_numbers=line_numbers,
+        line_numbers=np.asarray(line_numbers),
         has_header=has_header,
         delimiter=delimiter,
+    )
+
+
+def cell_sentence(error: CellError, line_numbers: np.ndarray) -> str:
+    """A CellError as the sentence about a file: column, row number in the file, the cell."""
+    line = line_numbers[error.row]
+    if error.kind == "missing":
+        return f'Column "{error.column}" is empty in row {line}, and this model has no fill for it.'
+    if error.kind == "finite":
+        return f'Column "{error.column}" has an infinite value in row {line}.'
+    what = "a date" if error.kind == "date" else "a number"
+    return (
+        f'Column "{error.column}" has a value that is not {what} in row {line}: '
+        f'"{_shorten(error.cell)}".'
     )
 
 
@@ -213,162 +252,92 @@ def find_column(names: Sequence[str], wanted: str) -> str:
     return found
 
 
-def input_columns(table: Table, feature_names: Sequence[str]) -> list[str]:
-    """The columns holding a model's inputs: by name with a header, else the first ones."""
-    k = len(feature_names)
-    if table.has_header:
-        return [find_column(table.names, name) for name in feature_names]
-    if len(table.names) < k:
-        raise DatasetError(f"The file needs {k} columns of inputs ({', '.join(feature_names)}).")
-    # Without a header the first k columns are the inputs, in training order.
-    return table.names[:k]
+def input_cells(table: Table, plan: ColumnPlan) -> tuple[dict[str, pd.Series], list[str]]:
+    """A table's cells for each input of ``plan``, and the inputs it lacks.
+
+    With a header, columns are found by name (any case) and extra ones are left alone; an
+    input without a column is filled as in training in every row (the caller names it).
+    Without a header the first columns are the inputs, in training order.
+    """
+    inputs = plan.inputs
+    if not table.has_header:
+        if len(table.names) < len(inputs):
+            names = ", ".join(plan.input_names)
+            raise DatasetError(f"The file needs {len(inputs)} columns of inputs ({names}).")
+        return {c.name: table.cells[n] for c, n in zip(inputs, table.names, strict=False)}, []
+    cells: dict[str, pd.Series] = {}
+    absent: list[str] = []
+    for column in inputs:
+        found = _find_optional(table.names, column.name)
+        if found is not None:
+            cells[column.name] = table.cells[found]
+        elif column.fill is None and column.role != CATEGORY:
+            # Models stored before column plans know no fill: the column must be there.
+            find_column(table.names, column.name)
+        else:
+            absent.append(column.name)
+    if not cells:
+        wanted = ", ".join(f'"{name}"' for name in plan.input_names[:5])
+        shown = ", ".join(table.names[:12]) + (", ..." if len(table.names) > 12 else "")
+        raise DatasetError(
+            f"There is no column named {wanted} in the file; its columns are: {shown}."
+        )
+    return cells, absent
 
 
-def numeric_column(table: Table, name: str) -> np.ndarray:
-    """Convert one column to float64 (NaN where empty), naming the first cell that is no number."""
-    cells = table.cells[name].astype(str)
-    if table.decimal_comma:
-        cells = cells.str.replace(",", ".", regex=False)
-    try:
-        # Python's float() via numpy is several times faster than pd.to_numeric on clean data.
-        values = np.asarray(cells.to_numpy(dtype=object), dtype=np.float64)
-    except (TypeError, ValueError):
-        values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
-    unparsed = np.isnan(values)
-    if unparsed.any():
-        missing = cells[unparsed].str.strip().str.lower().isin(_MISSING).to_numpy()
-        bad = np.flatnonzero(unparsed)[~missing]
-        if bad.size:
-            row = int(bad[0])
-            cell = _shorten(str(table.cells[name].iloc[row]).strip())
+def _target(table: Table, name: str, limits: Limits) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The target's numbers, the rows that have one, and a note on the rows dropped."""
+    numbers = read_numbers(table.cells[name], table.decimal_comma)
+    present = numbers.present
+    if numbers.bad.any():
+        bad = np.flatnonzero(numbers.bad)
+        cell = _shorten(str(table.cells[name].iloc[bad[0]]).strip())
+        if bad.size <= (1 - MOSTLY) * present.sum():
             raise DatasetError(
                 f'Column "{name}" has a value that is not a number in row '
-                f'{table.line_numbers[row]}: "{cell}".'
+                f'{table.line_numbers[bad[0]]}: "{cell}".'
             )
-    return values
-
-
-def _decode(data: bytes) -> str:
-    for signature, kind in _SIGNATURES:
-        if data.startswith(signature):
-            raise DatasetError(f"This looks like {kind}, not a CSV; please save it as CSV first.")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise DatasetError("This looks like a binary file, not a CSV table.") from None
-    elif b"\x00" in data:
-        raise DatasetError("This looks like a binary file, not a CSV table.")
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = _decode_legacy(data)
-    text = text.lstrip("\ufeff").rstrip("\x1a")
-    start = text.lstrip()[:15].lower()
-    if start.startswith(("<!doctype html", "<html", "<?xml")):
-        raise DatasetError("This looks like a web page, not a CSV; please save the table as CSV.")
-    if start.startswith(("{", "[{", "[ {", '["', "[[")):
-        raise DatasetError("This looks like JSON, not a CSV table.")
-    sample = text[:_SNIFF_CHARS]
-    if len(_CONTROL.findall(sample)) > max(2, len(sample) // 100):
-        raise DatasetError("This looks like a binary file, not a CSV table.")
-    return text
-
-
-def _decode_legacy(data: bytes) -> str:
-    # Spreadsheets on Windows save Windows-1252; Latin-1 decodes every byte as a last resort.
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
-def _sniff(text: str, *, min_columns: int) -> tuple[str, int]:
-    """Choose the delimiter that gives a consistent table with the most numbers in it."""
-    sample = text[:_SNIFF_CHARS]
-    if len(text) > _SNIFF_CHARS and "\n" in sample:
-        sample = sample[: sample.rindex("\n")]
-    lines = [line for line in sample.splitlines() if line.strip()][:_SNIFF_LINES]
-    best: tuple[tuple[float, float, int], str, int] | None = None
-    for delimiter in DELIMITERS:
-        try:
-            # One line at a time: an unclosed quote must not swallow the rest of the sample.
-            rows = [next(csv.reader([line], delimiter=delimiter), []) for line in lines]
-        except csv.Error:
-            continue
-        widths = [len(row) for row in rows]
-        if not widths:
-            continue
-        width = max(set(widths), key=widths.count)
-        consistency = widths.count(width) / len(widths)
-        if width < 2 or consistency < 0.8:
-            continue
-        cells = [cell.strip() for row in rows[1:] or rows for cell in row]
-        numeric = sum(_is_number(cell, delimiter != ",") for cell in cells) / max(1, len(cells))
-        score = (numeric, consistency, width)
-        if best is None or score > best[0]:
-            best = (score, delimiter, width)
-    if best is not None:
-        return best[1], best[2]
-    if min_columns <= 1:
-        return ",", 1
-    if lines and all(_is_number_or_missing(line.strip()) for line in lines[1:] or lines):
         raise DatasetError(
-            "The file has only one column; I need at least two: the inputs and the value "
-            "to predict."
+            f'Column "{name}" holds text like "{cell}", and I predict numbers; '
+            "choose a column of numbers with y=NAME."
         )
-    raise DatasetError(
-        "This doesn't look like a table: I need columns separated by commas, semicolons or tabs."
-    )
-
-
-def _read_cells(text: str, delimiter: str) -> pd.DataFrame:
-    try:
-        return pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            header=None,
-            dtype=str,
-            na_filter=False,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            skipinitialspace=True,
-            engine="c",
+    infinite = np.flatnonzero(present & np.isinf(numbers.values))
+    if infinite.size:
+        raise DatasetError(
+            f'Column "{name}" has an infinite value in row {table.line_numbers[infinite[0]]}.'
         )
-    except pd.errors.EmptyDataError:
-        raise DatasetError("The file is empty.") from None
-    except pd.errors.ParserError as error:
-        raise DatasetError(_explain_parser_error(str(error), delimiter)) from None
-    except (ValueError, csv.Error, OverflowError):
-        raise DatasetError("I could not read this file as a CSV table.") from None
-
-
-def _explain_parser_error(message: str, delimiter: str) -> str:
-    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
-    if fields:
-        expected, line, saw = fields.groups()
-        return (
-            f"Row {line} has {saw} values but the rows above it have {expected} "
-            f"({_DELIMITER_NAMES[delimiter]}-separated)."
+    kept = np.flatnonzero(present)
+    dropped = table.n_rows - kept.size
+    if kept.size == 0:
+        raise DatasetError(f'Column "{name}", the value to predict, has no values.')
+    if kept.size < limits.min_rows:
+        if dropped:
+            raise DatasetError(
+                f"Only {_rows(kept.size)} {'has' if kept.size == 1 else 'have'} a value in "
+                f'column "{name}" ({dropped:,} empty); I need at least {limits.min_rows}.'
+            )
+        raise DatasetError(
+            f"The table has only {_rows(kept.size)} of data; I need at least {limits.min_rows}."
         )
-    quote = re.search(r"EOF inside string starting at row (\d+)", message)
-    if quote:
-        return f"A quote opened in row {int(quote.group(1)) + 1} is never closed."
-    return "I could not read this file as a CSV table."
+    notes = [f"{name}: {_rows(dropped)} without a value dropped"] if dropped else []
+    return numbers.values[kept], kept, notes
 
 
 def _header_names(cells: list[str]) -> list[str]:
-    names = [cell or f"column{i}" for i, cell in enumerate(cells, start=1)]
+    # Line breaks and tabs inside a header cell (spreadsheets allow them) become spaces.
+    names = [" ".join(cell.split()) or f"column{i}" for i, cell in enumerate(cells, start=1)]
     seen: dict[str, str] = {}
     for name in names:
         key = name.casefold()
         if key in seen:
             raise DatasetError(
-                f'Two columns are named "{name}"; please give each column its own name.'
+                f'Two columns are named "{shorten(name, 40)}"; please give each column its own '
+                "name."
             )
         seen[key] = name
-    return names
+    # Names are shortened here, once, so storage, plots and messages never see a long one.
+    taken: set[str] = set()
+    return [unique_name(name, taken, MAX_NAME) for name in names]
 
 
 def _default_names(width: int) -> list[str]:
@@ -382,37 +351,20 @@ def _default_names(width: int) -> list[str]:
 def _find_optional(names: Sequence[str], wanted: str) -> str | None:
     if wanted in names:
         return wanted
-    folded = [name for name in names if name.casefold() == wanted.strip().casefold()]
-    return folded[0] if len(folded) == 1 else None
+    for key in (wanted.strip(), shorten(wanted.strip())):
+        folded = [name for name in names if name.casefold() == key.casefold()]
+        if len(folded) == 1:
+            return folded[0]
+    return None
 
 
 def _has_any_number(table: Table) -> bool:
-    head = table.cells.head(50)
+    head = table.cells.head(50).to_numpy().ravel()
     return any(
-        _is_number(str(cell).strip(), table.decimal_comma) for cell in head.to_numpy().ravel()
+        is_plain_number(cell, table.decimal_comma)
+        or lenient_number(cell, table.decimal_comma) is not None
+        for cell in (str(cell).strip() for cell in head)
     )
-
-
-def _check_finite(matrix: np.ndarray, line_numbers: np.ndarray) -> None:
-    bad = ~np.isfinite(matrix).all(axis=1)
-    count = int(bad.sum())
-    if count:
-        first = int(line_numbers[np.flatnonzero(bad)[0]])
-        rows = f"{_rows(count)} {'has' if count == 1 else 'have'}"
-        raise DatasetError(
-            f"{rows} a missing or infinite value (the first is row {first}); "
-            "please fill them in or remove them."
-        )
-
-
-def _is_number(cell: str, decimal_comma: bool = False) -> bool:
-    if _NUMBER.fullmatch(cell):
-        return True
-    return decimal_comma and _COMMA_NUMBER.fullmatch(cell) is not None
-
-
-def _is_number_or_missing(cell: str) -> bool:
-    return cell.lower() in _MISSING or _is_number(cell, decimal_comma=True)
 
 
 def _rows(count: int) -> str:

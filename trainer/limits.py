@@ -17,3 +17,5 @@ class Limits:
     max_batch_size: int = 65536
     max_predict_values: int = 50
     max_validation_split: float = 0.5
+    # An .xlsx is a zip archive: the most its files may unpack to (a guard against zip bombs).
+    max_unzipped_bytes: int = 100_000_000

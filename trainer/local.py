@@ -1,4 +1,4 @@
-"""``trainbot train FILE.csv``: train on a local CSV and print a summary or JSON.
+"""``trainbot train FILE``: train on a local CSV or .xlsx and print a summary or JSON.
 
 This is a command-line front end, so unlike the library modules it writes to stdout/stderr.
 """
@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from trainer.dataset import DatasetError, check_upload_size, parse_csv
+from trainer.errors import PredictError
+from trainer.inputs import parse_inputs
 from trainer.limits import Limits
-from trainer.params import PRESETS, ParamError, parse_params, parse_predict_values
+from trainer.params import PRESETS, ParamError, parse_params
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 BAR_WIDTH = 30
@@ -23,13 +25,14 @@ BAR_WIDTH = 30
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``train`` command's arguments to ``parser``."""
-    parser.add_argument("file", type=Path, help="CSV file to train on")
+    parser.add_argument("file", type=Path, help="CSV or .xlsx file to train on")
     parser.add_argument(
         "--predict",
         nargs="+",
         default=[],
         metavar="X",
-        help="inputs to predict after training (k values per prediction for k inputs)",
+        help="inputs to predict after training: k values per prediction for k inputs, "
+        "or name=value pairs (';' between predictions)",
     )
     parser.add_argument("--epochs", type=int, help="passes over the data (default: automatic)")
     parser.add_argument("--preset", choices=PRESETS, default="default", help="training recipe")
@@ -37,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--x", help="input columns, comma-separated (default: x, else all but last)"
     )
     parser.add_argument("--y", help="target column (default: y, else the last column)")
+    parser.add_argument(
+        "--sheet", help="sheet of an .xlsx file, by name or number (default: first)"
+    )
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--lr", type=float, help="learning rate")
     parser.add_argument("--optimizer", help="adam, rmsprop or sgd")
@@ -50,14 +56,12 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     """Run ``trainbot train``; returns the exit code."""
     try:
         params = parse_params(_param_tokens(args), limits)
-        predict = parse_predict_values(args.predict, limits) if args.predict else ()
-        dataset = parse_csv(_read(args.file, limits), x=params.x, y=params.y, limits=limits)
-        k = len(dataset.feature_names)
-        if len(predict) % k:
-            raise ParamError(
-                f"--predict needs {k} values per prediction ({', '.join(dataset.feature_names)})."
-            )
-    except (DatasetError, ParamError) as error:
+        dataset = parse_csv(
+            _read(args.file, limits), x=params.x, y=params.y, sheet=params.sheet, limits=limits
+        )
+        # Checked before training, which takes a while: a typo should fail at once.
+        predict = parse_inputs(args.predict, dataset.column_plan, limits) if args.predict else []
+    except (DatasetError, ParamError, PredictError) as error:
         return _fail(str(error), EXIT_BAD_INPUT)
 
     # Imported here: Keras takes seconds to load and bad input should fail fast.
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     finally:
         if bar is not None:
             bar.finish()
-    predictions = Predictor.from_result(result).predict(predict) if predict else []
+    predictions = Predictor.from_result(result, dataset.plan).predict(predict) if predict else []
     plot = None
     if args.plot is not None:
         try:
@@ -83,6 +87,8 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
             return _fail(f"can't write {args.plot}: {error.strerror}", EXIT_FAILED)
         plot = str(args.plot)
     report = _report(result, predictions, plot)
+    report["features"] = dataset.input_names
+    report["columns"] = dataset.notes
     if args.json:
         print(json.dumps(_json_safe(report)))
     else:
@@ -96,6 +102,7 @@ def _param_tokens(args: argparse.Namespace) -> list[str]:
         "preset": args.preset,
         "x": args.x,
         "y": args.y,
+        "sheet": args.sheet,
         "seed": args.seed,
         "lr": args.lr,
         "optimizer": args.optimizer,
@@ -166,12 +173,14 @@ def _table(report: dict[str, Any]) -> str:
                     f"{_num(values['mae']):>12}{_num(values['r2'], 4):>10}"
                 )
     lines += ["", report["verdict"]]
+    if report.get("columns"):
+        lines += ["", "Columns:", *(f"  {note}" for note in report["columns"])]
     if report["predictions"]:
         lines += ["", "Predictions:"]
         for prediction in report["predictions"]:
             inputs = ", ".join(
-                f"{name} = {value:g}"
-                for name, value in zip(report["features"], prediction["values"], strict=True)
+                f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
+                for name, value in zip(report["features"], prediction["inputs"], strict=True)
             )
             lines.append(f"  {inputs}  ->  {report['target']} = {prediction['predicted']:.6g}")
             if prediction["warning"]:

@@ -35,6 +35,7 @@ _ALIASES = {
     "predict": "predict",
     "x": "x",
     "y": "y",
+    "sheet": "sheet",
 }
 
 
@@ -52,6 +53,7 @@ class TrainParams:
     predict: tuple[float, ...] = field(default_factory=tuple)
     x: tuple[str, ...] | None = None
     y: str | None = None
+    sheet: str | None = None  # which sheet of an .xlsx upload (name or number); None: the first
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
@@ -105,7 +107,7 @@ def parse_predict_values(tokens: Sequence[str], limits: Limits) -> tuple[float, 
 
 
 def _option_list() -> str:
-    return "epochs, lr, optimizer, batch, val, seed, preset, predict, x, y"
+    return "epochs, lr, optimizer, batch, val, seed, preset, predict, x, y, sheet"
 
 
 def _split_list(raw: str) -> list[str]:
@@ -187,6 +189,12 @@ def _column(key: str, raw: str, limits: Limits) -> str:
     return raw
 
 
+def _sheet(key: str, raw: str, limits: Limits) -> str:
+    if not raw:
+        raise ParamError(f"{key} needs the name or number of a sheet, e.g. {key}=Data.")
+    return raw[:100]
+
+
 def _predict(key: str, raw: str, limits: Limits) -> tuple[float, ...]:
     return parse_predict_values([raw], limits)
 
@@ -202,4 +210,5 @@ _PARSERS: dict[str, Callable[[str, str, Limits], Any]] = {
     "predict": _predict,
     "x": _columns,
     "y": _column,
+    "sheet": _sheet,
 }

@@ -105,7 +105,7 @@ def train_model(
     Raising instead would retry the job, and a retry trains again from the start only to fail
     at the same step (a column named `$y^$` cost three full trainings that way).
     """
-    dataset = parse_csv(content, x=params.x, y=params.y, limits=settings.limits)
+    dataset = parse_csv(content, x=params.x, y=params.y, sheet=params.sheet, limits=settings.limits)
     result = train(
         dataset,
         params,
@@ -117,7 +117,7 @@ def train_model(
     keras_file = save_model_bytes(result)
     missing: list[str] = []
     # The predictor answers the predictions asked with /train, and goes to the model cache.
-    predictor = _after_fit([], "predictor", lambda: Predictor.from_result(result))
+    predictor = _after_fit([], "predictor", lambda: Predictor.from_result(result, dataset.plan))
     predictions: list[Prediction] = []
     if params.predict:
         if predictor is None:
@@ -127,10 +127,12 @@ def train_model(
             predictions = _after_fit(missing, PREDICTIONS, lambda: predictor.predict(asked)) or []
     png = _after_fit(missing, PLOT, lambda: render_report_png(dataset, result, predictions))
     summary = _after_fit(
-        missing, DETAILS, lambda: _train_summary(result, predictions, dataset.n_rows)
+        missing,
+        DETAILS,
+        lambda: {**_train_summary(result, predictions, dataset.n_rows), **dataset.summary()},
     ) or {
         "n_rows": dataset.n_rows,
-        "feature_names": list(result.feature_names),
+        "feature_names": list(dataset.input_names),
         "target_name": result.target_name,
     }
     if missing:
@@ -138,7 +140,8 @@ def train_model(
     return Trained(
         model=NewModel(
             keras_file=keras_file,
-            scaling=_json_safe(result.scaling),
+            # The column plan travels with the model, under "columns".
+            scaling=_json_safe({**result.scaling, "columns": dataset.column_plan.to_dict()}),
             feature_names=list(result.feature_names),
             target_name=result.target_name,
             feature_ranges=[list(r) for r in result.feature_ranges],
@@ -523,8 +526,8 @@ class Worker:
             content = self.store.records.dataset_content(job.chat_id, job.dataset_id or -1)
             if content is None:
                 raise JobFailure("The uploaded file of this job is gone.")
-            table = predictor.predict_csv(content, self.settings.limits)
-            rows = max(table.count(b"\n") - 1, 0)
+            predicted = predictor.predict_table(content, self.settings.limits)
+            table, rows = predicted.data, predicted.rows
             self.store.queue.complete(
                 job,
                 result={"rows": rows, "model_version": version},
@@ -534,7 +537,11 @@ class Worker:
                     )
                 ],
                 messages=[
-                    NewMessage("predictions_csv", {"rows": rows, "model_version": version}, "csv")
+                    NewMessage(
+                        "predictions_csv",
+                        {"rows": rows, "model_version": version, "notes": predicted.notes},
+                        "csv",
+                    )
                 ],
             )
             return
@@ -576,7 +583,8 @@ class Worker:
 
 def _prediction_dict(prediction: Prediction) -> dict[str, Any]:
     return {
-        "inputs": list(prediction.values),
+        "inputs": list(prediction.inputs or prediction.values),
+        "names": list(prediction.names),
         "value": prediction.predicted,
         "warning": prediction.warning,
     }

@@ -1,4 +1,5 @@
-"""Predictions: `/predict 200` with the chat's active model, and a CSV of inputs → a CSV back."""
+"""Predictions: `/predict 200` or `/predict age=50 region=north` with the chat's active model,
+and a CSV or .xlsx of inputs → a CSV back."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from bot import enqueue, offers, replies, texts, uploads
 from bot.context import BotContext
 from bot.parsing import parse_command
 from bot.uploads import Refusal
-from trainer.params import ParamError, parse_predict_values
+from storage.models import Model
+from trainer.columns import ColumnPlan
+from trainer.errors import PredictError
+from trainer.inputs import example, parse_inputs
 
 
 async def predict_command(update: Update, context: BotContext) -> None:
@@ -24,20 +28,19 @@ async def predict_command(update: Update, context: BotContext) -> None:
     if model is None:
         await replies.reply(message, texts.NO_MODEL)
         return
-    features = list(model.feature_names) or ["x"]
+    plan = model_plan(model)
+    features = plan.input_names or ["x"]
     if not context.args:
-        await replies.reply(message, texts.predict_usage(features))
+        await replies.reply(message, texts.predict_usage(features, example(plan)))
         return
     try:
-        values = parse_predict_values(context.args, context.settings.limits)
-    except ParamError as error:
-        await replies.reply(message, texts.bad_values(str(error)))
+        # Named values (any case) or bare ones in column order; inputs left out are filled by
+        # the worker as in training, and its answer says so.
+        rows = parse_inputs(context.args, plan, context.settings.limits)
+    except PredictError as error:
+        shown = example(plan) if len(features) > 1 else "200"
+        await replies.reply(message, texts.bad_values(str(error), shown))
         return
-    if len(values) % len(features):
-        await replies.reply(message, texts.predict_wrong_count(features, len(values)))
-        return
-    width = len(features)
-    rows = [list(values[i : i + width]) for i in range(0, len(values), width)]
     # No acknowledgement: the answer itself comes within moments, through the outbox.
     await context.db(
         enqueue.prediction,
@@ -89,7 +92,7 @@ async def predict_on_csv(
         if model is None:
             raise Refusal(texts.NO_MODEL)
         content = await uploads.fetch(context, chat.id, document)
-        table = await uploads.read_inputs_csv(content, model.feature_names, limits)
+        table = await uploads.read_inputs_csv(content, model_plan(model), limits)
     except Refusal as refusal:
         await replies.answer(str(refusal), to=reply_to, replacing=replacing)
         return
@@ -108,3 +111,10 @@ async def predict_on_csv(
     )
     text = texts.predict_csv_queued(job.id, position, model.version, filename)
     await replies.acknowledge_job(context, chat.id, job.id, text, to=reply_to, replacing=replacing)
+
+
+def model_plan(model: Model) -> ColumnPlan:
+    """How the model reads raw inputs (stored with it; plain numbers for older models)."""
+    return ColumnPlan.of_model(
+        model.scaling, list(model.feature_names), model.target_name, model.feature_ranges
+    )

@@ -1,5 +1,5 @@
 """Every way to ask for training: a /train caption, /train as a reply, /train then the file,
-and a CSV with no command (answered with a button)."""
+and a CSV or .xlsx with no command (answered with a button)."""
 
 from __future__ import annotations
 
@@ -112,12 +112,17 @@ async def train_on(
         params = _params(options, settings.limits)
         content = await uploads.fetch(context, chat.id, document)
         dataset = await uploads.read_training_csv(
-            content, x=params.x, y=params.y, limits=settings.limits
+            content,
+            x=params.x,
+            y=params.y,
+            sheet=params.sheet,
+            limits=settings.limits,
+            predict=params.predict,
         )
     except Refusal as refusal:
         await replies.answer(str(refusal), to=reply_to, replacing=replacing)
         return
-    columns = [*dataset.feature_names, dataset.target_name]
+    columns = [*dataset.input_names, dataset.target_name]
     job, position = await context.db(
         enqueue.training,
         context.store,
@@ -130,9 +135,9 @@ async def train_on(
         params=params.to_dict(),
         reply_to_message_id=reply_to.message_id,
     )
-    log.info("job %s queued from a %s-row CSV", job.id, dataset.n_rows, extra={"job_id": job.id})
+    log.info("job %s queued from a %s-row table", job.id, dataset.n_rows, extra={"job_id": job.id})
     text = texts.train_queued(
-        job.id, position, dataset.n_rows, dataset.feature_names, dataset.target_name
+        job.id, position, dataset.n_rows, dataset.input_names, dataset.target_name
     )
     await replies.acknowledge_job(context, chat.id, job.id, text, to=reply_to, replacing=replacing)
 

@@ -1,0 +1,80 @@
+"""Workbooks and zip files that tests write: real .xlsx files made with openpyxl, and bad ones."""
+
+from __future__ import annotations
+
+import functools
+import io
+import zipfile
+from collections.abc import Sequence
+from typing import Any
+
+import openpyxl
+
+BOMB_MEGABYTES = 120  # over the default Limits.max_unzipped_bytes of 100 MB
+
+
+def xlsx(
+    rows: Sequence[Sequence[Any]], *, sheets: dict[str, Sequence[Sequence[Any]]] | None = None
+) -> bytes:
+    """A real workbook: ``rows`` on the first sheet ("Data"), then any further named sheets."""
+    workbook = openpyxl.Workbook()
+    first = workbook.active
+    first.title = "Data"
+    for row in rows:
+        first.append(list(row))
+    for title, more in (sheets or {}).items():
+        sheet = workbook.create_sheet(title)
+        for row in more:
+            sheet.append(list(row))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@functools.cache
+def zip_bomb() -> bytes:
+    """About 120 kB that would unpack to 120 MB: a sheet of zeros inside a workbook's layout."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w") as member:
+            chunk = b"\0" * (1 << 20)
+            for _ in range(BOMB_MEGABYTES):
+                member.write(chunk)
+    return buffer.getvalue()
+
+
+@functools.cache
+def lying_zip_bomb() -> bytes:
+    """A workbook whose sheet claims 100 bytes but inflates to megabytes: the listing lies."""
+    real = xlsx([["x", "y"], *[[i, 2 * i] for i in range(12)]])
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(real)) as source,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data + b" " * 5_000_000
+            archive.writestr(info.filename, data)
+    patched = bytearray(buffer.getvalue())
+    name = b"xl/worksheets/sheet1.xml"
+    # Rewrite the uncompressed size in the local header and the central directory to 100.
+    for signature, size_offset, name_offset in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        start = 0
+        while (start := patched.find(signature, start)) != -1:
+            if patched[start + name_offset : start + name_offset + len(name)] == name:
+                patched[start + size_offset : start + size_offset + 4] = (100).to_bytes(4, "little")
+            start += 4
+    return bytes(patched)
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    """A zip archive of the given files (an .ods, a .docx, any zip)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()

@@ -1,0 +1,155 @@
+"""What people type after ``/predict`` (or ``--predict``): named values, bare values, rows.
+
+- Named: ``/predict bmi=32 age=50 region=north``. Names are the table's column names, in any
+  case; a value with spaces goes in quotes (``city="New York"``); ``;`` starts another row.
+  A name the model does not know is refused with the list of its inputs; an input left out
+  is filled as in training (the median, the middle date, the "missing" level), and the answer
+  says so. The same holds for a CSV of inputs: missing columns are filled and named.
+- Bare: ``/predict 200`` or ``/predict 1 2 3.5``: values in the order of the model's inputs,
+  separated by spaces, commas or semicolons, as many rows as they fill.
+
+Both give rows of ``{input name: text}``, which ``ColumnPlan.encode`` reads like table cells,
+so a value means the same typed here as in the training file. This module must stay free of
+Keras: the bot checks ``/predict`` with it before queueing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainer.columns import CellError, ColumnPlan
+from trainer.errors import PredictError
+from trainer.limits import Limits
+
+Row = dict[str, str]
+
+
+def parse_inputs(tokens: Sequence[str], plan: ColumnPlan, limits: Limits = Limits()) -> list[Row]:  # noqa: B008
+    """Rows of named raw values from ``/predict`` tokens; PredictError says what is wrong."""
+    text = " ".join(tokens).strip()
+    if not text:
+        raise PredictError("Give at least one value to predict, e.g. /predict 200.")
+    if "=" in text:
+        rows = [_named_row(part, plan) for part in text.split(";") if part.strip()]
+        count = sum(len(row) for row in rows)
+    else:
+        values = text.replace(";", " ").replace(",", " ").split()
+        rows = _positional_rows(values, plan)
+        count = len(values)
+    if count > limits.max_predict_values:
+        raise PredictError(
+            f"That is {count} values; I predict at most {limits.max_predict_values} at once."
+        )
+    check_rows(rows, plan)
+    return rows
+
+
+def rows_of(values: Any, plan: ColumnPlan) -> list[Row]:
+    """Rows of named text from what a job or a caller holds: rows of ``{name: value}``, rows of
+    values in input order, or a flat list of values (as many rows as it fills)."""
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    values = list(values)
+    if values and all(isinstance(row, Mapping) for row in values):
+        return [_canonical(row, plan) for row in values]
+    if values and all(isinstance(row, list | tuple) for row in values):
+        k = len(plan.input_names)
+        for row in values:
+            if len(row) != k:
+                raise PredictError(f"This model needs {k} values per prediction.")
+        return [dict(zip(plan.input_names, map(_text, row), strict=True)) for row in values]
+    return _positional_rows([_text(value) for value in values], plan)
+
+
+def cells_of(rows: Sequence[Row], plan: ColumnPlan) -> dict[str, pd.Series]:
+    """Rows of named text as the columns ``ColumnPlan.encode`` reads (absent names: empty)."""
+    return {
+        name: pd.Series([row.get(name, "") for row in rows], dtype=object)
+        for name in plan.input_names
+    }
+
+
+def check_rows(rows: Sequence[Row], plan: ColumnPlan) -> None:
+    """Refuse a row whose values the model cannot read (a word where a number goes, ...)."""
+    try:
+        plan.encode(cells_of(rows, plan), n_rows=len(rows))
+    except CellError as error:
+        raise PredictError(str(error)) from None
+
+
+def example(plan: ColumnPlan, limit: int = 4) -> str:
+    """Named values for a usage line, from training: ``bmi=30.5 age=39 region=north``."""
+    parts = []
+    for column in plan.inputs[:limit]:
+        value = column.levels[0] if column.levels else column.fill_text() or "1"
+        token = f"{column.name}={value}"
+        parts.append(f'"{token}"' if " " in token else token)
+    return " ".join(parts)
+
+
+def _named_row(part: str, plan: ColumnPlan) -> Row:
+    try:
+        tokens = shlex.split(part)
+    except ValueError:  # an unclosed quote: read it as typed
+        tokens = part.split()
+    row: Row = {}
+    for token in tokens:
+        name, sep, value = token.partition("=")
+        if not sep or not name.strip():
+            example = " ".join(f"{n}=…" for n in plan.input_names[:3])
+            raise PredictError(
+                f'Please write every input as name=value (e.g. {example}), not "{token[:24]}".'
+            )
+        column = plan.column(name)
+        if column is None:
+            raise PredictError(
+                f'This model has no input "{name[:40]}"; its inputs are: {_list(plan)}.'
+            )
+        if column.name in row:
+            raise PredictError(f"{column.name} is given twice.")
+        row[column.name] = value.strip()
+    return row
+
+
+def _positional_rows(values: Sequence[str], plan: ColumnPlan) -> list[Row]:
+    names = plan.input_names
+    k = len(names)
+    if not values or len(values) % k:
+        raise PredictError(
+            f"This model needs {k} values per prediction ({_list(plan)}); you gave {len(values)}."
+            if k > 1
+            else "Give at least one value to predict, e.g. /predict 200."
+        )
+    return [dict(zip(names, values[i : i + k], strict=True)) for i in range(0, len(values), k)]
+
+
+def _canonical(row: Mapping[str, Any], plan: ColumnPlan) -> Row:
+    named: Row = {}
+    for name, value in row.items():
+        column = plan.column(str(name))
+        if column is None:
+            raise PredictError(
+                f'This model has no input "{str(name)[:40]}"; its inputs are: {_list(plan)}.'
+            )
+        named[column.name] = _text(value)
+    return named
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _list(plan: ColumnPlan, limit: int = 10) -> str:
+    names = plan.input_names
+    return ", ".join(names[:limit]) + (
+        f" and {len(names) - limit} more" if len(names) > limit else ""
+    )
