@@ -39,6 +39,7 @@ NOT_MODIFIED = (
     "exactly the same as a current content and reply markup of the message"
 )
 _QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
+MIGRATED = "Bad Request: group chat was upgraded to a supergroup chat"
 _DEFAULT_DESCRIPTIONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -617,6 +618,7 @@ class FakeTelegram:
         self.webhook_deliveries: list[dict[str, Any]] = []
 
         self._chats: dict[int, dict[str, Any]] = {}
+        self._migrated: dict[int, int] = {}  # old group id → its supergroup's id
         self._messages: dict[int, list[ChatMessage]] = {}
         self._all_messages: list[ChatMessage] = []
         self._by_id: dict[tuple[int, int], ChatMessage] = {}
@@ -830,6 +832,30 @@ class FakeTelegram:
         self._pending_callbacks.add(query_id)
         self.push_update({"callback_query": query})
         return query_id
+
+    def migrate_chat(
+        self, group_id: int, supergroup_id: int, *, announce: bool = True
+    ) -> dict[str, Any]:
+        """Upgrade a group to a supergroup, as Telegram does; return the supergroup's Chat.
+
+        From now on every call naming the group fails with 400 and migrate_to_chat_id (PTB
+        raises ChatMigrated). With announce, the two service messages Telegram sends arrive as
+        updates: migrate_to_chat_id in the group, migrate_from_chat_id in the supergroup.
+        """
+        group = self.add_chat(group_id, chat_type="group")
+        if not str(supergroup_id).startswith("-100"):
+            raise ValueError("supergroup ids start with -100")
+        supergroup = self.add_chat(supergroup_id, chat_type="supergroup", title=group["title"])
+        user = self._user(group, None)
+        if announce:
+            notice = self._new_message(group, user, from_bot=False)
+            self._record(notice)
+            self.push_update({"message": {**notice.to_dict(), "migrate_to_chat_id": supergroup_id}})
+            welcome = self._new_message(supergroup, user, from_bot=False)
+            self._record(welcome)
+            self.push_update({"message": {**welcome.to_dict(), "migrate_from_chat_id": group_id}})
+        self._migrated[group_id] = supergroup_id
+        return supergroup
 
     def push_update(self, update: dict[str, Any]) -> int:
         """Queue a raw update (without update_id) for the bot; return its update_id."""
@@ -1175,6 +1201,10 @@ class FakeTelegram:
         chat = self._chats.get(chat_id) if isinstance(chat_id, int) else None
         if chat is None:
             raise _bad_request("chat not found")
+        if chat_id in self._migrated:
+            raise TelegramApiError(
+                400, MIGRATED, {"migrate_to_chat_id": self._migrated[int(chat_id)]}
+            )
         return chat
 
     def _message_id(self, params: dict[str, Any]) -> int:

@@ -14,7 +14,14 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, EndPointNotFound, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    EndPointNotFound,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -282,6 +289,54 @@ async def test_parse_modes_reject_what_telegram_rejects(tg: FakeTelegram, bot: B
 
     assert html.text == markdown.text.replace("0.1", "< 0.1") == "loss < 0.1"
     assert [(e.type, e.offset, e.length) for e in html.entities] == [("bold", 0, 4)]
+
+
+async def test_an_unclosed_tag_is_refused_in_texts_and_captions(tg: FakeTelegram, bot: Bot) -> None:
+    tg.add_chat(CHAT)
+    table = "<b>Table</b>\n<pre>row 1\nrow 2\n…"
+
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities.*end tag.*pre"):
+        await bot.send_message(CHAT, table, parse_mode="HTML")
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+        await bot.send_photo(CHAT, png(2, 2), caption="<i>plot", parse_mode="HTML")
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+        await bot.send_message(CHAT, "<b>bold <i>both</b></i>", parse_mode="HTML")
+
+    assert tg.sent(CHAT) == []
+
+
+async def test_a_too_large_upload_raises_network_error(tg: FakeTelegram, bot: Bot) -> None:
+    tg.add_chat(CHAT)
+    tg.fail_next("sendDocument", status=413)
+
+    with pytest.raises(NetworkError, match=r"(?i)too large"):
+        await bot.send_document(CHAT, b"x" * 100, filename="big.csv")
+
+    assert tg.failed_calls[0].error_code == 413 and tg.sent(CHAT) == []
+
+
+async def test_a_migrated_group_answers_chat_migrated_and_announces_it(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    old = -4242
+    tg.add_chat(old, chat_type="group", title="Lab")
+    await bot.send_message(old, "before")
+
+    supergroup = tg.migrate_chat(old, GROUP)
+
+    with pytest.raises(ChatMigrated) as raised:
+        await bot.send_message(old, "after")
+    assert raised.value.new_chat_id == GROUP
+    await bot.send_message(GROUP, "after")
+    assert supergroup["type"] == "supergroup" and supergroup["title"] == "Lab"
+    assert [m.text for m in tg.sent(old)] == ["before"]
+    assert [m.text for m in tg.sent(GROUP)] == ["after"]
+    notices = [u["message"] for u in tg.pending_updates]
+    assert [(n["chat"]["id"], n.get("migrate_to_chat_id")) for n in notices] == [
+        (old, GROUP),
+        (GROUP, None),
+    ]
+    assert notices[1]["migrate_from_chat_id"] == old
 
 
 async def test_commands_are_recorded_and_validated(tg: FakeTelegram, bot: Bot) -> None:
