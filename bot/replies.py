@@ -3,18 +3,26 @@
 429s are retried by the AIORateLimiter (honouring retry_after). Here: Telegram's 5xx answers
 and connection failures, a few times with a short backoff. A timeout is not retried: the
 message may have arrived, and a handler's answer is not worth the risk of saying it twice.
+An answer whose HTML Telegram cannot parse is sent again as plain text.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from telegram import InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, NetworkError, TimedOut
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
 
+from bot import texts
 from bot.context import BotContext
 
 log = logging.getLogger(__name__)
@@ -25,31 +33,53 @@ ATTEMPTS = 3
 BACKOFF_SECONDS = 0.5
 
 
+def _transient(error: BaseException) -> bool:
+    # BadRequest and TimedOut are NetworkErrors too, but neither gets better by sending again.
+    return isinstance(error, NetworkError) and not isinstance(error, (BadRequest, TimedOut))
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    log.warning("Telegram call failed (%s); retrying", error)
+
+
 async def retrying(call: Callable[[], Awaitable[T]], attempts: int = ATTEMPTS) -> T:
     """Await `call()`, calling it again after a transient network failure."""
-    for attempt in range(1, attempts + 1):
-        try:
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(_transient),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=BACKOFF_SECONDS, min=BACKOFF_SECONDS),
+        before_sleep=_log_retry,
+        reraise=True,
+    ):
+        with attempt:
             return await call()
-        except (BadRequest, TimedOut):
-            raise
-        except NetworkError as error:
-            if attempt == attempts:
-                raise
-            log.warning("Telegram call failed (%s); retrying", error)
-            await asyncio.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
+
+
+async def _html_or_plain(call: Callable[[dict[str, Any], str], Awaitable[T]], text: str) -> T:
+    """`call(mode, text)` as HTML, and as plain text if Telegram cannot parse the HTML."""
+    try:
+        return await retrying(lambda: call({}, text))
+    except BadRequest as error:
+        if "can't parse entities" not in error.message.lower():
+            raise
+        log.warning("Telegram could not parse an answer (%s); sending it as plain text", error)
+    return await retrying(lambda: call({"parse_mode": None}, texts.plain(text)))
 
 
 async def reply(
     message: Message, text: str, *, keyboard: InlineKeyboardMarkup | None = None, **kwargs: Any
 ) -> Message:
     """Answer `message` (quoted, so it reads well in groups) with HTML text."""
-    return await retrying(lambda: message.reply_text(text, reply_markup=keyboard, **kwargs))
+    return await _html_or_plain(
+        lambda mode, t: message.reply_text(t, reply_markup=keyboard, **kwargs, **mode), text
+    )
 
 
 async def edit(message: Message, text: str) -> Message:
     """Replace the text of one of the bot's messages (and drop its buttons)."""
-    edited = await retrying(lambda: message.edit_text(text))
+    edited = await _html_or_plain(lambda mode, t: message.edit_text(t, **mode), text)
     return edited if isinstance(edited, Message) else message
 
 

@@ -12,9 +12,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from telegram.constants import MessageLimit
+
 # Telegram's limits on one message's text and on a media caption.
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
+MAX_TEXT = int(MessageLimit.MAX_TEXT_LENGTH)
+MAX_CAPTION = int(MessageLimit.CAPTION_LENGTH)
+ELLIPSIS = "…"
 
 TRAIN_EXAMPLE = "/train epochs=300 lr=0.01 x=temp y=sales predict=200,300"
 
@@ -56,17 +59,58 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+# One piece of HTML that must not be cut: a tag, a character reference, or one character.
+_HTML_PIECE = re.compile(r"<[^<>]*>|&(?:#[0-9]+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);|.", re.DOTALL)
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
+
+
 def clip(text: str, limit: int = MAX_TEXT) -> str:
-    """Cut text to Telegram's limit at a line break, so no HTML tag is left open."""
+    """Cut HTML text to `limit` (UTF-16 units, as Telegram counts), ending in "…".
+
+    Never inside a tag or a character reference, and every tag still open at the cut is closed,
+    so Telegram can parse the result (a table's <pre> that spans many lines stays whole). The
+    cut goes at the last line break when that keeps at least half of what fits. Telegram
+    counts the text without its tags: measuring with them keeps well inside its limit.
+    """
     if utf16_len(text) <= limit:
         return text
-    lines = text.split("\n")
-    while lines and utf16_len("\n".join([*lines, "…"])) > limit:
-        lines.pop()
-    if lines:
-        return "\n".join([*lines, "…"])
-    # One overlong line: fall back to plain text, since cutting HTML could leave a tag open.
-    return esc(html.unescape(re.sub(r"<[^>]+>", "", text)))[: limit // 2] + "…"
+    open_tags: list[str] = []
+    used = 0
+    cut = 0
+    cut_tags: list[str] = []
+    line_cut: tuple[int, list[str]] | None = None
+    for piece in _HTML_PIECE.finditer(text):
+        token = piece[0]
+        tags = open_tags
+        tag = _TAG.match(token) if token.startswith("<") and len(token) > 1 else None
+        if tag is not None:
+            closing, name = tag[1] == "/", tag[2].lower()
+            if closing and name in open_tags:
+                tags = open_tags[: len(open_tags) - 1 - open_tags[::-1].index(name)]
+            elif not closing:
+                tags = [*open_tags, name]
+        closers = sum(len(name) + 3 for name in tags)
+        if used + utf16_len(token) + closers + len(ELLIPSIS) + 1 > limit:
+            break
+        used += utf16_len(token)
+        open_tags = tags
+        if token == "\n":
+            line_cut = (piece.start(), list(open_tags))
+        cut, cut_tags = piece.end(), list(open_tags)
+    if line_cut is not None and line_cut[0] >= cut // 2:
+        cut, cut_tags = line_cut[0], line_cut[1]
+        kept = text[:cut] + "\n" + ELLIPSIS
+    else:
+        kept = text[:cut] + ELLIPSIS
+    return kept + "".join(f"</{name}>" for name in reversed(cut_tags))
+
+
+def plain(text: str) -> str:
+    """HTML text as plain text: tags dropped, character references turned back into characters.
+
+    For resending a message that Telegram refused to parse, with no parse mode.
+    """
+    return html.unescape(re.sub(r"<[^<>]*>", "", text))
 
 
 # -- general -------------------------------------------------------------------------------
@@ -223,6 +267,13 @@ NO_MODEL = (
     "This chat has no model yet. Send a CSV with the caption /train to train one, "
     "or pick one with /use (see /models)."
 )
+
+
+def predict_rate_limited(limit: int, window: float, wait: float) -> str:
+    return (
+        f"Easy there – I answer at most {limit} /predict per chat every {duration(window)}. "
+        f"Please try again in {duration(max(wait, 1.0))}."
+    )
 
 
 def predict_usage(features: Sequence[str], example: str | None = None) -> str:
@@ -396,6 +447,24 @@ def job_failed(payload: Mapping[str, Any]) -> str:
 
 def job_cancelled(payload: Mapping[str, Any]) -> str:
     return f"❌ Job {payload.get('job_id')} is cancelled."
+
+
+# What each outbox message is, for the sentence that says it could not be sent.
+UNDELIVERED_WHAT = {
+    "train_summary": "the training summary",
+    "train_plot": "the plot",
+    "predictions": "the predictions",
+    "predictions_csv": "the predictions file",
+    "job_failed": "the failure notice",
+    "job_cancelled": "the cancellation notice",
+}
+
+
+def not_delivered(kind: str, job_id: int | None, *, too_large: bool) -> str:
+    what = UNDELIVERED_WHAT.get(kind, "a message")
+    of_job = f" of job {job_id}" if job_id is not None else ""
+    why = "it is larger than Telegram accepts" if too_large else "Telegram kept refusing it"
+    return f"⚠️ Sorry, I couldn't send you {what}{of_job}: {why}."
 
 
 # -- progress ------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from telegram import Chat, Message, Update, User
 
 from bot import access, progress, texts
@@ -100,6 +103,56 @@ def test_clip_cuts_at_a_line_and_keeps_html_valid() -> None:
     assert texts.utf16_len(clipped) <= 1000 and clipped.endswith("…")
     shown(clipped)
     assert texts.clip("short") == "short"
+
+
+def test_clip_closes_a_table_that_spans_many_lines() -> None:
+    # A <pre> of many lines, cut at a line break inside it, used to stay open: Telegram then
+    # refused the message ("can't parse entities").
+    rows = "\n".join(f"row {i:>4}  {i * 1.5:>10}" for i in range(400))
+    text = f"<b>Table</b>\n<pre>{rows}</pre>\nAsk me more."
+    clipped = texts.clip(text, 1000)
+    assert texts.utf16_len(clipped) <= 1000
+    assert clipped.endswith("\n…</pre>") and "row   10" in shown(clipped)
+
+
+def test_clip_never_cuts_a_tag_or_a_character_reference() -> None:
+    line = '<a href="https://example.com/x">a &amp; b &lt;c&gt;</a> ' * 300
+    for limit in range(40, 400, 7):
+        clipped = texts.clip(line, limit)
+        assert texts.utf16_len(clipped) <= limit, limit
+        text = shown(clipped)  # raises for a cut tag or an unclosed one
+        assert "&am" not in text and "&l" not in text and "&g" not in text, (limit, clipped)
+
+
+_PIECES = st.one_of(
+    st.text(alphabet="ab <&>\n😀", min_size=1, max_size=8).map(texts.esc),
+    st.sampled_from(["\n", "&amp;", "&#128512;"]),
+)
+
+
+@st.composite
+def _html(draw: st.DrawFn, depth: int = 0) -> str:
+    parts = draw(st.lists(_PIECES, min_size=1, max_size=6))
+    if depth < 3:
+        for _ in range(draw(st.integers(0, 3))):
+            tag = draw(st.sampled_from(["b", "i", "code", "pre", 'a href="https://x.y"']))
+            name = tag.split()[0]
+            parts.append(f"<{tag}>{draw(_html(depth + 1))}</{name}>")
+    return "".join(draw(st.permutations(parts)))
+
+
+@given(text=_html(), limit=st.integers(10, 300))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_clipped_html_always_parses_and_fits(text: str, limit: int) -> None:
+    clipped = texts.clip(text, limit)
+    assert texts.utf16_len(clipped) <= max(limit, texts.utf16_len(text) if clipped == text else 0)
+    shown(clipped)
+    if clipped != text:
+        assert texts.ELLIPSIS in clipped
+
+
+def test_plain_drops_tags_and_unescapes() -> None:
+    assert texts.plain('<b>a &lt; b</b> <a href="x">&amp;</a>\n<pre>c</pre>') == "a < b &\nc"
 
 
 @pytest.mark.parametrize(
