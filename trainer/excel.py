@@ -30,7 +30,7 @@ from trainer.limits import Limits
 ZIP_SIGNATURE = b"PK\x03\x04"
 MAX_MEMBERS = 10_000
 _UNREADABLE = (
-    "This looks like an Excel file, but I can't open it (it may be damaged); "
+    "This looks like an Excel spreadsheet, but I can't open it (it may be damaged); "
     "please save it again as .xlsx or CSV."
 )
 
