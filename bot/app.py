@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,13 +30,14 @@ from telegram.ext import (
     filters,
 )
 
-from bot import access, errors, offers, texts
+from bot import access, errors, health, offers, texts
 from bot.context import SETTINGS, STORE, BotApplication, BotContext
 from bot.delivery import Delivery
-from bot.handlers import general, jobs, models, predict, train
+from bot.handlers import chats, general, jobs, models, predict, train
+from bot.ratelimit import ChatRateLimit, limited
 from bot.updates import PerChatUpdateProcessor
 from storage.store import Store
-from trainbot.settings import Settings
+from trainbot.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ RATE_LIMIT_RETRIES = 3
 MAX_CONCURRENT_UPDATES = 32
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 DELIVERY = "delivery"
+HEARTBEAT = "heartbeat"
 
 
 def build_application(settings: Settings, store: Store) -> BotApplication:
@@ -100,6 +103,13 @@ def add_handlers(application: BotApplication) -> None:
         pattern = re.compile(rf"^/{command}(@\w+)?(\s|$)", re.IGNORECASE)
         return filters.Document.ALL & filters.CaptionRegex(pattern)
 
+    settings: Settings = application.bot_data[SETTINGS]
+    # One limit for every way of asking for predictions: command, CSV caption, button.
+    predict_limit = ChatRateLimit(settings.predict_limit, settings.predict_window_seconds)
+
+    # Before the gate: an upgrade notice comes from Telegram, and the chat's data must follow
+    # even when the new id is not (yet) on an allowlist.
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chats.migrated), group=-2)
     application.add_handler(TypeHandler(Update, access.gate), group=-1)
     application.add_handlers(
         [
@@ -108,9 +118,11 @@ def add_handlers(application: BotApplication) -> None:
             CommandHandler("train", train.train_command),
             MessageHandler(caption("train"), train.train_caption),
             CallbackQueryHandler(train.train_button, pattern=f"^{offers.TRAIN}$"),
-            CommandHandler("predict", predict.predict_command),
-            MessageHandler(caption("predict"), predict.predict_caption),
-            CallbackQueryHandler(predict.predict_button, pattern=f"^{offers.PREDICT}$"),
+            CommandHandler("predict", limited(predict.predict_command, predict_limit)),
+            MessageHandler(caption("predict"), limited(predict.predict_caption, predict_limit)),
+            CallbackQueryHandler(
+                limited(predict.predict_button, predict_limit), pattern=f"^{offers.PREDICT}$"
+            ),
             MessageHandler(filters.Document.ALL, train.document_without_command),
             CommandHandler("status", jobs.status),
             CommandHandler("jobs", jobs.jobs),
@@ -127,22 +139,46 @@ def add_handlers(application: BotApplication) -> None:
 
 
 async def _post_init(application: BotApplication) -> None:
-    """Publish the command menu and start delivering the outbox."""
+    """Publish the command menu, start delivering the outbox and beating the heartbeat."""
     commands = [BotCommand(name, text) for name, text in texts.COMMANDS.items()]
     try:
         await application.bot.set_my_commands(commands)
     except TelegramError as error:
         # The menu is a convenience: a bot that cannot set it should still serve.
         log.warning("could not set the command menu: %s", error)
+    settings: Settings = application.bot_data[SETTINGS]
+
+    async def migrated(old: int, new: int) -> None:
+        chats.move_chat_data(application, old, new)
+
     delivery = Delivery(
-        application.bot, application.bot_data[STORE], application.bot_data[SETTINGS]
+        application.bot, application.bot_data[STORE], settings, on_migrated=migrated
     )
     delivery.start()
     application.bot_data[DELIVERY] = delivery
+    heartbeat = health.Heartbeat(settings.heartbeat_file, lambda: _serving(application, delivery))
+    heartbeat.start()
+    application.bot_data[HEARTBEAT] = heartbeat
+
+
+def _serving(application: BotApplication, delivery: Delivery) -> bool:
+    """Updates are received (polling or webhook) and delivery read storage lately."""
+    updater = application.updater
+    last_round = delivery.last_round
+    return (
+        application.running
+        and updater is not None
+        and updater.running
+        and last_round is not None
+        and time.monotonic() - last_round < health.STALE_SECONDS
+    )
 
 
 async def _post_stop(application: BotApplication) -> None:
     """Stop delivering, while the bot can still finish the sends in flight (and mark them)."""
+    heartbeat: health.Heartbeat | None = application.bot_data.pop(HEARTBEAT, None)
+    if heartbeat is not None:
+        await heartbeat.stop()
     delivery: Delivery | None = application.bot_data.pop(DELIVERY, None)
     if delivery is not None:
         await delivery.stop()
@@ -169,7 +205,14 @@ def run(settings: Settings) -> None:
 
 
 def webhook_options(settings: Settings) -> dict[str, Any]:
-    """Where PTB's web server listens and what it tells Telegram (set_webhook)."""
+    """Where PTB's web server listens and what it tells Telegram (set_webhook).
+
+    The secret goes to setWebhook as secret_token; Telegram sends it in a header with every
+    update, and PTB's server answers 403 to a request without it, so a forger who finds the
+    port cannot act as an allowed user. Settings.from_env makes one when none is configured.
+    """
+    if not settings.webhook_secret:
+        raise ConfigError(["webhook mode needs a secret: set TRAINBOT_WEBHOOK_SECRET"])
     return {
         "listen": settings.webhook_listen,
         "port": settings.webhook_port,

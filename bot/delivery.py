@@ -6,6 +6,11 @@ the mark would repeat one: delivery is at least once, and that window is the onl
 
 Chats are served in parallel, each by at most one task, so one chat's messages go out in order
 and a chat that must wait (429, network trouble) holds back only its own later messages.
+
+Every retry is bounded: after `TRAINBOT_DELIVERY_ATTEMPTS` failed tries (at once for what no
+retry can fix: a file over Telegram's limits, a message it refuses) the chat is told in one
+sentence what it will not get, and its next message goes out. A message whose HTML Telegram
+cannot parse is sent again as plain text rather than dropped.
 """
 
 from __future__ import annotations
@@ -17,23 +22,26 @@ import math
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, InputFile, ReplyParameters
+from telegram import Bot, InputFile, Message, ReplyParameters
+from telegram.constants import FileSizeLimit
 from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
+    NetworkError,
     RetryAfter,
     TelegramError,
 )
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import progress, texts
+from storage.chats import migrate_chat
 from storage.models import Artifact, Job, OutboxMessage
 from storage.store import Store
 from trainbot.settings import Settings
@@ -62,7 +70,15 @@ FILE_MESSAGES: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
 
 
 class Undeliverable(Exception):
-    """A message that no retry can send (its file is gone, or a kind this bot does not know)."""
+    """A message that no retry can send (its file is gone or too large, or an unknown kind)."""
+
+    def __init__(self, reason: str, *, too_large: bool = False) -> None:
+        super().__init__(reason)
+        self.too_large = too_large
+
+
+# Called with (old chat id, new chat id) once a chat's rows have moved to its new id.
+OnMigrated = Callable[[int, int], Awaitable[None] | None]
 
 
 class _Edit(enum.Enum):
@@ -88,11 +104,19 @@ class _ChatWork:
 class Delivery:
     """Reads the outbox and progress changes from storage and brings them to the chats."""
 
-    def __init__(self, bot: Bot, store: Store, settings: Settings) -> None:
+    def __init__(
+        self, bot: Bot, store: Store, settings: Settings, *, on_migrated: OnMigrated | None = None
+    ) -> None:
         self.bot = bot
         self.store = store
         self.poll_interval = settings.poll_interval
         self.progress_interval = settings.progress_interval
+        self.max_attempts = settings.delivery_attempts
+        self.on_migrated = on_migrated
+        # When the last round read storage successfully (time.monotonic()); the health check.
+        self.last_round: float | None = None
+        # Failed progress edits per job: bounded like messages, then that state is skipped.
+        self._edit_failures: dict[int, int] = {}
         self._busy: dict[int, asyncio.Task[None]] = {}
         self._holds: dict[int, _Hold] = {}
         self._last_edit: dict[int, float] = {}
@@ -129,10 +153,11 @@ class Delivery:
             try:
                 due_in = await self.tick()
                 failures = 0
+                self.last_round = time.monotonic()
             except Exception as error:
                 # Most likely the database is away: back off rather than log a storm.
                 failures += 1
-                due_in = min(RETRY_BASE_SECONDS * 2 ** (failures - 1), RETRY_CAP_SECONDS)
+                due_in = backoff_seconds(failures)
                 log.warning(
                     "delivery round failed (%s); next try in %.0f s", error, due_in,
                     exc_info=failures == 1,
@@ -239,6 +264,9 @@ class Delivery:
                 await self.bot.edit_message_text(
                     text, chat_id=job.chat_id, message_id=job.progress_message_id
                 )
+            except ChatMigrated as error:
+                await self._follow(job.chat_id, error.new_chat_id)
+                return _Edit.HELD
             except BadRequest as error:
                 # "Not modified" means the message already says this: as good as an edit.
                 # Anything else (the message was deleted, is too old) will not get better.
@@ -246,13 +274,25 @@ class Delivery:
                     log.info("progress of job %s not shown: %s", job.id, error.message)
             except Forbidden as error:
                 log.info("progress of job %s not shown: %s", job.id, error.message)
-            except RetryAfter as error:
-                self._holds[job.chat_id] = _Hold(time.monotonic() + retry_after_seconds(error))
-                return _Edit.HELD
             except TelegramError as error:
-                log.warning("editing progress of job %s failed (%s); will retry", job.id, error)
-                self._holds[job.chat_id] = _Hold(time.monotonic() + RETRY_BASE_SECONDS)
-                return _Edit.HELD
+                failures = self._edit_failures.get(job.id, 0) + 1
+                if failures < self.max_attempts:
+                    self._edit_failures[job.id] = failures
+                    delay = (
+                        retry_after_seconds(error)
+                        if isinstance(error, RetryAfter)
+                        else backoff_seconds(failures)
+                    )
+                    log.warning(
+                        "editing progress of job %s failed (%s); retrying in %.0f s",
+                        job.id, error, delay,
+                    )  # fmt: skip
+                    self._holds[job.chat_id] = _Hold(time.monotonic() + delay)
+                    return _Edit.HELD
+                # A progress message is a courtesy: after the last try this state is skipped
+                # (the next one is tried afresh) and the chat's messages go on.
+                log.warning("giving up on showing job %s's progress: %s", job.id, error)
+            self._edit_failures.pop(job.id, None)
             self._last_edit[job.chat_id] = self._job_edited[job.id] = time.monotonic()
         await asyncio.to_thread(self.store.outbox.mark_progress_shown, job.id, job.revision, text)
         if job.finished:
@@ -265,53 +305,103 @@ class Delivery:
         outbox = self.store.outbox
         try:
             telegram_id = await self._send(message)
-        except RetryAfter as error:
-            delay, reason = retry_after_seconds(error), str(error)
-        except (Forbidden, ChatMigrated, BadRequest, Undeliverable) as error:
-            # The chat is gone, the bot was blocked, or Telegram refuses the message itself:
-            # retrying cannot help, and the chat's later messages must not wait behind it.
+        except ChatMigrated as error:
+            # The group is a supergroup now: its rows (this message too) move to the new id,
+            # and the next round delivers them there.
+            await self._follow(message.chat_id, error.new_chat_id)
+            return False
+        except Forbidden as error:
+            # The bot was blocked or removed from the chat: nobody is left to tell.
             log.warning("giving up on outbox message %s: %s", message.id, error, extra=extra)
             await asyncio.to_thread(outbox.give_up, message.id, str(error))
             return True
-        except TelegramError as error:
+        except (BadRequest, Undeliverable) as error:
+            # Telegram refuses the message itself, or its file is gone or too large: retrying
+            # cannot help, and the chat's later messages must not wait behind it.
+            await self._give_up(message, error)
+            return True
+        except RetryAfter as error:
+            delay, reason = retry_after_seconds(error), str(error)
+        except NetworkError as error:
+            if _too_large(error):
+                # 413: Telegram takes no upload this big, however often it is sent.
+                await self._give_up(message, error)
+                return True
             # Network trouble, timeouts and Telegram's 5xx. A timed-out send may have arrived;
             # sending it again risks a duplicate, which beats losing a result.
-            delay = min(RETRY_BASE_SECONDS * 2**message.attempts, RETRY_CAP_SECONDS)
-            reason = str(error)
-            log.warning(
-                "outbox message %s failed (%s); retrying in %.0f s", message.id, error, delay,
-                extra=extra,
-            )  # fmt: skip
+            delay, reason = backoff_seconds(message.attempts + 1), str(error)
+        except TelegramError as error:
+            delay, reason = backoff_seconds(message.attempts + 1), str(error)
         else:
             await asyncio.to_thread(outbox.mark_delivered, message.id, telegram_id)
             return True
+        if message.attempts + 1 >= self.max_attempts:
+            await self._give_up(message, reason)
+            return True
+        log.warning(
+            "outbox message %s failed (%s); try %d of %d in %.0f s",
+            message.id, reason, message.attempts + 2, self.max_attempts, delay, extra=extra,
+        )  # fmt: skip
         await asyncio.to_thread(outbox.retry_later, message.id, reason, delay)
         self._holds[message.chat_id] = _Hold(time.monotonic() + delay, message.id)
         return False
 
+    async def _give_up(self, message: OutboxMessage, error: Exception | str) -> None:
+        """Stop trying `message`, and tell its chat in one sentence what it will not get."""
+        extra = {"chat_id": message.chat_id, "job_id": message.job_id}
+        log.warning("giving up on outbox message %s: %s", message.id, error, extra=extra)
+        await asyncio.to_thread(self.store.outbox.give_up, message.id, str(error))
+        too_large = getattr(error, "too_large", False) or (
+            isinstance(error, NetworkError) and _too_large(error)
+        )
+        notice = texts.not_delivered(message.kind, message.job_id, too_large=too_large)
+        try:
+            # One try: the notice is a courtesy, and the chat's next message is waiting.
+            await self.bot.send_message(
+                message.chat_id, notice, reply_parameters=_reply(message.reply_to_message_id)
+            )
+        except TelegramError as failure:
+            log.warning("could not tell chat %s: %s", message.chat_id, failure, extra=extra)
+
+    async def _follow(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Move a migrated chat's rows to its new id (and let the application follow too)."""
+        moved = await asyncio.to_thread(migrate_chat, self.store.db, old_chat_id, new_chat_id)
+        log.info(
+            "chat %s is now %s: moved %s", old_chat_id, new_chat_id, moved,
+            extra={"chat_id": new_chat_id},
+        )  # fmt: skip
+        self._holds.pop(old_chat_id, None)
+        if self.on_migrated is not None:
+            outcome = self.on_migrated(old_chat_id, new_chat_id)
+            if outcome is not None:
+                await outcome
+
     async def _send(self, message: OutboxMessage) -> int:
         payload = message.payload or {}
-        reply = (
-            ReplyParameters(message.reply_to_message_id, allow_sending_without_reply=True)
-            if message.reply_to_message_id
-            else None
-        )
+        reply = _reply(message.reply_to_message_id)
+        chat_id = message.chat_id
         if message.kind in TEXT_MESSAGES:
-            sent = await self.bot.send_message(
-                message.chat_id, TEXT_MESSAGES[message.kind](payload), reply_parameters=reply
-            )
+            text = TEXT_MESSAGES[message.kind](payload)
+            sent = await _html_or_plain(
+                lambda mode, t: self.bot.send_message(
+                    chat_id, t, reply_parameters=reply, **mode
+                ),
+                text,
+            )  # fmt: skip
         elif message.kind in FILE_MESSAGES:
             artifact = await self._artifact(message)
             file = InputFile(artifact.content, filename=artifact.filename)
             caption = FILE_MESSAGES[message.kind](payload)
-            if artifact.content_type.startswith("image/"):
-                sent = await self.bot.send_photo(
-                    message.chat_id, file, caption=caption, reply_parameters=reply
-                )
-            else:
-                sent = await self.bot.send_document(
-                    message.chat_id, file, caption=caption, reply_parameters=reply
-                )
+            # Telegram takes photos up to 10 MB; a larger image still goes, as a file.
+            as_photo = (
+                artifact.content_type.startswith("image/")
+                and artifact.size_bytes <= FileSizeLimit.PHOTOSIZE_UPLOAD
+            )
+            send = self.bot.send_photo if as_photo else self.bot.send_document
+            sent = await _html_or_plain(
+                lambda mode, c: send(chat_id, file, caption=c, reply_parameters=reply, **mode),
+                caption,
+            )
         else:
             raise Undeliverable(f"unknown outbox message kind {message.kind!r}")
         return sent.message_id
@@ -322,7 +412,48 @@ class Delivery:
             artifact = await asyncio.to_thread(self.store.outbox.artifact, message.artifact_id)
         if artifact is None or artifact.chat_id != message.chat_id:
             raise Undeliverable(f"the file of outbox message {message.id} is gone")
+        if artifact.size_bytes > FileSizeLimit.FILESIZE_UPLOAD:
+            # Telegram would answer 413 after the whole upload: refuse before sending it.
+            raise Undeliverable(
+                f"the file of outbox message {message.id} is {artifact.size_bytes} bytes, "
+                f"over Telegram's {int(FileSizeLimit.FILESIZE_UPLOAD)}",
+                too_large=True,
+            )
         return artifact
+
+
+async def _html_or_plain(
+    send: Callable[[dict[str, Any], str], Awaitable[Message]], text: str
+) -> Message:
+    """`send(mode, text)` as HTML, and as plain text if Telegram cannot parse the HTML.
+
+    Texts escape what users wrote, so this should not happen; if it does (a cut tag, a stray
+    "<"), the chat still gets its result, without formatting, instead of nothing.
+    """
+    try:
+        return await send({}, text)
+    except BadRequest as error:
+        if "can't parse entities" not in error.message.lower():
+            raise
+        log.warning("Telegram could not parse a message (%s); sending it as plain text", error)
+    return await send({"parse_mode": None}, texts.plain(text))
+
+
+def _reply(message_id: int | None) -> ReplyParameters | None:
+    if not message_id:
+        return None
+    return ReplyParameters(message_id, allow_sending_without_reply=True)
+
+
+def _too_large(error: NetworkError) -> bool:
+    # PTB turns Telegram's 413 into a plain NetworkError; its text is all that tells it apart.
+    message = error.message.lower()
+    return "too large" in message or "(413)" in message
+
+
+def backoff_seconds(attempt: int) -> float:
+    """The wait before try `attempt + 1` after network trouble: 2, 4, 8 ... seconds, capped."""
+    return min(RETRY_BASE_SECONDS * 2 ** max(attempt - 1, 0), RETRY_CAP_SECONDS)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:

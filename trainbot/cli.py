@@ -1,4 +1,4 @@
-"""The `trainbot` command: run, bot, worker, train, db upgrade and status."""
+"""The `trainbot` command: run, bot, worker, train, db upgrade, status and health."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from trainbot import __version__, logs
@@ -82,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="queue depth, live workers, recent failures")
     status.add_argument("--json", action="store_true", help="one JSON object instead of text")
     status.set_defaults(handler=_status)
+
+    health = commands.add_parser(
+        "health", help="exit 0 if a process is serving, else 1 (container health checks)"
+    )
+    health.add_argument(
+        "process", choices=sorted(_HEALTH_CHECKS), help="bot: its heartbeat file is fresh"
+    )
+    health.set_defaults(handler=_health)
     return parser
 
 
@@ -145,6 +153,26 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
         when = f"{job.finished_at:%Y-%m-%d %H:%M}" if job.finished_at else "?"
         print(f"  job {job.id} (chat {job.chat_id}) at {when}: {job.error}")
     return 0
+
+
+def _health(args: argparse.Namespace, settings: Settings) -> int:
+    return _HEALTH_CHECKS[args.process](settings)
+
+
+def _bot_health(settings: Settings) -> int:
+    """0 while the bot's heartbeat (written by its event loop while it serves) is fresh."""
+    from bot import health
+
+    problem = health.check(settings.heartbeat_file)
+    if problem is not None:
+        print(f"trainbot: {problem}", file=sys.stderr)
+        return 1
+    print("bot: serving")
+    return 0
+
+
+# One function per process kind: `trainbot health <kind>`.
+_HEALTH_CHECKS: dict[str, Callable[[Settings], int]] = {"bot": _bot_health}
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,9 @@ DEFAULT_API_FILE_URL = "https://api.telegram.org/file/bot"
 KERAS_BACKENDS = ("tensorflow", "jax")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# What Telegram allows in a webhook's secret_token.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+DEFAULT_HEARTBEAT_FILE = "trainbot-bot.heartbeat"
 
 
 class ConfigError(ValueError):
@@ -45,6 +50,10 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     limits: Limits = field(default_factory=Limits)
     max_unfinished_jobs_per_chat: int = 3
+    predict_limit: int = 10
+    predict_window_seconds: float = 10.0
+    delivery_attempts: int = 10
+    heartbeat_file: Path = Path(DEFAULT_HEARTBEAT_FILE)
     job_max_attempts: int = 3
     job_timeout_seconds: float = 900.0
     lease_seconds: float = 30.0
@@ -91,6 +100,7 @@ class Settings:
             max_rows=reader.integer("TRAINBOT_MAX_ROWS", limits_default.max_rows, low=10),
             max_epochs=reader.integer("TRAINBOT_MAX_EPOCHS", limits_default.max_epochs, low=1),
         )
+        webhook_url = reader.optional_url("TRAINBOT_WEBHOOK_URL")
         settings = cls(
             telegram_bot_token=token,
             database_url=reader.text("DATABASE_URL", DEFAULT_DATABASE_URL),
@@ -99,14 +109,20 @@ class Settings:
             allowed_users=reader.id_set("TRAINBOT_ALLOWED_USERS"),
             allowed_chats=reader.id_set("TRAINBOT_ALLOWED_CHATS"),
             keras_backend=reader.choice("KERAS_BACKEND", "tensorflow", KERAS_BACKENDS),
-            webhook_url=reader.optional_url("TRAINBOT_WEBHOOK_URL"),
+            webhook_url=webhook_url,
             webhook_listen=reader.text("TRAINBOT_WEBHOOK_LISTEN", "0.0.0.0"),
             webhook_port=reader.integer("TRAINBOT_WEBHOOK_PORT", 8443, low=1, high=65535),
-            webhook_secret=reader.secret("TRAINBOT_WEBHOOK_SECRET"),
+            webhook_secret=reader.webhook_secret(webhook_url),
             limits=limits,
             max_unfinished_jobs_per_chat=reader.integer(
                 "TRAINBOT_MAX_JOBS_PER_CHAT", 3, low=1, high=1000
             ),
+            predict_limit=reader.integer("TRAINBOT_PREDICT_LIMIT", 10, low=1, high=100_000),
+            predict_window_seconds=reader.number(
+                "TRAINBOT_PREDICT_WINDOW", 10.0, low=0.1, high=86_400.0
+            ),
+            delivery_attempts=reader.integer("TRAINBOT_DELIVERY_ATTEMPTS", 10, low=1, high=100),
+            heartbeat_file=Path(reader.text("TRAINBOT_HEARTBEAT_FILE", DEFAULT_HEARTBEAT_FILE)),
             job_max_attempts=reader.integer("TRAINBOT_JOB_MAX_ATTEMPTS", 3, low=1, high=100),
             job_timeout_seconds=reader.number("TRAINBOT_JOB_TIMEOUT", 900.0, low=1.0),
             lease_seconds=reader.number("TRAINBOT_LEASE_SECONDS", 30.0, low=1.0, high=3600.0),
@@ -174,6 +190,24 @@ class _Reader:
                 value = Path(file_name).read_text(encoding="utf-8").strip() or None
             except OSError as exc:
                 self.problems.append(f"{name}_FILE={file_name!r} cannot be read: {exc.strerror}.")
+        return value
+
+    def webhook_secret(self, webhook_url: str | None) -> str | None:
+        """TRAINBOT_WEBHOOK_SECRET; in webhook mode a random one when it is not set.
+
+        Without a secret anyone who finds the webhook's address could post forged updates
+        (user ids are not secret). A generated secret is new at every start, which is enough:
+        the bot passes it to setWebhook each time it starts.
+        """
+        value = self.secret("TRAINBOT_WEBHOOK_SECRET")
+        if value is not None and not WEBHOOK_SECRET.fullmatch(value):
+            self.problems.append(
+                "TRAINBOT_WEBHOOK_SECRET is not valid: Telegram allows 1 to 256 characters "
+                "A-Z, a-z, 0-9, _ and -."
+            )
+            return None
+        if value is None and webhook_url:
+            return secrets.token_urlsafe(32)
         return value
 
     def integer(
