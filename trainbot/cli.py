@@ -1,4 +1,4 @@
-"""The `trainbot` command: run, bot, worker, train, db upgrade, status and health."""
+"""The `trainbot` command: run, bot, worker, train, db upgrade and prune, status and health."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -74,10 +75,16 @@ def _parser() -> argparse.ArgumentParser:
     local.add_arguments(train)
     train.set_defaults(handler=_train)
 
-    db = commands.add_parser("db", help="database schema")
+    db = commands.add_parser("db", help="database schema and retention")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="apply the migrations (also done at start)")
     upgrade.set_defaults(handler=_db_upgrade)
+    prune = db_commands.add_parser(
+        "prune",
+        help="delete old uploads, files, delivered messages and finished jobs, as the "
+        "TRAINBOT_KEEP_*_DAYS settings say; never a model or anything still needed",
+    )
+    prune.set_defaults(handler=_db_prune)
 
     status = commands.add_parser("status", help="queue depth, live workers, recent failures")
     status.add_argument("--json", action="store_true", help="one JSON object instead of text")
@@ -87,7 +94,13 @@ def _parser() -> argparse.ArgumentParser:
         "health", help="exit 0 if a process is serving, else 1 (container health checks)"
     )
     health.add_argument(
-        "process", choices=sorted(_HEALTH_CHECKS), help="bot: its heartbeat file is fresh"
+        "process",
+        choices=sorted(_HEALTH_CHECKS),
+        help="bot: its heartbeat file is fresh; worker: its heartbeat in the database is fresh",
+    )
+    health.add_argument(
+        "--name",
+        help="worker: which one (default: TRAINBOT_WORKER_NAME, else any worker on this host)",
     )
     health.set_defaults(handler=_health)
     return parser
@@ -155,11 +168,32 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _db_prune(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.retention import Retention, prune
+
+    retention = Retention(
+        datasets_days=settings.keep_datasets_days,
+        artifacts_days=settings.keep_artifacts_days,
+        outbox_days=settings.keep_outbox_days,
+        jobs_days=settings.keep_jobs_days,
+    )
+    store = _open_store(settings)
+    try:
+        pruned = prune(store.db, retention)
+    finally:
+        store.close()
+    print(
+        f"deleted {pruned.datasets} uploads, {pruned.artifacts} files, "
+        f"{pruned.outbox} delivered messages and {pruned.jobs} finished jobs"
+    )
+    return 0
+
+
 def _health(args: argparse.Namespace, settings: Settings) -> int:
-    return _HEALTH_CHECKS[args.process](settings)
+    return _HEALTH_CHECKS[args.process](args, settings)
 
 
-def _bot_health(settings: Settings) -> int:
+def _bot_health(_args: argparse.Namespace, settings: Settings) -> int:
     """0 while the bot's heartbeat (written by its event loop while it serves) is fresh."""
     from bot import health
 
@@ -172,7 +206,38 @@ def _bot_health(settings: Settings) -> int:
 
 
 # One function per process kind: `trainbot health <kind>`.
-_HEALTH_CHECKS: dict[str, Callable[[Settings], int]] = {"bot": _bot_health}
+def _worker_health(args: argparse.Namespace, settings: Settings) -> int:
+    """0 while the worker's heartbeat in the registry is fresh: a worker beats every few
+    seconds, idle or in the middle of a training, and only while its loop runs."""
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.db import Database
+    from storage.workers import STALE_SECONDS, WorkerRegistry
+
+    name = args.name or settings.worker_name
+    host = socket.gethostname()
+    # No migration here: a health check must not change the database it looks at.
+    db = Database(settings.database_url)
+    try:
+        alive = WorkerRegistry(db).alive(within_seconds=STALE_SECONDS)
+    except DBAPIError as error:
+        print(f"trainbot: cannot read the worker registry: {error.orig}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    mine = [w for w in alive if (w.name == name if name else w.hostname == host)]
+    if not mine:
+        who = f"worker {name}" if name else f"any worker on {host}"
+        print(f"trainbot: no heartbeat from {who} in {STALE_SECONDS:g} s", file=sys.stderr)
+        return 1
+    print(f"worker: serving ({', '.join(w.name for w in mine)})")
+    return 0
+
+
+_HEALTH_CHECKS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "bot": _bot_health,
+    "worker": _worker_health,
+}
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:

@@ -62,6 +62,11 @@ class Settings:
     model_cache_size: int = 8
     train_wait_seconds: float = 300.0
     worker_name: str | None = None
+    # Days `trainbot db prune` keeps each kind of row; 0 keeps it for ever.
+    keep_datasets_days: float = 30.0
+    keep_artifacts_days: float = 30.0
+    keep_outbox_days: float = 7.0
+    keep_jobs_days: float = 90.0
     log_level: str = "INFO"
     log_format: str = "text"
 
@@ -131,6 +136,10 @@ class Settings:
             model_cache_size=reader.integer("TRAINBOT_MODEL_CACHE_SIZE", 8, low=0, high=1000),
             train_wait_seconds=reader.number("TRAINBOT_TRAIN_WAIT", 300.0, low=1.0),
             worker_name=reader.text("TRAINBOT_WORKER_NAME", "") or None,
+            keep_datasets_days=reader.number("TRAINBOT_KEEP_DATASETS_DAYS", 30.0, low=0.0),
+            keep_artifacts_days=reader.number("TRAINBOT_KEEP_ARTIFACTS_DAYS", 30.0, low=0.0),
+            keep_outbox_days=reader.number("TRAINBOT_KEEP_OUTBOX_DAYS", 7.0, low=0.0),
+            keep_jobs_days=reader.number("TRAINBOT_KEEP_JOBS_DAYS", 90.0, low=0.0),
             log_level=reader.choice("TRAINBOT_LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             log_format=reader.choice("TRAINBOT_LOG_FORMAT", "text", LOG_FORMATS),
         )

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from storage.models import Job, JobKind
 from storage.queue import NewArtifact, NewMessage, NewModel
 from storage.store import Store
+from storage.workers import BEAT_SECONDS
 from trainbot.settings import Settings
 from trainer import backend
 from trainer.dataset import DatasetError, parse_csv
@@ -39,7 +40,7 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-REGISTRY_BEAT_SECONDS = 5.0
+REGISTRY_BEAT_SECONDS = BEAT_SECONDS
 DB_RETRY_MAX_SECONDS = 10.0
 KEEPER_TICK_SECONDS = 0.05
 # Predictions claimed together. Each keeps its lease while it waits its turn, so a batch must
@@ -278,7 +279,9 @@ class Worker:
             while not self._stop.is_set():
                 try:
                     if not self.run_once():
-                        self.store.queue.wait_for_work(self.settings.poll_interval)
+                        # Back in time for the next registry beat, however long the poll.
+                        wait = min(self.settings.poll_interval, REGISTRY_BEAT_SECONDS)
+                        self.store.queue.wait_for_work(wait)
                     outage = 0
                 except DBAPIError as exc:
                     # The database is away (restart, network): wait and carry on; any job in
