@@ -16,12 +16,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from trainer import backend
 from trainer.dataset import Dataset
-from trainer.ensemble import fit_members, initial_weights, plan_members
+from trainer.ensemble import (
+    MemberPlan,
+    MembersFit,
+    MemberTask,
+    fit_members,
+    initial_weights,
+    plan_members,
+)
 from trainer.export import standalone_model
 from trainer.metrics import LinearFit, fit_linear, fit_ridge, regression_metrics
 from trainer.pool import NETWORKS, NetworkPool
@@ -49,6 +58,22 @@ def folds_for(recipe: Recipe, n_rows: int) -> int:
     return int(np.clip(wanted, 2, min(10, n_rows)))
 
 
+@dataclass
+class _Prepared:
+    """A table made ready for training: scaled rows, folds, starting members, plan."""
+
+    dataset: Dataset
+    recipe: Recipe
+    started: float
+    folds: int
+    fold: np.ndarray
+    scaling: dict[str, Any]
+    x: np.ndarray
+    y: np.ndarray
+    plan: MemberPlan
+    task: MemberTask
+
+
 def train_cross_validated(
     dataset: Dataset,
     recipe: Recipe,
@@ -58,6 +83,20 @@ def train_cross_validated(
     pool: NetworkPool = NETWORKS,
 ) -> TrainResult:
     """Train the stacked recipe on ``dataset``; raise Cancelled if ``on_progress`` says stop."""
+    prepared = _prepare(dataset, recipe, on_progress, progress_interval)
+    (fitted,) = fit_members(
+        [prepared.task], recipe, prepared.plan, pool=pool,
+        use_early_stopping=recipe.epochs is None,
+    )  # fmt: skip
+    return _finish(prepared, fitted)
+
+
+def _prepare(
+    dataset: Dataset,
+    recipe: Recipe,
+    on_progress: Callable[[Progress], bool] | None,
+    progress_interval: float,
+) -> _Prepared:
     started = time.perf_counter()
     n_rows, n_inputs = dataset.n_rows, dataset.features.shape[1]
     folds = folds_for(recipe, n_rows)
@@ -80,7 +119,6 @@ def train_cross_validated(
         np.stack([line.coefficients for line in member_lines])[..., None].astype(np.float32),
         np.array([[line.intercept] for line in member_lines], np.float32),
     )
-
     plan = plan_members(recipe, n_rows)
     reporter = Reporter(
         on_progress,
@@ -88,13 +126,22 @@ def train_cross_validated(
         total_steps=plan.max_rounds * plan.steps_per_round,
         total_epochs=plan.max_passes,
     )
-    fitted = fit_members(
-        x, y, train_mask, val_mask, start, recipe, plan,
-        reporter=reporter, loss_scale=scaling["y_std"] ** 2, pool=pool,
+    task = MemberTask(
+        x=x, y=y, train_mask=train_mask, val_mask=val_mask, start=start, reporter=reporter,
+        loss_scale=scaling["y_std"] ** 2, seed=recipe.seed,
     )  # fmt: skip
+    return _Prepared(dataset, recipe, started, folds, fold, scaling, x, y, plan, task)
+
+
+def _finish(prepared: _Prepared, fitted: MembersFit) -> TrainResult:
+    """Choose between the members and the line out of fold, and measure what was chosen."""
     if fitted.cancelled:
         raise Cancelled("training was cancelled")
-
+    dataset, recipe, folds, fold = prepared.dataset, prepared.recipe, prepared.folds, prepared.fold
+    scaling, x, y, plan = prepared.scaling, prepared.x, prepared.y, prepared.plan
+    n_rows, n_inputs = dataset.n_rows, dataset.features.shape[1]
+    members = prepared.task.members
+    started = prepared.started
     y_raw = dataset.target
     unscale = _unscaler(scaling)
     if folds:

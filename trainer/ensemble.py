@@ -1,10 +1,14 @@
 """Train stacked members (trainer.stacked) with checkpoints, early stopping and progress.
 
 The plan grows with the table instead of being a fixed budget: mini-batches of about a
-sixteenth of the rows (16 to 1,024), and at most ``max_steps`` optimizer steps, spread over
-about ``checkpoints`` rounds. After each round the members' held-out rows are scored together
-(pooled out-of-fold error) and training stops once that has not improved for ``patience``
-rounds; the best round's weights are kept.
+sixteenth of the rows (16 to 1,024), at most ``step_budget`` optimizer steps and
+``max_row_passes`` rows seen, spread over about ``checkpoints`` rounds. After each round the
+members' held-out rows are scored together (pooled out-of-fold error); a task stops once that
+has not improved for ``patience`` rounds, and keeps its best round's weights.
+
+One fit trains one task (a table's cross-validation members) or several tasks of the same
+plan side by side (several chats' tables), each with its own rows, start, early stopping,
+progress and cancel: a task that stops early keeps its snapshot while the others go on.
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from trainer.backend import backend_name
 from trainer.model import make_optimizer
 from trainer.pool import NETWORKS, NetworkKey, NetworkPool
 from trainer.progress import Reporter
 from trainer.recipes import Recipe
 from trainer.stacked import MemberWeights, build_members, keras, masked_mse
 
-# Rows of the training loss shown per round: an estimate, so a sample is enough.
+# Rows per member scored after each round: the training loss shown is an estimate, and so is
+# the held-out error that picks the round; a sample keeps rounds cheap on big tables.
 LOSS_SAMPLE_ROWS = 2048
+VAL_SAMPLE_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,8 @@ def plan_members(recipe: Recipe, rows: int) -> MemberPlan:
     if recipe.epochs is not None:
         passes = recipe.epochs
     else:
-        passes = int(np.clip(recipe.step_budget // steps_per_pass, 4, recipe.max_passes))
+        wanted = min(recipe.step_budget // steps_per_pass, recipe.max_row_passes // rows)
+        passes = int(np.clip(wanted, 4, recipe.max_passes))
     repeats = max(1, round(passes / recipe.checkpoints))
     max_rounds = max(1, math.ceil(passes / repeats))
     patience = max(2, math.ceil(recipe.patience_share * max_rounds))
@@ -73,6 +81,28 @@ def plan_members(recipe: Recipe, rows: int) -> MemberPlan:
         patience=patience,
         steps_per_execution=per_execution,
     )
+
+
+@dataclass
+class MemberTask:
+    """One table's members: scaled rows, which rows each member learns and scores, a start."""
+
+    x: np.ndarray  # (rows, features), standardised
+    y: np.ndarray  # (rows,), standardised
+    train_mask: np.ndarray  # (rows, members): 1 where the member learns the row
+    val_mask: np.ndarray  # (rows, members): 1 where the member is scored on the row
+    start: MemberWeights
+    reporter: Reporter
+    loss_scale: float = 1.0  # turns losses back into the target's units²
+    seed: int = 0
+
+    @property
+    def members(self) -> int:
+        return self.train_mask.shape[1]
+
+    @property
+    def early_stopping(self) -> bool:
+        return bool(self.val_mask.any())
 
 
 @dataclass
@@ -113,25 +143,22 @@ def initial_weights(
 
 
 def fit_members(
-    x: np.ndarray,
-    y: np.ndarray,
-    train_mask: np.ndarray,
-    val_mask: np.ndarray,
-    start: MemberWeights,
+    tasks: list[MemberTask],
     recipe: Recipe,
     plan: MemberPlan,
     *,
-    reporter: Reporter,
-    loss_scale: float = 1.0,
     pool: NetworkPool = NETWORKS,
-) -> MembersFit:
-    """Train members from ``start`` on the rows each one's ``train_mask`` gives it.
+    use_early_stopping: bool = True,
+) -> list[MembersFit]:
+    """Train every task's members from their starts, as one program; a fit per task.
 
-    ``x`` is (rows, features), shared by all members; ``y`` is (rows,). Masks are
-    (rows, members). ``loss_scale`` turns losses back into the target's units².
+    All tasks share ``recipe`` (but for their seeds) and ``plan`` (but for their row counts,
+    which pad to the plan's). One task's rows are shared by its members; several tasks give
+    each member its own rows. ``use_early_stopping`` False runs every planned round.
     """
-    members = train_mask.shape[1]
-    n_features = x.shape[1]
+    n_features = tasks[0].x.shape[1]
+    members = sum(task.members for task in tasks)
+    shared_rows = len(tasks) == 1
     key = NetworkKey.of(
         n_features,
         recipe,
@@ -139,10 +166,12 @@ def fit_members(
         steps_per_execution=plan.steps_per_execution,
         members=members,
         batch_size=plan.batch_size,
+        shared_rows=shared_rows,
     )
+    sample_shape = (1, n_features) if shared_rows else (1, members, n_features)
 
     def build() -> Any:
-        network = build_members(n_features, members, recipe.hidden_layers, shared_rows=True)
+        network = build_members(n_features, members, recipe.hidden_layers, shared_rows=shared_rows)
         optimizer = make_optimizer(recipe, total_steps=None)
         # Decay pulls the MLP towards "no correction to the line"; biases stay free.
         optimizer.exclude_from_weight_decay(var_names=["bias"])
@@ -155,30 +184,21 @@ def fit_members(
         network.optimizer.build(network.trainable_variables)
         # Building the loss now spares fit() its first-call symbolic build, which takes a batch
         # from the shuffled data: a new network would then shuffle unlike a pooled one.
-        sample = np.zeros((1, n_features), np.float32)
+        sample = np.zeros(sample_shape, np.float32)
         network.compute_loss(
             x=sample, y=np.zeros((1, 2 * members), np.float32), y_pred=network(sample)
         )
         return network
 
-    x_fit, y_fit = _padded(x, y, train_mask, plan)
-    monitor = _RoundMonitor(
-        x=x, y=y, train_mask=train_mask, val_mask=val_mask, plan=plan,
-        reporter=reporter, loss_scale=loss_scale, seed=recipe.seed,
-    )  # fmt: skip
-    callbacks: list[Any] = [
+    x_fit, y_fit = _stacked_rows(tasks, plan)
+    monitor = _RoundMonitor(tasks, plan, early_stopping=use_early_stopping)
+    callbacks = [
         keras.callbacks.LearningRateScheduler(lambda round_: _rate(recipe, plan, round_)),
         monitor,
     ]
-    if val_mask.any() and recipe.epochs is None:
-        # Reads the pooled held-out error that the monitor, listed first, writes into the logs.
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=plan.patience, restore_best_weights=True
-            )
-        )
+    start = MemberWeights.concatenate([task.start for task in tasks])
     with pool.borrow(key, build, _by_layer(start)) as network:
-        keras.utils.set_random_seed(recipe.seed)
+        keras.utils.set_random_seed(tasks[0].seed)
         network.fit(
             x_fit,
             y_fit,
@@ -188,17 +208,8 @@ def fit_members(
             verbose=0,
             callbacks=callbacks,
         )
-        weights = MemberWeights.from_model(network)
-    rounds = monitor.rounds_done
-    best_round = _best_round(monitor.history["val_loss"]) if len(callbacks) > 2 else rounds
-    return MembersFit(
-        weights=weights,
-        history=monitor.history,
-        best_epoch=best_round * plan.repeats,
-        epochs_run=rounds * plan.repeats,
-        stopped_early=rounds < plan.max_rounds and not reporter.cancelled,
-        cancelled=reporter.cancelled,
-    )
+        last = MemberWeights.from_model(network)
+    return monitor.results(last)
 
 
 def _rate(recipe: Recipe, plan: MemberPlan, round_: int) -> float:
@@ -209,22 +220,28 @@ def _rate(recipe: Recipe, plan: MemberPlan, round_: int) -> float:
     return recipe.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _best_round(val_losses: list[float]) -> int:
-    return int(np.argmin(val_losses)) + 1 if val_losses else 0
-
-
-def _padded(
-    x: np.ndarray, y: np.ndarray, train_mask: np.ndarray, plan: MemberPlan
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rows padded to whole batches and repeated for a round; targets packed with the masks."""
-    members = train_mask.shape[1]
+def _stacked_rows(tasks: list[MemberTask], plan: MemberPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and packed targets (each member's target, then its mask), padded with masked
+    rows to the plan's whole batches and repeated for a round."""
     padded = plan.padded_rows
-    x_pad = np.zeros((padded, x.shape[1]), np.float32)
-    x_pad[: len(x)] = x
+    members = sum(task.members for task in tasks)
+    n_features = tasks[0].x.shape[1]
     packed = np.zeros((padded, 2 * members), np.float32)
-    packed[: len(y), :members] = np.asarray(y, np.float32)[:, None]
-    packed[: len(y), members:] = train_mask
-    return np.tile(x_pad, (plan.repeats, 1)), np.tile(packed, (plan.repeats, 1))
+    if len(tasks) == 1:
+        x = np.zeros((padded, n_features), np.float32)
+        x[: len(tasks[0].x)] = tasks[0].x
+    else:
+        x = np.zeros((padded, members, n_features), np.float32)
+    offset = 0
+    for task in tasks:
+        rows, span = len(task.y), slice(offset, offset + task.members)
+        if len(tasks) > 1:
+            x[:rows, span] = np.asarray(task.x, np.float32)[:, None, :]
+        packed[:rows, span] = np.asarray(task.y, np.float32)[:, None]
+        packed[:rows, members + offset : members + offset + task.members] = task.train_mask
+        offset += task.members
+    reps = (plan.repeats,) + (1,) * (x.ndim - 1)
+    return np.tile(x, reps), np.tile(packed, (plan.repeats, 1))
 
 
 def _by_layer(weights: MemberWeights) -> dict[str, list[np.ndarray]]:
@@ -236,90 +253,149 @@ def _by_layer(weights: MemberWeights) -> dict[str, list[np.ndarray]]:
 
 
 def _jit_compile(recipe: Recipe) -> bool | str:
-    from trainer.backend import backend_name
-
     if recipe.jit_compile == "jax-only":
         return backend_name() == "jax"
     return recipe.jit_compile
 
 
-class _RoundMonitor(keras.callbacks.Callback):
-    """After each round: pooled held-out error for early stopping, curves, progress, cancel."""
+@dataclass
+class _Tracked:
+    """A task's state across rounds: curves, its best snapshot, and whether it is done."""
 
-    def __init__(
-        self,
-        *,
-        x: np.ndarray,
-        y: np.ndarray,
-        train_mask: np.ndarray,
-        val_mask: np.ndarray,
-        plan: MemberPlan,
-        reporter: Reporter,
-        loss_scale: float,
-        seed: int,
-    ) -> None:
+    task: MemberTask
+    offset: int
+    val_rows: list[np.ndarray]
+    loss_rows: list[np.ndarray]
+    history: dict[str, list[float]] = field(
+        default_factory=lambda: {"epoch": [], "loss": [], "val_loss": []}
+    )
+    best_val: float = math.inf
+    best_round: int = 0
+    best: MemberWeights | None = None
+    rounds_done: int = 0
+    done: bool = False
+    last_loss: float = math.nan
+    last_val: float | None = None
+
+    def own(self, weights: MemberWeights) -> MemberWeights:
+        return weights.members_range(self.offset, self.offset + self.task.members)
+
+
+class _RoundMonitor(keras.callbacks.Callback):
+    """After each round, per task: pooled held-out error, early stopping with its snapshot,
+    curves, progress and cancel. Training ends when every task is done."""
+
+    def __init__(self, tasks: list[MemberTask], plan: MemberPlan, *, early_stopping: bool) -> None:
         super().__init__()
-        self.x, self.y = x, np.asarray(y, np.float64)
-        self.val_rows = [np.flatnonzero(val_mask[:, m]) for m in range(val_mask.shape[1])]
-        rng = np.random.default_rng(seed)
-        self.loss_rows = [
-            _sample(np.flatnonzero(train_mask[:, m]), LOSS_SAMPLE_ROWS, rng)
-            for m in range(train_mask.shape[1])
-        ]
         self.plan = plan
-        self.reporter = reporter
-        self.loss_scale = loss_scale
-        self.history: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": []}
+        self.early_stopping = early_stopping
+        self.tracked: list[_Tracked] = []
+        offset = 0
+        for task in tasks:
+            rng = np.random.default_rng(task.seed)
+            self.tracked.append(
+                _Tracked(
+                    task=task,
+                    offset=offset,
+                    val_rows=[
+                        _sample(np.flatnonzero(task.val_mask[:, m]), VAL_SAMPLE_ROWS, rng)
+                        for m in range(task.members)
+                    ],
+                    loss_rows=[
+                        _sample(np.flatnonzero(task.train_mask[:, m]), LOSS_SAMPLE_ROWS, rng)
+                        for m in range(task.members)
+                    ],
+                )
+            )
+            offset += task.members
         self.rounds_done = 0
-        self.last_loss = math.nan
-        self.last_val: float | None = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self.reporter.start()
+        for tracked in self.tracked:
+            tracked.task.reporter.start()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         steps = self.rounds_done * self.plan.steps_per_round + batch + 1
-        self.reporter.maybe_report(steps, self.last_loss, self.last_val)
-        if self.reporter.cancelled:
-            self.model.stop_training = True
+        for tracked in self._running():
+            tracked.task.reporter.maybe_report(steps, tracked.last_loss, tracked.last_val)
+            tracked.done = tracked.done or tracked.task.reporter.cancelled
+        self._stop_when_all_done()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        logs = logs if logs is not None else {}
-        if self.reporter.cancelled:
-            logs.setdefault("val_loss", math.inf)  # keeps EarlyStopping quiet
-            return
         self.rounds_done = epoch + 1
+        running = self._running()
+        if not running:
+            return
         weights = MemberWeights.from_model(self.model)
-        self.last_loss = self._pooled(weights, self.loss_rows) * self.loss_scale
-        self.history["epoch"].append(float(self.rounds_done * self.plan.repeats))
-        self.history["loss"].append(self.last_loss)
-        if any(len(rows) for rows in self.val_rows):
-            val = self._pooled(weights, self.val_rows)
-            logs["val_loss"] = val
-            self.last_val = val * self.loss_scale
-            self.history["val_loss"].append(self.last_val)
-        self.reporter.maybe_report(
-            self.rounds_done * self.plan.steps_per_round, self.last_loss, self.last_val
-        )
-        if self.reporter.cancelled:
-            self.model.stop_training = True
+        steps = self.rounds_done * self.plan.steps_per_round
+        for tracked in running:
+            self._score(tracked, tracked.own(weights))
+            tracked.task.reporter.maybe_report(steps, tracked.last_loss, tracked.last_val)
+            tracked.done = tracked.done or tracked.task.reporter.cancelled
+        self._stop_when_all_done()
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        if not self.reporter.cancelled:
-            self.reporter.report(
-                self.rounds_done * self.plan.steps_per_round, self.last_loss, self.last_val
-            )
+        for tracked in self.tracked:
+            if not tracked.task.reporter.cancelled:
+                tracked.task.reporter.report(
+                    tracked.rounds_done * self.plan.steps_per_round,
+                    tracked.last_loss,
+                    tracked.last_val,
+                )
 
-    def _pooled(self, weights: MemberWeights, rows_by_member: list[np.ndarray]) -> float:
-        """Mean squared error over every member's given rows together."""
-        total, count = 0.0, 0
-        for member, rows in enumerate(rows_by_member):
-            if len(rows) == 0:
-                continue
-            predicted = weights.member(member).predict(self.x[rows])[:, 0]
-            total += float(np.sum((predicted - self.y[rows]) ** 2))
-            count += len(rows)
-        return total / count if count else math.nan
+    def results(self, last: MemberWeights) -> list[MembersFit]:
+        fits = []
+        for tracked in self.tracked:
+            kept = tracked.best if tracked.best is not None else tracked.own(last)
+            best_round = tracked.best_round if tracked.best is not None else tracked.rounds_done
+            fits.append(
+                MembersFit(
+                    weights=kept,
+                    history=tracked.history,
+                    best_epoch=best_round * self.plan.repeats,
+                    epochs_run=tracked.rounds_done * self.plan.repeats,
+                    stopped_early=tracked.rounds_done < self.plan.max_rounds,
+                    cancelled=tracked.task.reporter.cancelled,
+                )
+            )
+        return fits
+
+    def _score(self, tracked: _Tracked, weights: MemberWeights) -> None:
+        task = tracked.task
+        tracked.rounds_done = self.rounds_done
+        tracked.last_loss = _pooled(weights, task, tracked.loss_rows) * task.loss_scale
+        tracked.history["epoch"].append(float(self.rounds_done * self.plan.repeats))
+        tracked.history["loss"].append(tracked.last_loss)
+        if not task.early_stopping:
+            return
+        val = _pooled(weights, task, tracked.val_rows)
+        tracked.last_val = val * task.loss_scale
+        tracked.history["val_loss"].append(tracked.last_val)
+        if not self.early_stopping:
+            return
+        if val < tracked.best_val:
+            tracked.best_val, tracked.best_round, tracked.best = val, self.rounds_done, weights
+        elif self.rounds_done - tracked.best_round >= self.plan.patience:
+            tracked.done = True
+
+    def _running(self) -> list[_Tracked]:
+        return [tracked for tracked in self.tracked if not tracked.done]
+
+    def _stop_when_all_done(self) -> None:
+        if not self._running():
+            self.model.stop_training = True
+
+
+def _pooled(weights: MemberWeights, task: MemberTask, rows_by_member: list[np.ndarray]) -> float:
+    """Mean squared error over every member's given rows together."""
+    total, count = 0.0, 0
+    for member, rows in enumerate(rows_by_member):
+        if len(rows) == 0:
+            continue
+        predicted = weights.member(member).predict(task.x[rows])[:, 0]
+        total += float(np.sum((predicted - task.y[rows]) ** 2))
+        count += len(rows)
+    return total / count if count else math.nan
 
 
 def _sample(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:

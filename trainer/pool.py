@@ -43,6 +43,7 @@ class NetworkKey:
     weight_decay: float = 0.0
     # JAX compiles one program per batch shape; stacked members always train in whole batches.
     batch_size: int = 0
+    shared_rows: bool = True  # stacked members: one table's rows, or rows of their own
 
     @classmethod
     def of(
@@ -54,6 +55,7 @@ class NetworkKey:
         steps_per_execution: int,
         members: int = 1,
         batch_size: int = 0,
+        shared_rows: bool = True,
     ) -> NetworkKey:
         return cls(
             n_features=n_features,
@@ -70,6 +72,7 @@ class NetworkKey:
             members=members,
             weight_decay=recipe.weight_decay,
             batch_size=batch_size,
+            shared_rows=shared_rows,
         )
 
 

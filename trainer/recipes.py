@@ -51,6 +51,8 @@ class Recipe:
     folds: int = 5  # members, each holding out one fold; their average is the model
     weight_decay: float = 0.0  # AdamW's decoupled decay on the MLP's kernels
     max_passes: int = 500  # passes over the rows at most, whatever step_budget says
+    # Rows seen (rows x passes) at most: big tables need few passes, and each costs them much.
+    max_row_passes: int = 500_000
     checkpoints: int = 30  # rounds in a full run: held-out scoring and early stopping
     patience_share: float = 0.2  # stop when this share of the rounds brought no improvement
     # The network is kept only when its out-of-fold error is this much below the line's.
@@ -92,7 +94,9 @@ DEFAULT = Recipe(
     adam_beta_2=0.99,
     step_budget=3000,
     weight_decay=0.02,
-    steps_per_execution=16,
+    # Fewer, longer executions: on TensorFlow 64 steps per call took 0.6x the CPU time of 16.
+    steps_per_execution=64,
+    patience_share=0.15,
 )
 
 PRESETS = {"default": DEFAULT, "tutorial": TUTORIAL}
