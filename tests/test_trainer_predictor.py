@@ -9,11 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.test_trainer_columns import insurance
+from tests.test_trainer_columns import CELLS, insurance
 from tests.workbooks import xlsx
 from trainer import examples
 from trainer import predictor as predictor_module
+from trainer.columns import ColumnPlan
 from trainer.dataset import Dataset, DatasetError, parse_csv
 from trainer.fit import TrainResult, train
 from trainer.params import TrainParams
@@ -240,3 +243,40 @@ def test_predictions_over_telegrams_limit_are_refused(
     monkeypatch.setattr(predictor_module, "MAX_OUTPUT_BYTES", 100_000)
     with pytest.raises(DatasetError, match=r"about 1 MB, over the 0 MB Telegram lets me send"):
         formula_named.predict_table(b"=cmd\n" + b"5\n" * 30_000)
+
+
+def stand_in(plan: ColumnPlan) -> Predictor:
+    """A predictor whose "network" adds up its features: the table paths without a fit."""
+    predictor = Predictor.__new__(Predictor)
+    k = len(plan.feature_names)
+    scaling = {"x_mean": [0.0] * k, "x_std": [1.0] * k, "y_mean": 0.0, "y_std": 1.0}
+    predictor._init(
+        lambda x: np.asarray(x).sum(axis=1), scaling, plan.feature_names, plan.target, plan
+    )
+    return predictor
+
+
+HEADERS = st.sampled_from(["when", "Region", "age", "income", "=cmd", "@x", "+y", "-", "note"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(HEADERS, min_size=1, max_size=4, unique_by=str.casefold),
+    st.lists(st.lists(CELLS, min_size=4, max_size=4), min_size=1, max_size=12),
+)
+def test_any_table_of_inputs_gives_a_defused_csv_or_a_sentence(
+    header: list[str], rows: list[list[str]]
+) -> None:
+    predictor = stand_in(parse_csv(insurance()).plan)
+    lines = [",".join(header)] + [",".join(f'"{c}"' for c in row[: len(header)]) for row in rows]
+    try:
+        table = predictor.predict_table(("\n".join(lines) + "\n").encode())
+    except DatasetError as error:
+        assert str(error).endswith(".")
+        return
+    out = list(csv.reader(io.StringIO(table.data.decode())))
+    assert len(out) == table.rows + 1
+    for cell in (cell for row in out for cell in row):
+        if cell.startswith(("=", "+", "-", "@", "\t", "\r")):
+            assert np.isfinite(float(cell.replace(",", "."))), cell
+    assert all(len(row[-1]) < 120 for row in out[1:])

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from trainer.cells import MISSING, read_dates, read_numbers, year_to_text
+from trainer.cells import MISSING, Dates, Numbers, read_dates, read_numbers, year_to_text
 
 NUMBER, CATEGORY, DATE, IGNORED = "number", "category", "date", "ignored"
 OTHER_LEVEL, MISSING_LEVEL = "(other)", "(missing)"
@@ -169,12 +169,14 @@ class ColumnPlan:
         *,
         n_rows: int | None = None,
         decimal_comma: bool = False,
+        parsed: Mapping[str, Numbers | Dates] | None = None,
     ) -> Encoded:
         """The feature matrix for rows of raw text cells, keyed by input name.
 
         An input missing from ``cells`` counts as empty in every row. Raises CellError for a
         cell that is no number (or date) where one is needed, or is infinite, and for an
         empty cell of a column that has no fill (models trained before plans existed).
+        ``parsed`` holds columns read already (by ``trainer.roles``), so they are not read twice.
         """
         n_rows = _row_count(cells, n_rows)
         blocks: list[np.ndarray] = []
@@ -187,7 +189,8 @@ class ColumnPlan:
             if column.role == CATEGORY:
                 blocks.append(_encode_category(column, text, encoded))
             else:
-                blocks.append(_encode_number_or_date(column, text, decimal_comma, encoded))
+                read = (parsed or {}).get(column.name)
+                blocks.append(_encode_number_or_date(column, text, decimal_comma, encoded, read))
         matrix = np.column_stack(blocks) if blocks else np.empty((n_rows, 0))
         return Encoded(
             np.ascontiguousarray(matrix, dtype=np.float64),
@@ -287,14 +290,18 @@ def _short(text: str, limit: int) -> str:
 
 
 def _encode_number_or_date(
-    column: Column, text: pd.Series, decimal_comma: bool, encoded: Encoded
+    column: Column,
+    text: pd.Series,
+    decimal_comma: bool,
+    encoded: Encoded,
+    read: Numbers | Dates | None,
 ) -> np.ndarray:
     if column.role == DATE:
-        dates = read_dates(text, day_first=column.day_first)
+        dates = read if isinstance(read, Dates) else read_dates(text, day_first=column.day_first)
         missing, bad = dates.missing, dates.bad
         parts = {"year": dates.year, "weekday": dates.weekday, "hour": dates.hour}
     else:
-        numbers = read_numbers(text, decimal_comma)
+        numbers = read if isinstance(read, Numbers) else read_numbers(text, decimal_comma)
         missing, bad = numbers.missing, numbers.bad
         parts = {"value": numbers.values}
     if bad.any():

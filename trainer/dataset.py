@@ -124,6 +124,7 @@ def parse_csv(
     target, kept, notes = _target(table, target_name, limits)
     cells = {name: table.cells[name][kept].reset_index(drop=True) for name in candidates}
     lines = table.line_numbers[kept]
+    parsed: dict[str, Any] = {}
     plan, column_notes = decide_columns(
         cells,
         candidates,
@@ -131,9 +132,12 @@ def parse_csv(
         explicit=bool(x),
         decimal_comma=table.decimal_comma,
         line_numbers=lines,
+        parsed=parsed,
     )
     try:
-        encoded = plan.encode(cells, n_rows=len(target), decimal_comma=table.decimal_comma)
+        encoded = plan.encode(
+            cells, n_rows=len(target), decimal_comma=table.decimal_comma, parsed=parsed
+        )
     except CellError as error:  # decide_columns read every cell already; kept as a safety net
         raise DatasetError(cell_sentence(error, lines)) from None
     if np.ptp(target) == 0:

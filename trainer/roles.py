@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from trainer.cells import Dates, Numbers, read_dates, read_numbers
+from trainer.cells import MISSING, Dates, Numbers, read_dates, read_numbers
 from trainer.columns import CATEGORY, DATE, IGNORED, NUMBER, Column, ColumnPlan
 from trainer.errors import DatasetError
 
@@ -33,6 +33,7 @@ MAX_LEVELS = 25  # as PyCaret's default: one-hot columns per category at most
 RARE = 2  # a level seen fewer times goes to "other"
 MIN_COVERED = 0.5  # the kept levels must cover this share of the rows, else it is free text
 MOSTLY = 0.8  # this share of numbers (or dates) makes the other cells mistakes, not categories
+SAMPLE = 1000  # rows looked at first to tell a text column from numbers or dates
 _ID_NAME = re.compile(
     r"ids?|index|idx|key|row|rownum|row[ _-]?(?:id|no|nr|num|number)|no\.?|nr\.?|n°|#"
     r"|uuid|guid|.+[ _-]id|.+[a-z]Id",
@@ -54,17 +55,24 @@ def decide_columns(
     explicit: bool,
     decimal_comma: bool,
     line_numbers: np.ndarray,
+    parsed: dict[str, Numbers | Dates] | None = None,
 ) -> tuple[ColumnPlan, list[str]]:
-    """The plan for ``candidates`` and one short note per column that was not a plain number."""
+    """The plan for ``candidates`` and one short note per column that was not a plain number.
+
+    ``parsed``, when given, receives each number or date column as read, for
+    ``ColumnPlan.encode`` to use instead of reading the cells again.
+    """
     columns: list[Column] = []
     notes: list[str] = []
     for name in candidates:
-        column, note = _decide(
+        column, note, read = _decide(
             name, cells[name], explicit=explicit, decimal_comma=decimal_comma, lines=line_numbers
         )
         columns.append(column)
         if note:
             notes.append(note)
+        if parsed is not None and read is not None and column.role in (NUMBER, DATE):
+            parsed[name] = read
     plan = ColumnPlan(tuple(columns), target)
     if not plan.inputs:
         why = "; ".join(f'"{c.name}" is {REASONS[c.reason]}' for c in columns[:3])
@@ -75,24 +83,41 @@ def decide_columns(
 
 def _decide(
     name: str, text: pd.Series, *, explicit: bool, decimal_comma: bool, lines: np.ndarray
-) -> tuple[Column, str | None]:
+) -> tuple[Column, str | None, Numbers | Dates | None]:
+    # A look at the first rows settles most text columns at once: reading a million names
+    # leniently as numbers, then as dates, would take seconds for nothing.
+    head = text.iloc[:SAMPLE]
+    if _mostly_bad(read_numbers(head, decimal_comma)) and _mostly_bad(read_dates(head)):
+        missing = text.astype(str).str.strip().str.lower().isin(MISSING).to_numpy()
+        if missing.all():
+            return _empty(name, explicit)
+        return (*_category(name, text, missing, explicit), None)
     numbers = read_numbers(text, decimal_comma)
     n_present = int(numbers.present.sum())
     if n_present == 0:
-        if explicit:
-            raise DatasetError(f'Column "{name}" has no values.')
-        return Column(name, IGNORED, "empty"), f"{name}: ignored ({REASONS['empty']})"
+        return _empty(name, explicit)
     n_bad = int(numbers.bad.sum())
     if n_bad == 0:
-        return _number(name, text, numbers, explicit, lines)
+        return (*_number(name, text, numbers, explicit, lines), numbers)
     if n_bad <= (1 - MOSTLY) * n_present:
         _refuse_first(name, text, numbers.bad, lines, "a number")
     dates = read_dates(text)
     if not dates.bad.any():
-        return _date(name, dates, explicit)
+        return (*_date(name, dates, explicit), dates)
     if int(dates.bad.sum()) <= (1 - MOSTLY) * n_present:
         _refuse_first(name, text, dates.bad, lines, "a date")
-    return _category(name, text, numbers.missing, explicit)
+    return (*_category(name, text, numbers.missing, explicit), None)
+
+
+def _mostly_bad(read: Numbers | Dates) -> bool:
+    present = int((~read.missing).sum())
+    return present > 0 and int(read.bad.sum()) > 0.5 * present
+
+
+def _empty(name: str, explicit: bool) -> tuple[Column, str, None]:
+    if explicit:
+        raise DatasetError(f'Column "{name}" has no values.')
+    return Column(name, IGNORED, "empty"), f"{name}: ignored ({REASONS['empty']})", None
 
 
 def _number(
@@ -167,18 +192,17 @@ def _category(
     name: str, text: pd.Series, missing: np.ndarray, explicit: bool
 ) -> tuple[Column, str | None]:
     values = text[~missing].astype(str).str.strip()
-    counts = values.value_counts()
-    # Most common first; ties in the order of first appearance, so the plan is reproducible.
-    first_seen = {value: i for i, value in enumerate(pd.unique(values))}
-    order = sorted(counts.index, key=lambda level: (-counts[level], first_seen[level]))
-    n_present, n_distinct, n_missing = len(values), len(order), int(missing.sum())
+    counts = values.value_counts().to_dict()
+    n_present, n_distinct, n_missing = len(values), len(counts), int(missing.sum())
     if not explicit:
         if n_distinct == 1 and not n_missing:
-            return Column(
-                name, IGNORED, "constant"
-            ), f'{name}: ignored (always "{_cell(order[0])}")'
+            only = next(iter(counts))
+            return Column(name, IGNORED, "constant"), f'{name}: ignored (always "{_cell(only)}")'
         if n_distinct == n_present:
             return Column(name, IGNORED, "id"), f"{name}: ignored (a different value in every row)"
+    # Most common first; ties in the order of first appearance, so the plan is reproducible.
+    first_seen = {value: i for i, value in enumerate(pd.unique(values))}
+    order = sorted(counts, key=lambda level: (-counts[level], first_seen[level]))
     kept = [level for level in order if counts[level] >= RARE][:MAX_LEVELS]
     if explicit and not kept:
         kept = order[:MAX_LEVELS]
