@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="trainbot",
-        description="A Telegram bot that trains Keras regression models from CSV files. "
+        description="A Telegram bot that trains Keras regression models from CSV and Excel files. "
         "Settings come from environment variables (see .env.example).",
     )
     parser.add_argument("--version", action="version", version=f"trainbot {__version__}")
@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--name", help="worker name shown by `status` (default: host-pid)")
     worker.set_defaults(handler=_worker)
 
-    train = commands.add_parser("train", help="train on a local CSV file, no Telegram needed")
+    train = commands.add_parser("train", help="train on a local CSV or .xlsx file, no Telegram needed")
     local.add_arguments(train)
     train.set_defaults(handler=_train)
 
