@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--name", help="worker name shown by `status` (default: host-pid)")
     worker.set_defaults(handler=_worker)
 
-    train = commands.add_parser("train", help="train on a local CSV or .xlsx file, no Telegram needed")
+    train = commands.add_parser("train", help="train on a local CSV or .xlsx, no Telegram needed")
     local.add_arguments(train)
     train.set_defaults(handler=_train)
 
