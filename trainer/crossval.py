@@ -59,7 +59,7 @@ def folds_for(recipe: Recipe, n_rows: int) -> int:
 
 
 @dataclass
-class _Prepared:
+class Prepared:
     """A table made ready for training: scaled rows, folds, starting members, plan."""
 
     dataset: Dataset
@@ -83,20 +83,21 @@ def train_cross_validated(
     pool: NetworkPool = NETWORKS,
 ) -> TrainResult:
     """Train the stacked recipe on ``dataset``; raise Cancelled if ``on_progress`` says stop."""
-    prepared = _prepare(dataset, recipe, on_progress, progress_interval)
+    prepared = prepare(dataset, recipe, on_progress, progress_interval)
     (fitted,) = fit_members(
         [prepared.task], recipe, prepared.plan, pool=pool,
         use_early_stopping=recipe.epochs is None,
     )  # fmt: skip
-    return _finish(prepared, fitted)
+    return finish(prepared, fitted)
 
 
-def _prepare(
+def prepare(
     dataset: Dataset,
     recipe: Recipe,
     on_progress: Callable[[Progress], bool] | None,
     progress_interval: float,
-) -> _Prepared:
+) -> Prepared:
+    """Scale, split into folds and start every member at its fold's ridge line."""
     started = time.perf_counter()
     n_rows, n_inputs = dataset.n_rows, dataset.features.shape[1]
     folds = folds_for(recipe, n_rows)
@@ -130,10 +131,10 @@ def _prepare(
         x=x, y=y, train_mask=train_mask, val_mask=val_mask, start=start, reporter=reporter,
         loss_scale=scaling["y_std"] ** 2, seed=recipe.seed,
     )  # fmt: skip
-    return _Prepared(dataset, recipe, started, folds, fold, scaling, x, y, plan, task)
+    return Prepared(dataset, recipe, started, folds, fold, scaling, x, y, plan, task)
 
 
-def _finish(prepared: _Prepared, fitted: MembersFit) -> TrainResult:
+def finish(prepared: Prepared, fitted: MembersFit) -> TrainResult:
     """Choose between the members and the line out of fold, and measure what was chosen."""
     if fitted.cancelled:
         raise Cancelled("training was cancelled")

@@ -1,0 +1,117 @@
+"""Several tables trained as one program: the worker's batches of queued training jobs.
+
+Tables whose plans agree (same inputs count, recipe and padded row count) share one stacked
+program, each keeping its own rows, scaling, folds, seed, early stopping, progress and cancel;
+the others train in programs of their own. A failure in one table's preparation or result is
+that table's alone; if a shared program itself fails, its tables are trained one by one, so
+only the table that breaks it fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from trainer import backend
+from trainer.crossval import Prepared, finish, prepare
+from trainer.dataset import Dataset
+from trainer.ensemble import MemberPlan, fit_members, plan_members
+from trainer.fit import train
+from trainer.limits import Limits
+from trainer.params import TrainParams
+from trainer.pool import NETWORKS, NetworkPool
+from trainer.progress import Progress
+from trainer.recipes import Recipe, resolve
+from trainer.result import TrainResult
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainRequest:
+    """One table to train, with its own options and progress callback."""
+
+    dataset: Dataset
+    params: TrainParams
+    on_progress: Callable[[Progress], bool] | None = None
+
+
+def train_together(
+    requests: list[TrainRequest],
+    *,
+    limits: Limits = Limits(),  # noqa: B008 - frozen, so one shared default is safe
+    progress_interval: float = 2.0,
+    pool: NetworkPool = NETWORKS,
+) -> list[TrainResult | Exception]:
+    """A result per request, in order: a TrainResult, or the exception that table raised
+    (``Cancelled`` when its ``on_progress`` said stop)."""
+    backend.configure()
+    results: list[TrainResult | Exception | None] = [None] * len(requests)
+    groups: dict[object, list[tuple[int, Prepared]]] = {}
+    for index, request in enumerate(requests):
+        try:
+            recipe = resolve(request.params, limits)
+            if recipe.engine != "stacked":
+                results[index] = _alone(request, limits, progress_interval, pool)
+                continue
+            prepared = prepare(request.dataset, recipe, request.on_progress, progress_interval)
+        except Exception as error:
+            results[index] = error
+            continue
+        groups.setdefault(_batch_key(prepared), []).append((index, prepared))
+
+    for members in groups.values():
+        first = members[0][1]
+        try:
+            fits = fit_members(
+                [prepared.task for _, prepared in members], first.recipe, first.plan,
+                pool=pool, use_early_stopping=first.recipe.epochs is None,
+            )  # fmt: skip
+        except Exception as error:
+            if len(members) == 1:
+                results[members[0][0]] = error
+                continue
+            logger.exception("a batch of %d tables failed; training them one by one", len(members))
+            for index, _ in members:
+                results[index] = _alone(requests[index], limits, progress_interval, pool)
+            continue
+        for (index, prepared), fitted in zip(members, fits, strict=True):
+            try:
+                results[index] = finish(prepared, fitted)
+            except Exception as error:
+                results[index] = error
+    return [result if result is not None else RuntimeError("not trained") for result in results]
+
+
+def batch_key(n_features: int, params: TrainParams, n_rows: int, limits: Limits) -> object:
+    """What decides whether two tables can train in one program, known before parsing them
+    fully: the worker groups claimed jobs by it."""
+    recipe = resolve(params, limits)
+    return _key(n_features, recipe, plan_members(recipe, n_rows))
+
+
+def _batch_key(prepared: Prepared) -> object:
+    return _key(prepared.x.shape[1], prepared.recipe, prepared.plan)
+
+
+def _key(n_features: int, recipe: Recipe, plan: MemberPlan) -> object:
+    return (
+        n_features,
+        dataclasses.replace(recipe, seed=0),
+        dataclasses.replace(plan, rows=0),
+        plan.padded_rows,
+    )
+
+
+def _alone(
+    request: TrainRequest, limits: Limits, progress_interval: float, pool: NetworkPool
+) -> TrainResult | Exception:
+    try:
+        return train(
+            request.dataset, request.params, limits=limits, on_progress=request.on_progress,
+            progress_interval=progress_interval, pool=pool,
+        )  # fmt: skip
+    except Exception as error:
+        return error
