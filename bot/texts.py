@@ -377,7 +377,7 @@ def _metric_table(metrics: Mapping[str, Any], baseline: Mapping[str, Any]) -> li
     line_train = baseline.get("train") or {}
     line_validation = baseline.get("validation") or {}
     has_validation = bool(validation)
-    header = f"{'':<10}{'train':>11}" + (f"{'validation':>12}" if has_validation else "")
+    header = f"{'':<10}{'train':>11}" + (f"{'held out':>12}" if has_validation else "")
     rows = [header]
     for label, key in _METRIC_ROWS:
         row = f"{label:<10}{num(train.get(key), 4):>11}"
@@ -389,6 +389,14 @@ def _metric_table(metrics: Mapping[str, Any], baseline: Mapping[str, Any]) -> li
         row += f"{num(line_validation.get('rmse'), 4):>12}"
     rows.append(row)
     return ["<pre>" + esc("\n".join(rows)) + "</pre>"]
+
+
+def _fold_spread(validation: Mapping[str, Any]) -> str:
+    """The held-out RMSE's range across folds: how much the figure depends on the split."""
+    folds = [float(mse) ** 0.5 for mse in validation.get("fold_mse") or [] if mse is not None]
+    if len(folds) < 2:
+        return ""
+    return f" Held-out RMSE per fold: {num(min(folds), 3)} to {num(max(folds), 3)}."
 
 
 # The parts of a training's reply that a failed step after the fit can cost (trainer.worker).
@@ -415,6 +423,8 @@ def train_summary(payload: Mapping[str, Any]) -> str:
         f"{names(features)}, {n_rows:,} rows.",
         *_metric_table(payload.get("metrics") or {}, payload.get("baseline") or {}),
     ]
+    if payload.get("choice"):
+        lines.append(esc(payload["choice"]) + _fold_spread(payload.get("validation") or {}))
     if payload.get("verdict"):
         lines.append(esc(payload["verdict"]))
     lines.append(
@@ -602,7 +612,15 @@ def model_file_caption(
     )
     if not scaling:
         return text
-    # The network works on standardised values; the scaling is what makes its numbers usable.
+    if scaling.get("in_model"):
+        # Standardisation is inside the model as layers: raw inputs in, the target's units out.
+        columns = ", ".join(esc(name) for name in features)
+        return clip(
+            f"{text} It stands alone: <code>model.predict(np.array([[{columns}]]))</code> "
+            f"gives {esc(target)} from inputs in this order, in their own units.",
+            MAX_CAPTION,
+        )
+    # Older networks work on standardised values; the scaling makes their numbers usable.
     with_scaling = (
         f"{text} It works on standardised values: scale inputs and unscale the output with "
         f"<code>{esc(json.dumps(scaling, separators=(',', ':')))}</code>"
