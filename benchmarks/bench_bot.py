@@ -1,10 +1,13 @@
-"""The bot as users feel it: upload → plot, `/predict` round trips, and the bot's memory.
+"""The bot as users feel it: upload → plot, `/predict` round trips, fairness, and its memory.
 
 The bot (`bot.app.run`, long polling) and a warm worker (`trainbot worker`) run as processes of
 their own, as they are deployed, against the fake Bot API server of the tests on 127.0.0.1; both
 share the database. Run it with `python -m benchmarks.run_all bot` (or `python -m
 benchmarks.bench_bot`).
 Timings are from this machine only; they are printed, never asserted.
+
+`python -m benchmarks.bench_bot flood` runs only the fairness scenario: one chat floods
+`/predict` while another asks once, with the bot's default settings.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from benchmarks.machine import describe
 from storage.models import Job, OutboxMessage
 from storage.store import Store
 from tests.fake_telegram import ChatMessage, FakeTelegram
+from trainbot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_CSV = ROOT / "examples" / "fahrenheit.csv"
@@ -40,10 +44,17 @@ UPLOADS = 5
 TELEGRAM_MESSAGES_PER_SECOND = 30
 CHATS = 20
 PREDICTIONS_PER_CHAT = 10
+# The fairness scenario: one chat sends this many /predict at once, another chat asks once.
+FLOOD = 150
+FLOOD_ROUNDS = 5
 WORKER_ENV = {
     # One model per chat: the worker keeps them all loaded, as it would for 20 active chats.
     "TRAINBOT_MODEL_CACHE_SIZE": str(CHATS + 4),
 }
+# The round-trip scenarios ask each chat for 20 predictions within seconds, more than the
+# default per-chat /predict limit allows; the flood scenario runs a bot with the default.
+LOAD_ENV = {"TRAINBOT_PREDICT_LIMIT": "1000"}
+DEFAULTS = Settings()
 BOT = [
     "-c",
     "import logging\n"
@@ -72,25 +83,29 @@ class Figures:
     uploads: Timings = field(default_factory=Timings)
     predicts_one_at_a_time: Timings = field(default_factory=Timings)
     predicts_all_chats_at_once: Timings = field(default_factory=Timings)
+    # Another chat's single /predict while one chat floods FLOOD of them, default settings.
+    flood: Timings = field(default_factory=Timings)
     rss_peak_mb: float = 0.0
 
 
-def main() -> str:
+def main(scenarios: list[str] | None = None) -> str:
     """Run the scenarios on SQLite (and PostgreSQL when configured); a markdown section."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    flood_only = scenarios == ["flood"]
     runs = [("SQLite", _sqlite_url)]
     if os.environ.get("TRAINBOT_TEST_POSTGRES_URL"):
         runs.append(("PostgreSQL", _postgres_url))
     results = []
     for name, make_url in runs:
         with make_url() as url:
-            results.append(asyncio.run(_measure(name, url)))
-    return _report(results)
+            results.append(asyncio.run(_measure(name, url, flood_only=flood_only)))
+    return _flood_report(results) if flood_only else _report(results)
 
 
-async def _measure(database: str, url: str) -> Figures:
+async def _measure(database: str, url: str, *, flood_only: bool = False) -> Figures:
     figures = Figures(database)
     store = Store.open(url)
+    chats = [1000 + i for i in range(CHATS)]
     async with FakeTelegram() as tg:
         env = {
             "TELEGRAM_BOT_TOKEN": tg.token,
@@ -100,24 +115,63 @@ async def _measure(database: str, url: str) -> Figures:
             "TRAINBOT_LOG_LEVEL": "WARNING",
             **WORKER_ENV,
         }
-        async with _process(WORKER, env), _process(BOT, env) as bot:
-            await tg.wait_for_call(lambda c: c.method == "getUpdates", 60.0)
-            watcher = _RssWatcher(bot.pid)
-            watcher.start()
-            try:
-                # One training of the same recipe first: the worker has loaded its backend and
-                # compiled the network before anything is timed.
-                await _upload(tg, 1, "/train predict=200", {})
-                figures.uploads = await _uploads(tg, store)
-                chats = [1000 + i for i in range(CHATS)]
-                # Each chat needs a model of its own (models belong to chats).
-                await asyncio.gather(*(_upload(tg, c, "/train epochs=20", {}) for c in chats))
-                figures.predicts_one_at_a_time = await _predicts(tg, store, chats, 1)
-                figures.predicts_all_chats_at_once = await _predicts(tg, store, chats, CHATS)
-            finally:
-                figures.rss_peak_mb = watcher.stop()
+        async with _process(WORKER, env):
+            async with _process(BOT, {**env, **LOAD_ENV}) as bot:
+                await tg.wait_for_call(lambda c: c.method == "getUpdates", 60.0)
+                watcher = _RssWatcher(bot.pid)
+                watcher.start()
+                try:
+                    # One training of the same recipe first: the worker has loaded its backend
+                    # and compiled the network before anything is timed.
+                    await _upload(tg, 1, "/train predict=200", {})
+                    if not flood_only:
+                        figures.uploads = await _uploads(tg, store)
+                    # Each chat needs a model of its own (models belong to chats).
+                    await asyncio.gather(*(_upload(tg, c, "/train epochs=20", {}) for c in chats))
+                    if not flood_only:
+                        figures.predicts_one_at_a_time = await _predicts(tg, store, chats, 1)
+                        figures.predicts_all_chats_at_once = await _predicts(
+                            tg, store, chats, CHATS
+                        )
+                finally:
+                    figures.rss_peak_mb = watcher.stop()
+            started = time.monotonic()
+            async with _process(BOT, env):
+                await tg.wait_for_call(
+                    lambda c: c.method == "getUpdates" and c.time > started, 60.0
+                )
+                figures.flood = await _flood(tg, chats)
     store.close()
     return figures
+
+
+async def _flood(tg: FakeTelegram, chats: list[int]) -> Timings:
+    """Rounds in which one chat sends FLOOD /predict at once and then another chat asks once.
+
+    The round trip is the other chat's; each round has a new pair of chats, so no round meets
+    the per-chat limit left over from the one before.
+    """
+    timings = Timings()
+    started = time.monotonic()
+    for round_ in range(FLOOD_ROUNDS):
+        flooder, asker = chats[2 * round_], chats[2 * round_ + 1]
+        before = len(tg.sent(flooder))
+        for value in range(FLOOD):
+            tg.send_text(flooder, f"/predict {value}")
+        asked = time.monotonic()
+        message = tg.send_text(asker, "/predict 100")
+        answer = await tg.wait_for(_reply_to(message["message_id"]), 60.0, chat_id=asker)
+        timings.round_trips.append(answer.sent_at - asked)
+        # The flood's accepted requests are answered before the next round begins.
+        await tg.wait_for(
+            lambda _, f=flooder, b=before: (
+                sum("y = " in m.content for m in tg.sent(f)[b:]) >= DEFAULTS.predict_limit
+            ),
+            60.0,
+            chat_id=flooder,
+        )
+    timings.elapsed = time.monotonic() - started
+    return timings
 
 
 Asked = dict[tuple[int, int], datetime]
@@ -325,6 +379,7 @@ def _report(results: list[Figures]) -> str:
             f"`/predict` round trip, {total} from {CHATS} chats, all {CHATS} waiting at once",
             lambda r: r.predicts_all_chats_at_once,
         ),
+        *_flood_rows(row),
         row("bot process RSS, peak while serving", lambda r: f"{r.rss_peak_mb:.0f} MB", "≤ 150 MB"),
     ]
     settings = ", ".join(f"{k}={v}" for k, v in WORKER_ENV.items())
@@ -336,7 +391,10 @@ def _report(results: list[Figures]) -> str:
             "The bot (`bot.app.run`, long polling) and one warm worker (`trainbot worker`), each "
             "its own process as deployed, talk to the fake Bot API server of the tests on "
             f"127.0.0.1 and share the database of each column; default settings except {settings}. "
-            "Stages come from storage's timestamps (ms).",
+            "Stages come from storage's timestamps (ms). The flood rows run a second bot with "
+            f"default settings (at most {DEFAULTS.predict_limit} `/predict` per chat in "
+            f"{DEFAULTS.predict_window_seconds:g} s); the others raise that limit "
+            f"({', '.join(f'{k}={v}' for k, v in LOAD_ENV.items())}).",
             "",
             header,
             rule,
@@ -351,5 +409,42 @@ def _report(results: list[Figures]) -> str:
     )
 
 
+def _flood_rows(row: Callable[..., str]) -> list[str]:
+    label = f"another chat's `/predict` while one chat sends {FLOOD} at once"
+    return [
+        row(
+            f"{label}, p50 of {FLOOD_ROUNDS}",
+            lambda r: f"{1000 * statistics.median(r.flood.round_trips):.0f} ms",
+            "≤ 500 ms",
+        ),
+        row(
+            f"{label}, slowest of {FLOOD_ROUNDS}",
+            lambda r: f"{1000 * max(r.flood.round_trips):.0f} ms",
+            "≤ 500 ms",
+        ),
+    ]
+
+
+def _flood_report(results: list[Figures]) -> str:
+    header = "| | " + " | ".join(r.database for r in results) + " | target |"
+    rule = "|---|" + "---|" * len(results) + "---|"
+
+    def row(label: str, cell: Callable[[Figures], str], target: str = "") -> str:
+        return f"| {label} | " + " | ".join(cell(r) for r in results) + f" | {target} |"
+
+    return "\n".join(
+        [
+            "## Bot: fairness",
+            "",
+            f"Machine: {describe()}.",
+            "Bot and worker processes with default settings, fake Bot API on 127.0.0.1.",
+            "",
+            header,
+            rule,
+            *_flood_rows(row),
+        ]
+    )
+
+
 if __name__ == "__main__":
-    print(main())
+    print(main(sys.argv[1:] or None))
