@@ -1,7 +1,7 @@
 """Runs every benchmark of the project and writes benchmarks/RESULTS.md.
 
 python -m benchmarks.run_all            # all of them
-python -m benchmarks.run_all queue bot  # some of them
+python -m benchmarks.run_all queue bot  # some of them (queue, trainer, realdata, bot)
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from benchmarks.machine import describe
 BENCHMARKS = {
     "queue": "benchmarks.bench_queue",
     "trainer": "benchmarks.bench_trainer",
+    "realdata": "benchmarks.bench_realdata",
     "bot": "benchmarks.bench_bot",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
