@@ -241,6 +241,16 @@ def test_the_plan_survives_json_and_encodes_the_training_rows_again() -> None:
     np.testing.assert_array_equal(again.matrix, dataset.features)
 
 
+def test_the_plan_describes_itself_for_a_caption() -> None:
+    assert parse_csv(insurance()).plan.describe() == [
+        "when: when_year, when_weekday (year fraction, Monday 0, hours); empty: 2024-06-26",
+        "region: 1 in region=north, region=south, region=east, region=west for its value "
+        "(unseen: all 0)",
+        "age: age, age_missing; empty: 34",
+        "income: income; empty: 2091.5",
+    ]
+
+
 def test_models_without_a_plan_read_plain_numbers() -> None:
     plan = ColumnPlan.of_model({"x_mean": [1.0, 2.0]}, ["a", "b"], "y", [[0, 1], [2, 3]])
     assert plan.plain and plan.input_names == ["a", "b"]
