@@ -383,11 +383,9 @@ class Delivery:
         if message.kind in TEXT_MESSAGES:
             text = TEXT_MESSAGES[message.kind](payload)
             sent = await _html_or_plain(
-                lambda mode, t: self.bot.send_message(
-                    chat_id, t, reply_parameters=reply, **mode
-                ),
+                lambda mode, t: self.bot.send_message(chat_id, t, reply_parameters=reply, **mode),
                 text,
-            )  # fmt: skip
+            )
         elif message.kind in FILE_MESSAGES:
             artifact = await self._artifact(message)
             file = InputFile(artifact.content, filename=artifact.filename)

@@ -174,8 +174,11 @@ async def test_a_persistent_error_is_tried_a_bounded_number_of_times(database_ur
     async with world_of(database_url, worker=False, TRAINBOT_DELIVERY_ATTEMPTS="2") as world:
         tg = world.tg
         tg.fail_next("sendPhoto", status=500, times=None)
+        # Progress edits fail for good too: each state is tried twice, then skipped, and the
+        # chat's messages go on (an edit retried for ever used to hold them back).
+        tg.fail_next("editMessageText", status=500, times=None)
         upload = tg.send_document(CHAT, "line.csv", SMALL_CSV, caption="/train epochs=3")
-        await world.reply_to(upload, contains="Job")
+        ack = await world.reply_to(upload, contains="Job")
         with worker_thread(world.store, world.settings):
             notice = await tg.wait_for(
                 chat_id=CHAT, contains="couldn't send you the plot", timeout=TRAINING_TIMEOUT
@@ -185,6 +188,8 @@ async def test_a_persistent_error_is_tried_a_bounded_number_of_times(database_ur
 
         assert "Telegram kept refusing it" in notice.content
         assert len(tg.calls_to("sendPhoto", failed=True)) == 2
+        assert tg.calls_to("editMessageText", failed=True)
+        assert not tg.edits(CHAT, ack.message_id)
 
 
 # -- text for Telegram ---------------------------------------------------------------------
