@@ -109,6 +109,24 @@ async def test_a_messy_table_trains_and_named_predictions_answer(world: World) -
     assert "• when: not in the file, so in every row I used 2024-06-26" in caption
 
 
+async def test_numbers_written_as_people_write_them_train(world: World) -> None:
+    rows = "".join(f'"{1000 + 7 * i:,}.5",{i % 20}%,"${200 + i:,}",{3 * i}\n' for i in range(30))
+    summary = await train(
+        world, "money.csv", f"area,rate,price,y\n{rows}".encode(), "/train epochs=3"
+    )
+    assert "y from area, rate, price, 30 rows." in summary
+    for note in (
+        'area: read "1,000.5" as 1000.5',
+        'rate: read "0%" as 0',
+        'price: read "$200" as 200',
+    ):
+        assert f"• {note}" in summary, (note, summary)
+    answer = await world.reply_to(
+        world.tg.send_text(CHAT, "/predict area=1,100.5 rate=12% price=$210"), contains="y ="
+    )
+    assert "area = 1100.5, rate = 12, price = 210 → y =" in answer.content
+
+
 async def test_a_workbook_trains_from_the_sheet_it_names(world: World) -> None:
     days = [dt.date(2025, 1, 1) + dt.timedelta(days=i) for i in range(30)]
     data = xlsx(
