@@ -43,6 +43,9 @@ def summary_payload(n_features: int = 1, n_predictions: int = 1) -> dict[str, An
         "metrics": {"train": METRICS, "validation": METRICS},
         "baseline": {"train": METRICS, "validation": None},
         "beats_baseline": True,
+        "model_kind": "network",
+        "choice": "You get the network (an average of 5 members): 5-fold cross-validation.",
+        "validation": {"folds": 5, "fold_mse": [1.0, 4.0, 2.25, 1.0, 1.0]},
         "verdict": "The network beats the straight line <clearly>.",
         "predictions": [
             {"inputs": [float(i)] * n_features, "value": 93.3312, "warning": "far & away"}
@@ -58,7 +61,9 @@ def summary_payload(n_features: int = 1, n_predictions: int = 1) -> dict[str, An
 def test_the_summary_shows_metrics_verdict_and_predictions() -> None:
     text = shown(texts.train_summary(summary_payload()))
     assert "Model v2 is ready: y from x, 1,000 rows." in text
-    assert "R²" in text and "validation" in text and "line RMSE" in text
+    assert "R²" in text and "held out" in text and "line RMSE" in text
+    assert "You get the network (an average of 5 members)" in text
+    assert "Held-out RMSE per fold: 1 to 2." in text
     assert "beats the straight line <clearly>" in text
     assert "x = 0 → y = 93.3312" in text and "⚠️ far & away" in text
     assert "87 epochs in 0.812 s on CPU (tensorflow)" in text
