@@ -113,6 +113,8 @@ async def _measure(database: str, url: str, *, flood_only: bool = False) -> Figu
             "TELEGRAM_API_FILE_URL": tg.base_file_url,
             "DATABASE_URL": url,
             "TRAINBOT_LOG_LEVEL": "WARNING",
+            # The bot's heartbeat goes to a temporary file, not the working directory.
+            "TRAINBOT_HEARTBEAT_FILE": f"{tempfile.gettempdir()}/bench-{uuid.uuid4().hex}.beat",
             **WORKER_ENV,
         }
         async with _process(WORKER, env):

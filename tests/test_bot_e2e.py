@@ -10,10 +10,13 @@ import asyncio
 import contextlib
 import re
 import socket
+import tempfile
 import threading
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,8 +49,11 @@ SMALL_CSV = b"x,y\n" + b"".join(f"{i},{2 * i + 1}\n".encode() for i in range(40)
 
 
 def settings_for(tg: FakeTelegram, database_url: str, **env: str) -> Settings:
+    # Each bot's heartbeat in a file of its own, not in the working directory.
+    heartbeat = Path(tempfile.gettempdir()) / f"trainbot-test-{uuid.uuid4().hex}.heartbeat"
     return Settings.from_env(
         {
+            "TRAINBOT_HEARTBEAT_FILE": str(heartbeat),
             "TELEGRAM_BOT_TOKEN": tg.token,
             "TELEGRAM_API_BASE_URL": tg.base_url,
             "TELEGRAM_API_FILE_URL": tg.base_file_url,
