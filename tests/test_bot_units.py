@@ -16,6 +16,7 @@ from telegram import Chat, Message, Update, User
 
 from bot import access, progress, texts
 from bot.parsing import Command, parse_command, parse_job_id, parse_model_version
+from bot.ratelimit import ChatRateLimit
 from bot.updates import PerChatUpdateProcessor
 from storage.models import Job, JobKind, JobStatus
 from tests.conftest import ROOT
@@ -324,3 +325,18 @@ def test_every_command_in_the_menu_has_a_handler() -> None:
         for name in handler.commands
     }
     assert set(texts.COMMANDS) <= handled
+
+
+def test_the_predict_limit_is_a_sliding_window_and_tells_once() -> None:
+    now = [0.0]
+    limit = ChatRateLimit(3, 10.0, clock=lambda: now[0])
+    assert [limit.try_acquire(1) for _ in range(3)] == [0.0, 0.0, 0.0]
+    now[0] = 4.0
+    wait = limit.try_acquire(1)
+    assert wait == pytest.approx(6.0)  # the oldest of the three leaves the window at 10 s
+    assert limit.try_acquire(2) == 0.0  # another chat has a window of its own
+    assert limit.should_tell(1, wait) and not limit.should_tell(1, wait)
+    now[0] = 10.0  # all three have left the window; refused requests never counted
+    assert [limit.try_acquire(1) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limit.try_acquire(1) == pytest.approx(10.0)
+    assert limit.should_tell(1, 1.0)  # a new refusal after the wait is told again
