@@ -64,7 +64,9 @@ def test_summary_table_and_progress_bar(tmp_path: Path, capsys: pytest.CaptureFi
     code = _run(str(data), "--x", "a,b", "--y", "y", "--epochs", "12", "--predict", "1", "2")
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "network validation" in out and "line train" in out
+    assert "500 rows, 5-fold cross-validated" in out
+    assert "network held out" in out and "least squares train" in out
+    assert "You get the network (an average of 5 members)" in out
     assert "a = 1, b = 2  ->  y = " in out
     assert "12 epochs" in out
     assert "epoch 12/12" in err
@@ -107,3 +109,50 @@ def test_predict_needs_whole_rows(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_file_over_the_upload_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(str(REFERENCE), limits=Limits(max_upload_bytes=1000)) == 2
     assert "over the 1 KB limit" in capsys.readouterr().err
+
+
+def _predict(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="trainbot predict")
+    local.add_predict_arguments(parser)
+    return local.run_predict(parser.parse_args(list(argv)), Limits())
+
+
+HOUSES = (
+    "region,size,price\n"
+    + "".join(
+        f"{region},{size},{size * factor + 5}\n"
+        for region, factor in (("north", 10), ("south", 9), ("east", 11))
+        for size in (8, 12, 15, 19, 23, 28, 31)
+    )
+).encode()
+
+
+def test_a_saved_model_predicts_a_table_of_raw_inputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "houses.csv").write_bytes(HOUSES)
+    model = tmp_path / "models" / "houses.keras"
+    code = _run(
+        str(tmp_path / "houses.csv"), "--y", "price", "--epochs", "12", "--save", str(model),
+        "--predict", "region=south size=20", "--json",
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    trained = json.loads(out)["predictions"][0]["predicted"]
+    # Extra columns are kept, columns in any order; a region never seen is said once.
+    (tmp_path / "new.csv").write_text("note,size,region\nhi,20,south\nyo,20,west\n")
+    assert _predict(str(model), str(tmp_path / "new.csv")) == 0
+    out, err = capsys.readouterr()
+    header, south, west = out.strip().splitlines()
+    assert header == "note,size,region,price_predicted,warning"
+    assert float(south.split(",")[3]) == pytest.approx(trained, rel=1e-5)
+    assert west.startswith("yo,20,west,") and "west" in err
+
+
+def test_predict_refuses_a_file_that_is_not_a_trainbot_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _predict(str(REFERENCE), str(REFERENCE)) == 2
+    assert capsys.readouterr().err.strip() == "trainbot: This is not a .keras model file."
+    assert _predict(str(tmp_path / "none.keras"), str(REFERENCE)) == 2
+    assert "can't read" in capsys.readouterr().err

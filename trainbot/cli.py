@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train on a local CSV or .xlsx, no Telegram needed")
     local.add_arguments(train)
     train.set_defaults(handler=_train)
+    predict = commands.add_parser(
+        "predict", help="predict from a saved .keras model and a CSV or .xlsx of inputs"
+    )
+    local.add_predict_arguments(predict)
+    predict.set_defaults(handler=_predict)
 
     db = commands.add_parser("db", help="database schema and retention")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -116,6 +121,12 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     from trainer import local
 
     return local.run(args, settings.limits)
+
+
+def _predict(args: argparse.Namespace, settings: Settings) -> int:
+    from trainer import local
+
+    return local.run_predict(args, settings.limits)
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:

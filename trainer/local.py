@@ -49,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, help="batch size")
     parser.add_argument("--val", type=float, help="share of rows held out for validation")
     parser.add_argument("--plot", type=Path, help="write the report PNG here")
+    parser.add_argument(
+        "--save", type=Path, metavar="MODEL.keras",
+        help="write the model here (Keras alone loads it; `trainbot predict` reads raw inputs)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -86,13 +90,61 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
         except OSError as error:
             return _fail(f"can't write {args.plot}: {error.strerror}", EXIT_FAILED)
         plot = str(args.plot)
+    if args.save is not None:
+        from trainer.predictor import save_model_bytes
+
+        try:
+            args.save.parent.mkdir(parents=True, exist_ok=True)
+            args.save.write_bytes(save_model_bytes(result, dataset.column_plan))
+        except OSError as error:
+            return _fail(f"can't write {args.save}: {error.strerror}", EXIT_FAILED)
     report = _report(result, predictions, plot)
+    report["model_kind"] = result.model_kind
+    report["choice"] = result.choice
+    report["validation"] = result.validation
     report["features"] = dataset.input_names
     report["columns"] = dataset.notes
     if args.json:
         print(json.dumps(_json_safe(report)))
     else:
         print(_table(report))
+    return EXIT_OK
+
+
+def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``predict`` command's arguments to ``parser``."""
+    parser.add_argument("model", type=Path, help="a .keras file saved by `train --save`")
+    parser.add_argument(
+        "inputs", nargs="?", default="-",
+        help="CSV or .xlsx of inputs, one row per prediction (default: standard input)",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, help="write the predictions CSV here (default: stdout)")
+
+
+def run_predict(args: argparse.Namespace, limits: Limits) -> int:
+    """Run ``trainbot predict``: the inputs table with a prediction column, as CSV."""
+    try:
+        model = args.model.read_bytes()
+        inputs = sys.stdin.buffer.read() if args.inputs == "-" else _read(Path(args.inputs), limits)
+    except OSError as error:
+        return _fail(f"can't read {args.model}: {error.strerror or error}.", EXIT_BAD_INPUT)
+    except DatasetError as error:
+        return _fail(str(error), EXIT_BAD_INPUT)
+    from trainer.predictor import Predictor
+
+    try:
+        table = Predictor.from_model_file(model).predict_table(inputs, limits)
+    except (DatasetError, PredictError) as error:
+        return _fail(str(error), EXIT_BAD_INPUT)
+    for note in table.notes:
+        print(f"trainbot: {note}", file=sys.stderr)
+    if args.out is None:
+        sys.stdout.buffer.write(table.data)
+        return EXIT_OK
+    try:
+        args.out.write_bytes(table.data)
+    except OSError as error:
+        return _fail(f"can't write {args.out}: {error.strerror}", EXIT_FAILED)
     return EXIT_OK
 
 
@@ -158,21 +210,29 @@ def _json_safe(value: Any) -> Any:
 
 def _table(report: dict[str, Any]) -> str:
     features = ", ".join(report["features"])
+    folds = (report.get("validation") or {}).get("folds")
+    if folds:
+        rows = f"{report['n_train']} rows, {folds}-fold cross-validated"
+    else:
+        rows = f"{report['n_train']} training rows, {report['n_validation']} held out"
     lines = [
-        f"Trained {report['target']} from {features}: {report['n_train']} training rows, "
-        f"{report['n_validation']} validation rows, {report['recipe']} recipe.",
+        f"Trained {report['target']} from {features}: {rows}, {report['recipe']} recipe.",
         "",
-        f"{'':18}{'MSE':>12}{'RMSE':>12}{'MAE':>12}{'R²':>10}",
+        f"{'':24}{'MSE':>12}{'RMSE':>12}{'MAE':>12}{'R²':>10}",
     ]
-    for who, metrics in (("network", report["metrics"]), ("line", report["baseline_metrics"])):
-        for split in ("train", "validation"):
+    chosen = "line" if report.get("model_kind") == "line" else "network"
+    for who, metrics in (
+        (chosen, report["metrics"]),
+        ("least squares", report["baseline_metrics"]),
+    ):
+        for split, shown in (("train", "train"), ("validation", "held out")):
             values = metrics.get(split)
             if values:
                 lines.append(
-                    f"{who + ' ' + split:18}{_num(values['mse']):>12}{_num(values['rmse']):>12}"
+                    f"{who + ' ' + shown:24}{_num(values['mse']):>12}{_num(values['rmse']):>12}"
                     f"{_num(values['mae']):>12}{_num(values['r2'], 4):>10}"
                 )
-    lines += ["", report["verdict"]]
+    lines += ["", *([report["choice"]] if report.get("choice") else []), report["verdict"]]
     if report.get("columns"):
         lines += ["", "Columns:", *(f"  {note}" for note in report["columns"])]
     if report["predictions"]:

@@ -9,7 +9,10 @@ that was filled, a category never seen in training.
 
 from __future__ import annotations
 
+import io
+import json
 import tempfile
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,12 +77,46 @@ class PredictionTable:
     notes: list[str] = field(default_factory=list)
 
 
-def save_model_bytes(result: TrainResult) -> bytes:
-    """The trained network as the bytes of a ``.keras`` file."""
+# A member of the .keras zip that Keras ignores: what trainbot needs to read raw inputs.
+MODEL_INFO = "trainbot.json"
+
+
+def save_model_bytes(result: TrainResult, plan: ColumnPlan | None = None) -> bytes:
+    """The trained model as the bytes of a ``.keras`` file that describes itself.
+
+    Keras loads it as it is; ``trainbot.json`` inside says which columns it reads and how
+    (the column ``plan``), so ``trainbot predict model.keras new.csv`` needs nothing else.
+    """
+    scaling = dict(result.scaling)
+    if plan is not None:
+        scaling["columns"] = plan.to_dict()
+    info = {
+        "feature_names": list(result.feature_names),
+        "target_name": result.target_name,
+        "feature_ranges": [[float(low), float(high)] for low, high in result.feature_ranges],
+        "scaling": scaling,
+        "model_kind": result.model_kind,
+    }
     with tempfile.TemporaryDirectory(prefix="trainbot-") as folder:
         path = Path(folder) / "model.keras"
         result.model.save(path)
+        with zipfile.ZipFile(path, "a") as archive:
+            archive.writestr(MODEL_INFO, json.dumps(info, default=float))
         return path.read_bytes()
+
+
+def model_file_info(data: bytes) -> dict[str, Any]:
+    """What ``save_model_bytes`` wrote about the model, or a PredictError saying why not."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            info = json.loads(archive.read(MODEL_INFO))
+    except KeyError:
+        raise PredictError("This .keras file was not made by trainbot.") from None
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise PredictError("This is not a .keras model file.") from None
+    if not isinstance(info, dict) or not {"feature_names", "target_name", "scaling"} <= set(info):
+        raise PredictError("This .keras file was not made by trainbot.")
+    return info
 
 
 def load_model_bytes(data: bytes) -> Any:
@@ -109,6 +146,18 @@ class Predictor:
             feature_names,
             target_name,
             plan,
+        )
+
+    @classmethod
+    def from_model_file(cls, data: bytes) -> Predictor:
+        """A predictor for a ``.keras`` file made by ``save_model_bytes``."""
+        info = model_file_info(data)
+        return cls(
+            data,
+            info["scaling"],
+            info["feature_names"],
+            info["target_name"],
+            info.get("feature_ranges") or [],
         )
 
     @classmethod

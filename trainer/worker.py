@@ -115,7 +115,7 @@ def train_model(
         progress_interval=settings.progress_interval,
     )
     # Without its file there is no model to keep: this one failure still fails the job.
-    keras_file = save_model_bytes(result)
+    keras_file = save_model_bytes(result, dataset.column_plan)
     missing: list[str] = []
     # The predictor answers the predictions asked with /train, and goes to the model cache.
     predictor = _after_fit([], "predictor", lambda: Predictor.from_result(result, dataset.plan))
