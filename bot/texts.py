@@ -14,6 +14,8 @@ from typing import Any
 
 from telegram.constants import MessageLimit
 
+from trainer.columns import ColumnPlan
+
 # Telegram's limits on one message's text and on a media caption.
 MAX_TEXT = int(MessageLimit.MAX_TEXT_LENGTH)
 MAX_CAPTION = int(MessageLimit.CAPTION_LENGTH)
@@ -615,11 +617,15 @@ def model_file_caption(
     if scaling.get("in_model"):
         # Standardisation is inside the model as layers: raw inputs in, the target's units out.
         columns = ", ".join(esc(name) for name in features)
-        return clip(
+        text = (
             f"{text} It stands alone: <code>model.predict(np.array([[{columns}]]))</code> "
-            f"gives {esc(target)} from inputs in this order, in their own units.",
-            MAX_CAPTION,
+            f"gives {esc(target)} from inputs in this order, in their own units."
         )
+        plan = ColumnPlan.of_model(scaling, features, target)
+        if not plan.plain:
+            # Categories, dates and gaps become those numbers as trainbot.json inside says.
+            text += " Made from your columns as: " + esc("; ".join(plan.describe()))
+        return clip(text, MAX_CAPTION)
     # Older networks work on standardised values; the scaling makes their numbers usable.
     with_scaling = (
         f"{text} It works on standardised values: scale inputs and unscale the output with "

@@ -340,3 +340,19 @@ def test_the_predict_limit_is_a_sliding_window_and_tells_once() -> None:
     assert [limit.try_acquire(1) for _ in range(3)] == [0.0, 0.0, 0.0]
     assert limit.try_acquire(1) == pytest.approx(10.0)
     assert limit.should_tell(1, 1.0)  # a new refusal after the wait is told again
+
+
+def test_the_model_file_caption_says_how_to_call_a_model_that_stands_alone() -> None:
+    from trainer.dataset import parse_csv
+
+    table = b"region,size,price\n" + b"".join(
+        f"{region},{size},{size * 3}\n".encode()
+        for region in ("north", "south")
+        for size in range(8)
+    )
+    dataset = parse_csv(table)
+    scaling = {"in_model": True, "columns": dataset.column_plan.to_dict()}
+    text = shown(texts.model_file_caption(3, "price", dataset.feature_names, scaling))
+    assert "It stands alone: model.predict(np.array([[region=north, region=south, size]]))" in text
+    assert "Made from your columns as: region: 1 in region=north, region=south" in text
+    assert texts.utf16_len(text) <= 1024

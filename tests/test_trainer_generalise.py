@@ -135,29 +135,55 @@ def test_predictions_from_the_stored_model_are_the_chosen_models(
         np.testing.assert_allclose(answered, result.predict(rows), rtol=1e-5, atol=1e-5)
 
 
-def test_a_downloaded_model_predicts_in_raw_units_with_keras_alone(
-    tmp_path: Path, curve_result: tuple[Dataset, TrainResult]
-) -> None:
-    _, result = curve_result
-    path = tmp_path / "model.keras"
-    path.write_bytes(save_model_bytes(result))
+def _keras_alone(path: Path, rows: list[list[float]]) -> list[float]:
+    """Predictions of the model file at ``path`` from a fresh process with Keras alone."""
     code = (
         "import json, sys, numpy as np, keras\n"
         "model = keras.saving.load_model(sys.argv[1])\n"
-        "print(json.dumps(model.predict(np.array([[-2.0], [0.5], [2.5]]), verbose=0)"
-        ".ravel().tolist()))\n"
+        "rows = np.array(json.loads(sys.argv[2]), dtype='float32')\n"
+        "print(json.dumps(model.predict(rows, verbose=0).ravel().tolist()))\n"
     )
     completed = subprocess.run(
-        [sys.executable, "-c", code, str(path)],
+        [sys.executable, "-c", code, str(path), json.dumps(rows)],
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        cwd=tmp_path,  # not the project: nothing of trainbot is importable there
+        cwd=path.parent,  # not the project: nothing of trainbot is importable there
         capture_output=True,
         text=True,
         timeout=240,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
-    predicted = json.loads(completed.stdout.strip().splitlines()[-1])
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_a_downloaded_model_predicts_in_raw_units_with_keras_alone(
+    tmp_path: Path, curve_result: tuple[Dataset, TrainResult]
+) -> None:
+    _, result = curve_result
+    path = tmp_path / "model.keras"
+    path.write_bytes(save_model_bytes(result))
+    predicted = _keras_alone(path, [[-2.0], [0.5], [2.5]])
     expected = result.predict(np.array([[-2.0], [0.5], [2.5]]))
     np.testing.assert_allclose(predicted, expected, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(predicted, [4.0, 0.25, 6.25], atol=0.15)
+
+
+def test_a_model_with_a_category_column_works_with_keras_alone(tmp_path: Path) -> None:
+    rows = [
+        f"{region},{size},{size * factor + 5}"
+        for region, factor in (("north", 10), ("south", 9), ("east", 11))
+        for size in (8, 12, 15, 19, 23, 28, 31)
+    ]
+    dataset = parse_csv(("region,size,price\n" + "\n".join(rows) + "\n").encode())
+    result = train(dataset, TrainParams(seed=0, epochs=12))
+    path = tmp_path / "houses.keras"
+    path.write_bytes(save_model_bytes(result, dataset.column_plan))
+    # What the bot answers for named inputs; the encoded numbers are what the caption names.
+    answers = Predictor.from_model_file(path.read_bytes()).predict(
+        [{"region": "south", "size": "20"}, {"region": "east", "size": "10"}]
+    )
+    encoded = [list(answer.values) for answer in answers]
+    assert len(encoded[0]) == len(result.feature_names) > 2  # one column per region, and size
+    np.testing.assert_allclose(
+        _keras_alone(path, encoded), [a.predicted for a in answers], rtol=1e-4, atol=1e-3
+    )

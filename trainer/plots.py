@@ -67,7 +67,7 @@ def report_figure(
     else:
         _plot_predicted_vs_actual(fit_axes, dataset, result)
     _plot_losses(loss_axes, result)
-    heading = title or f"Predicting {dataset.target_name} from {', '.join(dataset.feature_names)}"
+    heading = title or f"Predicting {dataset.target_name} from {', '.join(dataset.input_names)}"
     figure.suptitle(_plain(heading), fontsize=13, fontweight="bold")
     figure.text(
         0.5, 0.015, _plain(textwrap.fill(result.verdict, 140)), ha="center", va="bottom", fontsize=9
