@@ -92,7 +92,7 @@ def training(store: Store, worker: str) -> bool:
 def outcome(store: Store, job_ids: list[int]) -> tuple[Counter[str], Counter[str]]:
     """Job statuses, and how many replies of each kind the chat would receive."""
     statuses = Counter(str(store.records.get_job(CHAT, j).status) for j in job_ids)
-    replies = Counter(m.kind for m in store.outbox.pending(limit=1000))
+    replies = Counter(m.kind for m in store.outbox.pending(limit=1000, per_chat=1000))
     return statuses, replies
 
 
@@ -101,6 +101,7 @@ def url(store: Store) -> str:
     return store.db.url.render_as_string(hide_password=False)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_twenty_killed_workers_lose_no_job_and_finish_each_once(
     request: pytest.FixtureRequest, reference_csv: bytes
@@ -136,6 +137,7 @@ def test_twenty_killed_workers_lose_no_job_and_finish_each_once(
     store.close()
 
 
+@pytest.mark.slow
 def test_a_job_that_kills_its_worker_every_time_fails_after_its_attempts(
     store: Store, url: str, reference_csv: bytes
 ) -> None:
@@ -156,6 +158,7 @@ def test_a_job_that_kills_its_worker_every_time_fails_after_its_attempts(
     assert [m.kind for m in store.outbox.pending()] == ["job_failed"]
 
 
+@pytest.mark.slow
 def test_sigterm_hands_the_job_back_and_exits_cleanly(
     store: Store, url: str, reference_csv: bytes
 ) -> None:
@@ -179,6 +182,7 @@ def proxied_postgres(request: pytest.FixtureRequest) -> Iterator[tuple[str, TcpP
     proxy.close()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_a_postgres_outage_delays_jobs_but_loses_none(
     proxied_postgres: tuple[str, TcpProxy], reference_csv: bytes

@@ -57,7 +57,7 @@ def a_finished_training(store: Store, age: float, *, deliver: bool = True) -> Jo
     for artifact_id in artifact_ids:
         days_ago(store, Artifact, artifact_id, age, "created_at")
     if deliver:
-        for message in store.outbox.pending(limit=1000):
+        for message in store.outbox.pending(limit=1000, per_chat=1000):
             if message.job_id == job.id:
                 store.outbox.mark_delivered(message.id, 1)
                 days_ago(store, OutboxMessage, message.id, age, "delivered_at")

@@ -124,6 +124,7 @@ def queue_prediction(store: Store, model_id: int | None, value: float) -> int:
 # -- end to end, with real training ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_training_then_prediction_leave_a_model_a_plot_and_replies(
     store: Store, reference_csv: bytes
 ) -> None:
@@ -264,7 +265,9 @@ def test_waiting_predictions_are_answered_in_one_batch_ahead_of_training(store: 
         JobStatus.FAILED if n == 1 else JobStatus.SUCCEEDED for n in range(PREDICT_BATCH)
     ]
     assert [status[job_id] for job_id in [*rest, training]] == [JobStatus.QUEUED] * 3
-    answered = [m.job_id for m in store.outbox.pending() if m.kind == "predictions"]
+    answered = [
+        m.job_id for m in store.outbox.pending(limit=1000, per_chat=1000) if m.kind == "predictions"
+    ]
     assert answered == [job_id for job_id in batch if status[job_id] == JobStatus.SUCCEEDED]
 
 
