@@ -191,7 +191,9 @@ def fit_members(
         return network
 
     x_fit, y_fit = _stacked_rows(tasks, plan)
-    monitor = _RoundMonitor(tasks, plan, early_stopping=use_early_stopping)
+    monitor = _RoundMonitor(
+        tasks, plan, early_stopping=use_early_stopping, start_margin=recipe.line_margin
+    )
     callbacks = [
         keras.callbacks.LearningRateScheduler(lambda round_: _rate(recipe, plan, round_)),
         monitor,
@@ -285,10 +287,18 @@ class _RoundMonitor(keras.callbacks.Callback):
     """After each round, per task: pooled held-out error, early stopping with its snapshot,
     curves, progress and cancel. Training ends when every task is done."""
 
-    def __init__(self, tasks: list[MemberTask], plan: MemberPlan, *, early_stopping: bool) -> None:
+    def __init__(
+        self,
+        tasks: list[MemberTask],
+        plan: MemberPlan,
+        *,
+        early_stopping: bool,
+        start_margin: float,
+    ) -> None:
         super().__init__()
         self.plan = plan
         self.early_stopping = early_stopping
+        self.start_margin = start_margin
         self.tracked: list[_Tracked] = []
         offset = 0
         for task in tasks:
@@ -313,6 +323,15 @@ class _RoundMonitor(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         for tracked in self.tracked:
             tracked.task.reporter.start()
+            if self.early_stopping and tracked.task.early_stopping:
+                # The members start as their ridge lines: a round must beat that start by the
+                # margin to count, so on a table the line already fits, patience runs out early
+                # and the members stay the lines they were.
+                start = tracked.task.start
+                tracked.best_val = _pooled(start, tracked.task, tracked.val_rows) * (
+                    1 - self.start_margin
+                )
+                tracked.best = start
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         steps = self.rounds_done * self.plan.steps_per_round + batch + 1
