@@ -40,7 +40,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import progress, texts
+from bot import formatting, progress, texts
 from storage.chats import migrate_chat
 from storage.models import Artifact, Job, OutboxMessage
 from storage.store import Store
@@ -434,7 +434,7 @@ async def _html_or_plain(
         if "can't parse entities" not in error.message.lower():
             raise
         log.warning("Telegram could not parse a message (%s); sending it as plain text", error)
-    return await send({"parse_mode": None}, texts.plain(text))
+    return await send({"parse_mode": None}, formatting.plain(text))
 
 
 def _reply(message_id: int | None) -> ReplyParameters | None:

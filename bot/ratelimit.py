@@ -19,7 +19,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot import replies, texts
+from bot import formatting, replies, texts
 from bot.context import BotContext
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def limited(callback: Handler, limit: ChatRateLimit) -> Handler:
         text = texts.predict_rate_limited(limit.limit, limit.window, wait)
         if update.callback_query is not None:
             # A pressed button spins until answered: every press gets its (small) answer.
-            await update.callback_query.answer(texts.plain(text), show_alert=True)
+            await update.callback_query.answer(formatting.plain(text), show_alert=True)
         elif update.effective_message is not None and limit.should_tell(chat.id, wait):
             await replies.reply(update.effective_message, text)
         return None

@@ -22,7 +22,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from bot import texts
+from bot import formatting
 from bot.context import BotContext
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ async def _html_or_plain(call: Callable[[dict[str, Any], str], Awaitable[T]], te
         if "can't parse entities" not in error.message.lower():
             raise
         log.warning("Telegram could not parse an answer (%s); sending it as plain text", error)
-    return await retrying(lambda: call({"parse_mode": None}, texts.plain(text)))
+    return await retrying(lambda: call({"parse_mode": None}, formatting.plain(text)))
 
 
 async def reply(

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from bot import health, texts
+from bot import formatting, health, texts
 from storage.models import Chat, Job, Model
 from tests.test_bot_e2e import (
     CHAT,
@@ -202,7 +202,7 @@ async def test_a_reply_telegram_cannot_parse_arrives_as_plain_text(database_url:
         # A handler's answer ...
         tg.fail_next("sendMessage", status=400, description=refused)
         welcome = await world.reply_to(tg.send_text(CHAT, "/start"))
-        assert welcome.content == texts.plain(texts.START)  # all of it, without the tags
+        assert welcome.content == formatting.plain(texts.START)  # all of it, without the tags
         assert welcome.parse_mode is None and not welcome.entities
         # ... and a worker's (the summary, after the plot).
         tg.fail_next("sendMessage", status=400, description=refused)

@@ -14,7 +14,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from telegram import Chat, Message, Update, User
 
-from bot import access, progress, texts
+from bot import access, formatting, progress, texts
 from bot.parsing import Command, parse_command, parse_job_id, parse_model_version
 from bot.ratelimit import ChatRateLimit
 from bot.updates import PerChatUpdateProcessor
@@ -73,7 +73,7 @@ def test_the_summary_shows_metrics_verdict_and_predictions() -> None:
 @pytest.mark.parametrize(("n_features", "n_predictions"), [(1, 5000), (50, 50), (50, 1)])
 def test_the_summary_always_fits_one_message(n_features: int, n_predictions: int) -> None:
     html_text = texts.train_summary(summary_payload(n_features, n_predictions))
-    assert len(shown(html_text)) <= MAX_TEXT_LENGTH and texts.utf16_len(html_text) <= 4096
+    assert len(shown(html_text)) <= MAX_TEXT_LENGTH and formatting.utf16_len(html_text) <= 4096
     assert "Ask it more with /predict" in shown(html_text)
 
 
@@ -105,10 +105,10 @@ def test_a_failure_reads_as_one_sentence() -> None:
 
 def test_clip_cuts_at_a_line_and_keeps_html_valid() -> None:
     text = "\n".join(f"<b>line {i}</b>" for i in range(2000))
-    clipped = texts.clip(text, 1000)
-    assert texts.utf16_len(clipped) <= 1000 and clipped.endswith("…")
+    clipped = formatting.clip(text, 1000)
+    assert formatting.utf16_len(clipped) <= 1000 and clipped.endswith("…")
     shown(clipped)
-    assert texts.clip("short") == "short"
+    assert formatting.clip("short") == "short"
 
 
 def test_clip_closes_a_table_that_spans_many_lines() -> None:
@@ -116,22 +116,22 @@ def test_clip_closes_a_table_that_spans_many_lines() -> None:
     # refused the message ("can't parse entities").
     rows = "\n".join(f"row {i:>4}  {i * 1.5:>10}" for i in range(400))
     text = f"<b>Table</b>\n<pre>{rows}</pre>\nAsk me more."
-    clipped = texts.clip(text, 1000)
-    assert texts.utf16_len(clipped) <= 1000
+    clipped = formatting.clip(text, 1000)
+    assert formatting.utf16_len(clipped) <= 1000
     assert clipped.endswith("\n…</pre>") and "row   10" in shown(clipped)
 
 
 def test_clip_never_cuts_a_tag_or_a_character_reference() -> None:
     line = '<a href="https://example.com/x">a &amp; b &lt;c&gt;</a> ' * 300
     for limit in range(40, 400, 7):
-        clipped = texts.clip(line, limit)
-        assert texts.utf16_len(clipped) <= limit, limit
+        clipped = formatting.clip(line, limit)
+        assert formatting.utf16_len(clipped) <= limit, limit
         text = shown(clipped)  # raises for a cut tag or an unclosed one
         assert "&am" not in text and "&l" not in text and "&g" not in text, (limit, clipped)
 
 
 _PIECES = st.one_of(
-    st.text(alphabet="ab <&>\n😀", min_size=1, max_size=8).map(texts.esc),
+    st.text(alphabet="ab <&>\n😀", min_size=1, max_size=8).map(formatting.esc),
     st.sampled_from(["\n", "&amp;", "&#128512;"]),
 )
 
@@ -150,15 +150,16 @@ def _html(draw: st.DrawFn, depth: int = 0) -> str:
 @given(text=_html(), limit=st.integers(10, 300))
 @hypothesis_settings(max_examples=300, deadline=None)
 def test_clipped_html_always_parses_and_fits(text: str, limit: int) -> None:
-    clipped = texts.clip(text, limit)
-    assert texts.utf16_len(clipped) <= max(limit, texts.utf16_len(text) if clipped == text else 0)
+    clipped = formatting.clip(text, limit)
+    fits = limit if clipped != text else max(limit, formatting.utf16_len(text))
+    assert formatting.utf16_len(clipped) <= fits
     shown(clipped)
     if clipped != text:
-        assert texts.ELLIPSIS in clipped
+        assert formatting.ELLIPSIS in clipped
 
 
 def test_plain_drops_tags_and_unescapes() -> None:
-    assert texts.plain('<b>a &lt; b</b> <a href="x">&amp;</a>\n<pre>c</pre>') == "a < b &\nc"
+    assert formatting.plain('<b>a &lt; b</b> <a href="x">&amp;</a>\n<pre>c</pre>') == "a < b &\nc"
 
 
 @pytest.mark.parametrize(
@@ -355,4 +356,4 @@ def test_the_model_file_caption_says_how_to_call_a_model_that_stands_alone() -> 
     text = shown(texts.model_file_caption(3, "price", dataset.feature_names, scaling))
     assert "It stands alone: model.predict(np.array([[region=north, region=south, size]]))" in text
     assert "Made from your columns as: region: 1 in region=north, region=south" in text
-    assert texts.utf16_len(text) <= 1024
+    assert formatting.utf16_len(text) <= 1024

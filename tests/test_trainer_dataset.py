@@ -156,7 +156,7 @@ def test_limits_are_respected() -> None:
         parse_csv(_lines(["x,y"] + ["1,2"] * 25).encode(), limits=small)
     with pytest.raises(DatasetError, match="3 columns; the limit is 2"):
         parse_csv(_lines(["a,b,c"] + ["1,2,3"] * 5).encode(), limits=small)
-    with pytest.raises(DatasetError, match="over the 10 KB limit"):
+    with pytest.raises(DatasetError, match="over the 10 kB limit"):
         parse_csv(b"x,y\n" + b"1,2\n" * 3000, limits=small)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from trainer import examples, local
 from trainer.limits import Limits
+from trainer.progress import Progress
 
 REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 
@@ -108,7 +110,7 @@ def test_predict_needs_whole_rows(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_file_over_the_upload_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(str(REFERENCE), limits=Limits(max_upload_bytes=1000)) == 2
-    assert "over the 1 KB limit" in capsys.readouterr().err
+    assert "over the 1 kB limit" in capsys.readouterr().err
 
 
 def _predict(*argv: str) -> int:
@@ -156,3 +158,14 @@ def test_predict_refuses_a_file_that_is_not_a_trainbot_model(
     assert capsys.readouterr().err.strip() == "trainbot: This is not a .keras model file."
     assert _predict(str(tmp_path / "none.keras"), str(REFERENCE)) == 2
     assert "can't read" in capsys.readouterr().err
+
+
+def test_the_progress_bar_ends_at_the_last_epoch_with_its_losses() -> None:
+    stream = io.StringIO()
+    bar = local._ProgressBar(stream)
+    for epoch in (1, 15, 30):
+        bar(Progress(epoch, 30, 0.5 / epoch, 0.6 / epoch, 30.0 - epoch, float(epoch)))
+    bar.finish()
+    drawn = stream.getvalue()
+    assert "epoch 30/30" in drawn and "loss 0.01667" in drawn and "val 0.02" in drawn
+    assert "eta" not in drawn.splitlines()[-1]  # nothing is left once it is done

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainer import excel
+from trainer import excel, readable
 from trainer.cells import is_plain_number, lenient_number, looks_like_data, read_numbers
 from trainer.columns import CATEGORY, MAX_NAME, CellError, ColumnPlan, shorten, unique_name
 from trainer.csvfile import ONE_COLUMN, read_csv_cells
@@ -219,7 +219,8 @@ def check_upload_size(size: int, limits: Limits = Limits()) -> None:  # noqa: B0
     """Refuse an upload of ``size`` bytes over the limit, before reading or parsing it."""
     if size > limits.max_upload_bytes:
         raise DatasetError(
-            f"The file is {_size(size)}, over the {_size(limits.max_upload_bytes)} limit."
+            f"The file is {readable.size(size)}, over the "
+            f"{readable.size(limits.max_upload_bytes)} limit."
         )
 
 
@@ -377,9 +378,3 @@ def _rows(count: int) -> str:
 
 def _shorten(cell: str, limit: int = 24) -> str:
     return cell if len(cell) <= limit else cell[: limit - 1] + "…"
-
-
-def _size(size: int) -> str:
-    if size >= 1_000_000:
-        return f"{size / 1_000_000:.1f} MB"
-    return f"{max(1, round(size / 1000))} KB"

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trainer import readable
 from trainer.errors import DatasetError
 from trainer.limits import Limits
 
@@ -84,8 +85,8 @@ def _open_archive(data: bytes, limits: Limits) -> zipfile.ZipFile:
     unpacked = sum(member.file_size for member in members)
     if unpacked > limits.max_unzipped_bytes:
         raise DatasetError(
-            f"This workbook unpacks to {_size(unpacked)}, over the "
-            f"{_size(limits.max_unzipped_bytes)} I open; please save the sheet as CSV."
+            f"This workbook unpacks to {readable.size(unpacked)}, over the "
+            f"{readable.size(limits.max_unzipped_bytes)} I open; please save the sheet as CSV."
         )
     return archive
 
@@ -151,8 +152,8 @@ def _read_rows(worksheet: Any, limits: Limits) -> tuple[pd.DataFrame, np.ndarray
         size += sum(len(cell) + 1 for cell in cells)
         if size > limits.max_upload_bytes:
             raise DatasetError(
-                f"The sheet holds more than {_size(limits.max_upload_bytes)} of cells, the limit "
-                "for one table."
+                f"The sheet holds more than {readable.size(limits.max_upload_bytes)} of cells, "
+                "the limit for one table."
             )
         rows.append(cells)
         numbers.append(number)
@@ -179,7 +180,3 @@ def _text(value: Any) -> str:
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     return str(value)
-
-
-def _size(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{max(1, round(size / 1000))} KB"

@@ -9,15 +9,19 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from trainer import readable
 from trainer.dataset import DatasetError, check_upload_size, parse_csv
 from trainer.errors import PredictError
 from trainer.inputs import parse_inputs
 from trainer.limits import Limits
 from trainer.params import PRESETS, ParamError, parse_params
+from trainer.progress import Progress as TrainingProgress
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 BAR_WIDTH = 30
@@ -230,7 +234,7 @@ def _table(report: dict[str, Any]) -> str:
             if values:
                 lines.append(
                     f"{who + ' ' + shown:24}{_num(values['mse']):>12}{_num(values['rmse']):>12}"
-                    f"{_num(values['mae']):>12}{_num(values['r2'], 4):>10}"
+                    f"{_num(values['mae']):>12}{_num(values['r2']):>10}"
                 )
     lines += ["", *([report["choice"]] if report.get("choice") else []), report["verdict"]]
     if report.get("columns"):
@@ -255,39 +259,40 @@ def _table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _num(value: float, digits: int = 4) -> str:
-    if value is None or not math.isfinite(value):
-        return "-"
-    if value != 0 and (abs(value) < 10 ** -(digits - 1) or abs(value) >= 1e6):
-        return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}g}" if abs(value) >= 1 else f"{value:.{digits}f}"
+def _num(value: float | None) -> str:
+    """A figure of the table and the bar: 4 significant digits, enough to compare by."""
+    return readable.number(value, 4)
 
 
 class _ProgressBar:
-    """A one-line progress bar on a terminal stream, redrawn in place."""
+    """Epochs done, the losses and the time left, on a terminal stream (drawn by rich)."""
 
     def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.started = time.perf_counter()
-        self.drawn = False
+        # Imported here: every trainbot command builds this module's parser, the bot too.
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    def __call__(self, progress: Any) -> bool:
-        share = progress.epoch / progress.total_epochs if progress.total_epochs else 1.0
-        filled = round(BAR_WIDTH * share)
-        text = (
-            f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
-            f"epoch {progress.epoch}/{progress.total_epochs}  loss {_num(progress.loss)}"
+        self.bar = Progress(
+            TextColumn("epoch"),
+            MofNCompleteColumn(),
+            BarColumn(bar_width=BAR_WIDTH),
+            TextColumn("{task.fields[figures]}"),
+            console=Console(file=stream),
         )
+        self.task: TaskID | None = None
+
+    def __call__(self, progress: TrainingProgress) -> bool:
+        figures = f"loss {_num(progress.loss)}"
         if progress.val_loss is not None:
-            text += f"  val {_num(progress.val_loss)}"
-        if progress.eta_seconds is not None and share < 1:
-            text += f"  eta {progress.eta_seconds:.0f}s"
-        self.stream.write(text.ljust(90))
-        self.stream.flush()
-        self.drawn = True
+            figures += f"  val {_num(progress.val_loss)}"
+        if progress.eta_seconds is not None and progress.epoch < progress.total_epochs:
+            figures += f"  eta {progress.eta_seconds:.0f}s"
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=progress.total_epochs, figures="")
+        self.bar.update(self.task, completed=progress.epoch, figures=figures)
         return True
 
     def finish(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.task is not None:
+            self.bar.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from trainer import readable
+
 
 def judge(
     network: dict[str, float | None], line: dict[str, float | None], split: str
@@ -75,8 +77,8 @@ def judge_cross_validated(
 
 
 def number(value: float) -> str:
-    """A short figure for sentences: 3 significant digits, or scientific when tiny."""
-    return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+    """A short figure for sentences, which only compare figures: 3 significant digits."""
+    return readable.number(value, 3)
 
 
 def _times(larger: float, smaller: float) -> str:

@@ -9,6 +9,8 @@ from telegram import Update
 
 from bot import progress, replies, texts
 from bot.context import BotContext
+from bot.formatting import esc
+from bot.handlers.arguments import Asked, one_argument
 from bot.parsing import parse_job_id
 from storage.models import Job, JobKind, JobStatus
 from storage.queue import CancelOutcome
@@ -17,28 +19,22 @@ from storage.store import Store
 JOBS_SHOWN = 10
 
 
-async def status(update: Update, context: BotContext) -> None:
+@one_argument(parse_job_id, texts.STATUS_USAGE, optional=True)
+async def status(asked: Asked[int | None], context: BotContext) -> None:
     """/status [job]: how one job is doing; the chat's latest job without a number."""
-    message, chat = update.message, update.effective_chat
-    if message is None or chat is None:
-        return
-    args = list(context.args or [])
-    job_id = parse_job_id(args) if args else None
-    if args and job_id is None:
-        await replies.reply(message, texts.STATUS_USAGE)
-        return
-    found = await context.db(_job_and_position, context.store, chat.id, job_id)
+    job_id = asked.value
+    found = await context.db(_job_and_position, context.store, asked.chat_id, job_id)
     if found is None:
         text = texts.job_not_found(job_id) if job_id is not None else texts.NO_JOBS
-        await replies.reply(message, text)
+        await replies.reply(asked.message, text)
         return
     job, position = found
     lines = [progress.render(job)]
     if position is not None:
         lines[0] += f", {texts.position_phrase(position)}"
     if JobStatus(job.status) is JobStatus.FAILED and job.error:
-        lines.append(texts.esc(job.error))
-    await replies.reply(message, "\n".join(lines))
+        lines.append(esc(job.error))
+    await replies.reply(asked.message, "\n".join(lines))
 
 
 async def jobs(update: Update, context: BotContext) -> None:
@@ -57,16 +53,11 @@ async def jobs(update: Update, context: BotContext) -> None:
     await replies.reply(message, texts.jobs_list(lines))
 
 
-async def cancel(update: Update, context: BotContext) -> None:
+@one_argument(parse_job_id, texts.CANCEL_USAGE)
+async def cancel(asked: Asked[int], context: BotContext) -> None:
     """/cancel <job>: a queued job at once, a running one as soon as its worker notices."""
-    message, chat = update.message, update.effective_chat
-    if message is None or chat is None:
-        return
-    job_id = parse_job_id(list(context.args or []))
-    if job_id is None:
-        await replies.reply(message, texts.CANCEL_USAGE)
-        return
-    outcome = await context.db(context.store.queue.cancel, chat.id, job_id)
+    chat_id, job_id = asked.chat_id, asked.value
+    outcome = await context.db(context.store.queue.cancel, chat_id, job_id)
     if outcome is CancelOutcome.NOT_FOUND:
         text = texts.job_not_found(job_id)
     elif outcome is CancelOutcome.CANCELLED:
@@ -74,9 +65,9 @@ async def cancel(update: Update, context: BotContext) -> None:
     elif outcome is CancelOutcome.REQUESTED:
         text = texts.cancelling_running(job_id)
     else:
-        job = await context.db(context.store.records.get_job, chat.id, job_id)
+        job = await context.db(context.store.records.get_job, chat_id, job_id)
         text = texts.already_finished(job_id, str(job.status) if job else "finished")
-    await replies.reply(message, text)
+    await replies.reply(asked.message, text)
 
 
 def _job_and_position(

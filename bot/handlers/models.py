@@ -12,9 +12,11 @@ from telegram import InputFile, Update
 
 from bot import replies, texts
 from bot.context import BotContext
+from bot.handlers.arguments import Asked, one_argument
 from bot.parsing import parse_model_version
 from storage.models import Model
 from storage.store import Store
+from trainer.readable import number
 
 
 async def models(update: Update, context: BotContext) -> None:
@@ -35,47 +37,32 @@ async def models(update: Update, context: BotContext) -> None:
     await replies.reply(message, texts.models_list(lines))
 
 
-async def use(update: Update, context: BotContext) -> None:
+@one_argument(parse_model_version, texts.model_usage("use"))
+async def use(asked: Asked[int], context: BotContext) -> None:
     """/use v2: make a model the one /predict uses."""
-    message, chat = update.message, update.effective_chat
-    if message is None or chat is None:
-        return
-    version = parse_model_version(list(context.args or []))
-    if version is None:
-        await replies.reply(message, texts.model_usage("use"))
-        return
-    model = await context.db(context.store.records.activate_model, chat.id, version)
+    version = asked.value
+    model = await context.db(context.store.records.activate_model, asked.chat_id, version)
     text = texts.model_activated(version) if model else texts.model_not_found(version)
-    await replies.reply(message, text)
+    await replies.reply(asked.message, text)
 
 
-async def delete(update: Update, context: BotContext) -> None:
+@one_argument(parse_model_version, texts.model_usage("delete"))
+async def delete(asked: Asked[int], context: BotContext) -> None:
     """/delete v2: delete a model for good."""
-    message, chat = update.message, update.effective_chat
-    if message is None or chat is None:
-        return
-    version = parse_model_version(list(context.args or []))
-    if version is None:
-        await replies.reply(message, texts.model_usage("delete"))
-        return
-    was_active = await context.db(_delete, context.store, chat.id, version)
+    version = asked.value
+    was_active = await context.db(_delete, context.store, asked.chat_id, version)
     if was_active is None:
-        await replies.reply(message, texts.model_not_found(version))
+        text = texts.model_not_found(version)
     else:
-        await replies.reply(message, texts.model_deleted(version, was_active))
+        text = texts.model_deleted(version, was_active)
+    await replies.reply(asked.message, text)
 
 
-async def download(update: Update, context: BotContext) -> None:
+@one_argument(parse_model_version, texts.model_usage("download"), optional=True)
+async def download(asked: Asked[int | None], context: BotContext) -> None:
     """/download [v2]: the model as a .keras file (the active one without a version)."""
-    message, chat = update.message, update.effective_chat
-    if message is None or chat is None:
-        return
-    args = list(context.args or [])
-    version = parse_model_version(args) if args else None
-    if args and version is None:
-        await replies.reply(message, texts.model_usage("download"))
-        return
-    model = await context.db(_model_file, context.store, chat.id, version)
+    message, version = asked.message, asked.value
+    model = await context.db(_model_file, context.store, asked.chat_id, version)
     if model is None:
         text = texts.model_not_found(version) if version is not None else texts.NO_MODEL
         await replies.reply(message, text)
@@ -110,5 +97,5 @@ def _quality(metrics: dict[str, Any] | None) -> str | None:
     for split in ("validation", "train"):
         r2 = (metrics.get(split) or {}).get("r2")
         if r2 is not None:
-            return f"R² {texts.num(r2, 4)} ({split})"
+            return f"R² {number(r2, 4)} ({split})"
     return None

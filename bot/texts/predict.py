@@ -1,0 +1,106 @@
+"""What the bot says about predictions: how to ask, a wrong input, the answers, and a table
+of inputs that gets a CSV back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from bot.formatting import MAX_CAPTION, clip, duration, esc, names
+from bot.texts.jobs import position_phrase
+from trainer.readable import number
+
+__all__ = [
+    "NO_MODEL",
+    "bad_values",
+    "predict_csv_queued",
+    "predict_rate_limited",
+    "predict_usage",
+    "prediction_lines",
+    "predictions",
+    "predictions_csv_caption",
+]
+
+NO_MODEL = (
+    "This chat has no model yet. Send a CSV with the caption /train to train one, "
+    "or pick one with /use (see /models)."
+)
+
+
+def predict_rate_limited(limit: int, window: float, wait: float) -> str:
+    return (
+        f"Easy there – I answer at most {limit} /predict per chat every {duration(window)}. "
+        f"Please try again in {duration(max(wait, 1.0))}."
+    )
+
+
+def predict_usage(features: Sequence[str], example: str | None = None) -> str:
+    if len(features) > 1 and example:
+        return (
+            f"This model takes {len(features)} inputs ({names(features, 10)}), for example "
+            f"<code>/predict {esc(example)}</code>. Inputs you leave out are filled as in "
+            "training; bare values in column order work too."
+        )
+    if len(features) <= 1:
+        return (
+            "Tell me the input: <code>/predict 200</code>, "
+            "or several: <code>/predict 1 2 3.5</code>."
+        )
+    example = " ".join(str(i + 1) for i in range(len(features)))
+    return (
+        f"This model takes {len(features)} inputs per prediction ({names(features, 10)}), "
+        f"for example <code>/predict {example}</code>."
+    )
+
+
+def bad_values(sentence: str, example: str = "200") -> str:
+    return f"{esc(sentence)}\nFor example: <code>/predict {esc(example)}</code>"
+
+
+def predict_csv_queued(job_id: int, position: int | None, version: int, filename: str) -> str:
+    return (
+        f"📥 Job {job_id}: predicting <b>{esc(filename)}</b> with model v{version}; "
+        f"{position_phrase(position)}. The results come back as a CSV file."
+    )
+
+
+def _shown(value: Any) -> str:
+    """An input as given: numbers formatted, text (a category, a date) escaped."""
+    return number(value) if isinstance(value, int | float) else esc(value)
+
+
+def prediction_lines(
+    predictions: Iterable[Mapping[str, Any]], features: Sequence[str], target: str
+) -> list[str]:
+    lines: list[str] = []
+    for p in predictions:
+        inputs = list(p.get("inputs") or [])
+        # A prediction names its own inputs (the table's columns) when it knows them.
+        labels = list(p.get("names") or features)
+        if len(labels) == 1 and len(inputs) == 1:
+            given = f"{esc(labels[0])} = {_shown(inputs[0])}"
+        else:
+            given = ", ".join(
+                f"{esc(f)} = {_shown(v)}" for f, v in zip(labels, inputs, strict=False)
+            )
+        lines.append(f"{given} → <b>{esc(target)} = {number(p.get('value'))}</b>")
+        if p.get("warning"):
+            lines.append(f"   ⚠️ {esc(p['warning'])}")
+    return lines
+
+
+def predictions(payload: Mapping[str, Any]) -> str:
+    features = list(payload.get("feature_names") or [])
+    target = str(payload.get("target_name") or "y")
+    version = payload.get("model_version")
+    head = f"🔮 Model v{version} predicts:" if version is not None else "🔮 Predictions:"
+    lines = prediction_lines(payload.get("predictions") or [], features, target)
+    return clip("\n".join([head, *lines]))
+
+
+def predictions_csv_caption(payload: Mapping[str, Any]) -> str:
+    rows = int(payload.get("rows") or 0)
+    version = payload.get("model_version")
+    source = f" from model v{version}" if version is not None else ""
+    notes = [f"• {esc(note)}" for note in payload.get("notes") or []]
+    return clip("\n".join([f"🔮 Predictions for {rows:,} rows{source}.", *notes]), MAX_CAPTION)
