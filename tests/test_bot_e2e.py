@@ -14,7 +14,7 @@ import tempfile
 import threading
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from tests.badcsv import cases
 from tests.conftest import reset_postgres
 from tests.fake_telegram import ChatMessage, FakeTelegram
 from tests.tcp_proxy import TcpProxy
+from tests.waiting import until
 from trainbot.settings import Settings
 from trainer.dataset import Dataset
 from trainer.fit import train
@@ -452,7 +453,7 @@ async def test_a_message_telegram_refuses_for_good_is_dropped_not_retried(world:
     await world.tg.wait_for(chat_id=CHAT, contains="is ready", timeout=TRAINING_TIMEOUT)
     assert len(world.tg.calls_to("sendPhoto", failed=True)) == 1
     assert not [m for m in world.bot_messages(CHAT) if m.kind == "photo"]
-    await _until(lambda: not world.store.outbox.pending(), QUICK)
+    await until(lambda: not world.store.outbox.pending(), QUICK)
 
 
 async def test_an_unexpected_error_gets_an_apology_without_internals(
@@ -480,7 +481,7 @@ async def test_a_restart_in_the_middle_of_delivery_repeats_nothing(database_url:
                 CHAT, "line.csv", SMALL_CSV, caption="/train epochs=3 predict=5"
             )
             job_id = job_id_in(await world.reply_to(upload, contains="Job"))
-            await _until(lambda: not tg._delays.get("sendphoto"))
+            await until(lambda: not tg._delays.get("sendphoto"), TRAINING_TIMEOUT)
             assert _job_status(store, job_id) == JobStatus.SUCCEEDED
         # The send in flight finished (and was marked); the summary waited.
         assert [m.kind for m in tg.sent(CHAT)].count("photo") == 1
@@ -498,13 +499,6 @@ async def test_a_restart_in_the_middle_of_delivery_repeats_nothing(database_url:
 def _job_status(store: Store, job_id: int) -> JobStatus | None:
     job = store.records.get_job(CHAT, job_id)
     return JobStatus(job.status) if job else None
-
-
-async def _until(condition: Callable[[], bool], within: float = TRAINING_TIMEOUT) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await asyncio.to_thread(condition):
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_webhook_mode_receives_updates_with_the_secret(database_url: str) -> None:

@@ -33,6 +33,7 @@ from tests.test_bot_e2e import (
     worker_thread,
     world_of,
 )
+from tests.waiting import until
 from trainbot import cli
 from trainbot.settings import ConfigError, Settings
 from trainer.dataset import Dataset
@@ -82,13 +83,6 @@ def predict_jobs(world: World) -> list[tuple[int, int]]:
     """(job id, chat id) of every job, oldest first."""
     with world.store.db.session() as session:
         return [(j.id, j.chat_id) for j in session.scalars(select(Job).order_by(Job.id))]
-
-
-async def until(condition: Callable[[], bool], within: float = QUICK) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await asyncio.to_thread(condition):
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 def drained(world: World) -> Callable[[], bool]:

@@ -19,6 +19,7 @@ from storage.records import ChatRef
 from storage.store import Store
 from tests.conftest import reset_postgres
 from tests.tcp_proxy import TcpProxy
+from tests.waiting import wait_until
 from trainbot.settings import Settings
 from trainer.params import TrainParams
 from trainer.worker import Worker
@@ -32,16 +33,6 @@ WORKER_ENV = {
     "TRAINBOT_POLL_INTERVAL": "0.1",
     "TRAINBOT_LOG_LEVEL": "WARNING",
 }
-
-
-def wait_until(
-    predicate: Callable[[], bool], timeout: float = 120.0, describe: Callable[[], str] = str
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached in time; {describe()}")
-        time.sleep(0.05)
 
 
 def jobs_table(store: Store) -> Callable[[], str]:

@@ -20,6 +20,7 @@ from storage.models import JobKind, JobStatus
 from storage.queue import NewModel
 from storage.records import ChatRef, UserRef
 from storage.store import Store
+from tests.waiting import wait_until
 from trainbot.settings import Settings
 from trainer.fit import Cancelled, Progress
 from trainer.params import TrainParams
@@ -47,14 +48,6 @@ def queue_training(store: Store, content: bytes = b"x,y\n1,2\n", **params: objec
         dataset_id=dataset.id,
     )
     return job.id
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
 
 
 # -- stand-ins -------------------------------------------------------------------------------
