@@ -54,3 +54,19 @@ def test_text_lines_show_the_context(capsys: pytest.CaptureFixture[str]) -> None
     logs.configure("INFO", "text")
     logging.getLogger("storage.queue").info("claimed", extra={"job_id": 3, "worker": "w1"})
     assert "claimed [job_id=3 worker=w1]" in capsys.readouterr().err
+
+
+def test_json_lines_keep_their_fields_and_redact_tracebacks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logs.configure("INFO", "json", secrets=[TOKEN])
+    try:
+        raise RuntimeError(f"bad url https://api.telegram.org/bot{TOKEN}/sendMessage")
+    except RuntimeError:
+        logging.getLogger("bot.delivery").exception("send failed", extra={"worker": "w1"})
+    err = capsys.readouterr().err
+    line = json.loads(err)
+    assert TOKEN not in err
+    assert {"time", "level", "logger", "message", "exception", "worker"} <= set(line)
+    assert (line["logger"], line["level"], line["worker"]) == ("bot.delivery", "ERROR", "w1")
+    assert "bot***/sendMessage" in line["exception"] and line["time"].endswith("+00:00")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from telegram.constants import FileSizeLimit
 
-from trainbot.settings import ConfigError, Settings
+from trainbot.settings import TELEGRAM_DOWNLOAD_BYTES, ConfigError, Settings
 
 
 def test_defaults_need_nothing_but_the_token_for_the_bot(tmp_path: Path) -> None:
@@ -60,3 +61,62 @@ def test_a_dotenv_file_fills_in_but_the_environment_wins(tmp_path: Path) -> None
     settings = Settings.from_env({"KERAS_BACKEND": "tensorflow"}, env_file=env_file)
     assert settings.database_url == "sqlite:///from-file.db"
     assert settings.keras_backend == "tensorflow"
+
+
+def test_a_secret_file_fills_in_and_an_unreadable_one_is_named(tmp_path: Path) -> None:
+    env = {
+        "TELEGRAM_BOT_TOKEN_FILE": str(tmp_path / "missing"),
+        "TRAINBOT_WEBHOOK_URL": "https://bot.example/hook",
+        "TRAINBOT_WEBHOOK_SECRET": "not allowed!",
+        "TRAINBOT_JOB_TIMEOUT": "nan",
+        "TRAINBOT_WEBHOOK_PORT": "0",
+    }
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env(env, env_file=None)
+    problems = error.value.problems
+    assert len(problems) == 4
+    assert any("TELEGRAM_BOT_TOKEN_FILE=" in p and "cannot be read" in p for p in problems)
+    assert "TRAINBOT_JOB_TIMEOUT='nan' is not valid: expected a number of at least 1.0." in problems
+    assert any("TRAINBOT_WEBHOOK_PORT='0'" in p and "from 1 to 65535" in p for p in problems)
+    assert all("not allowed!" not in p for p in problems)  # a secret is named, never shown
+
+
+def test_blank_values_mean_the_default_and_the_token_wins_over_its_file(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("from-file")
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "export TRAINBOT_LOG_LEVEL='debug'\nTRAINBOT_WORKER_NAME=\nTRAINBOT_HEARTBEAT_FILE=  \n"
+    )
+    settings = Settings.from_env(
+        {"TELEGRAM_BOT_TOKEN": "1:given", "TELEGRAM_BOT_TOKEN_FILE": str(token_file)},
+        env_file=env_file,
+    )
+    assert settings.require_token() == "1:given"
+    assert settings.log_level == "DEBUG"
+    assert settings.worker_name is None
+    assert settings.heartbeat_file == Path("trainbot-bot.heartbeat")
+
+
+def test_settings_made_in_code_read_no_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRAINBOT_MAX_EPOCHS", "7")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///elsewhere.db")
+    settings = Settings(max_epochs=9)
+    assert settings.limits.max_epochs == 9
+    assert settings.database_url == "sqlite:///trainbot.sqlite3"
+    assert Settings.from_env(env_file=None).limits.max_epochs == 7
+
+
+def test_the_upload_cap_stops_at_what_telegram_lets_a_bot_download() -> None:
+    assert TELEGRAM_DOWNLOAD_BYTES == FileSizeLimit.FILESIZE_DOWNLOAD
+    with pytest.raises(ConfigError, match="from 1024 to 20000000"):
+        Settings.from_env({"TRAINBOT_MAX_UPLOAD_BYTES": "20000001"}, env_file=None)
+
+
+def test_every_variable_is_in_the_example_file_and_the_readme() -> None:
+    root = Path(__file__).resolve().parents[1]
+    example = (root / ".env.example").read_text()
+    readme = (root / "README.md").read_text()
+    for field in Settings.model_fields.values():
+        assert f"{field.alias}=" in example, field.alias
+        assert f"`{field.alias}`" in readme, field.alias

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
-# Fields that callers pass with `extra=` and that belong in every structured line.
+from pythonjsonlogger.json import JsonFormatter
+
+# Fields that callers pass with `extra=` and that text lines show at their end.
 CONTEXT_FIELDS = ("job_id", "chat_id", "worker")
 
 
@@ -31,25 +31,19 @@ class RedactSecrets(logging.Filter):
         if record.exc_text:
             for secret in self.secrets:
                 record.exc_text = record.exc_text.replace(secret, "***")
+            # Formatters render exc_info again when it is there: leave them the redacted text.
+            record.exc_info = None
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for name in CONTEXT_FIELDS:
-            if hasattr(record, name):
-                line[name] = getattr(record, name)
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        elif record.exc_text:
-            line["exception"] = record.exc_text
-        return json.dumps(line, default=str)
+def json_formatter() -> logging.Formatter:
+    """One JSON object a line (python-json-logger): time (UTC), level, logger, message, the
+    exception's traceback, and whatever callers pass with `extra=` (job_id, chat_id, worker)."""
+    return JsonFormatter(
+        ["levelname", "name", "message"],
+        rename_fields={"levelname": "level", "name": "logger", "exc_info": "exception"},
+        timestamp="time",
+    )
 
 
 class TextFormatter(logging.Formatter):
@@ -65,7 +59,7 @@ class TextFormatter(logging.Formatter):
 def configure(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()) -> None:
     """Send every log record to stderr in the chosen format, with secrets redacted."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(json_formatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -1,28 +1,45 @@
-"""Configuration from environment variables (and an optional `.env` file), validated at start."""
+"""Configuration from environment variables (and an optional `.env` file), validated at start.
+
+The settings are a pydantic-settings model: each field names its variable, its type and its
+range. `Settings.from_env()` reads the environment over a `.env` file, reads a secret's
+`NAME_FILE` into `NAME` (how Docker and Kubernetes mount secrets), and raises one ConfigError
+with one line per wrong value. `Settings(...)` in code takes the values given and the defaults,
+and reads nothing.
+"""
 
 from __future__ import annotations
 
 import os
-import re
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+import annotated_types
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from trainer.limits import Limits
-
-T = TypeVar("T")
 
 DEFAULT_DATABASE_URL = "sqlite:///trainbot.sqlite3"
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_API_FILE_URL = "https://api.telegram.org/file/bot"
-KERAS_BACKENDS = ("tensorflow", "jax")
-LOG_FORMATS = ("text", "json")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-# What Telegram allows in a webhook's secret_token.
-WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DEFAULT_HEARTBEAT_FILE = "trainbot-bot.heartbeat"
+# The most a bot may download from Telegram (telegram.constants.FileSizeLimit.FILESIZE_DOWNLOAD,
+# checked by a test): written out so that workers, which read these settings too, never load
+# python-telegram-bot.
+TELEGRAM_DOWNLOAD_BYTES = 20_000_000
+# Variables that may come as a file named by NAME_FILE instead.
+SECRET_VARIABLES = ("TELEGRAM_BOT_TOKEN", "TRAINBOT_WEBHOOK_SECRET")
 
 
 class ConfigError(ValueError):
@@ -34,41 +51,131 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Every setting of bot and worker; see `.env.example` for the variable of each."""
+class Expected:
+    """What the line about a wrong value says the variable takes (pydantic ignores it)."""
 
-    telegram_bot_token: str | None = field(default=None, repr=False)
-    database_url: str = DEFAULT_DATABASE_URL
-    telegram_api_base_url: str = DEFAULT_API_BASE_URL
-    telegram_api_file_url: str = DEFAULT_API_FILE_URL
-    allowed_users: frozenset[int] = frozenset()
-    allowed_chats: frozenset[int] = frozenset()
-    keras_backend: str = "tensorflow"
-    webhook_url: str | None = None
-    webhook_listen: str = "0.0.0.0"
-    webhook_port: int = 8443
-    webhook_secret: str | None = field(default=None, repr=False)
-    limits: Limits = field(default_factory=Limits)
-    max_unfinished_jobs_per_chat: int = 3
-    predict_limit: int = 10
-    predict_window_seconds: float = 10.0
-    delivery_attempts: int = 10
-    heartbeat_file: Path = Path(DEFAULT_HEARTBEAT_FILE)
-    job_max_attempts: int = 3
-    job_timeout_seconds: float = 900.0
-    lease_seconds: float = 30.0
-    poll_interval: float = 0.1
-    progress_interval: float = 2.0
-    model_cache_size: int = 8
-    train_wait_seconds: float = 300.0
-    worker_name: str | None = None
+    text: str
+    # A secret's line names the variable but never shows the value.
+    secret: bool = False
+
+
+def _lower(raw: object) -> object:
+    return raw.lower() if isinstance(raw, str) else raw
+
+
+def _upper(raw: object) -> object:
+    return raw.upper() if isinstance(raw, str) else raw
+
+
+def _ids(raw: object) -> object:
+    if not isinstance(raw, str):
+        return raw
+    return frozenset(int(part) for part in raw.replace(" ", ",").split(",") if part)
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("not an http:// or https:// URL")
+    return value
+
+
+TelegramIds = Annotated[
+    frozenset[int],
+    NoDecode,  # a comma-separated list, not JSON
+    BeforeValidator(_ids),
+    Expected("comma-separated numeric Telegram ids"),
+]
+HttpUrl = Annotated[str, AfterValidator(_http_url), Expected("an http:// or https:// URL")]
+# What Telegram allows in a webhook's secret_token.
+WebhookSecret = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9_-]{1,256}$"),
+    Expected("Telegram allows 1 to 256 characters A-Z, a-z, 0-9, _ and -", secret=True),
+]
+KerasBackend = Annotated[Literal["tensorflow", "jax"], BeforeValidator(_lower)]
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
+LogFormat = Annotated[Literal["text", "json"], BeforeValidator(_lower)]
+
+_LIMITS = Limits()
+
+
+class Settings(BaseSettings):
+    """Every setting of bot and worker, each under the variable it is read from."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        case_sensitive=True,
+        extra="ignore",
+        validate_by_name=True,
+        validate_by_alias=True,
+        allow_inf_nan=False,
+    )
+
+    telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN", repr=False)
+    database_url: str = Field(DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+    telegram_api_base_url: HttpUrl = Field(DEFAULT_API_BASE_URL, alias="TELEGRAM_API_BASE_URL")
+    telegram_api_file_url: HttpUrl = Field(DEFAULT_API_FILE_URL, alias="TELEGRAM_API_FILE_URL")
+    allowed_users: TelegramIds = Field(frozenset(), alias="TRAINBOT_ALLOWED_USERS")
+    allowed_chats: TelegramIds = Field(frozenset(), alias="TRAINBOT_ALLOWED_CHATS")
+    keras_backend: KerasBackend = Field("tensorflow", alias="KERAS_BACKEND")
+    webhook_url: HttpUrl | None = Field(None, alias="TRAINBOT_WEBHOOK_URL")
+    webhook_listen: str = Field("0.0.0.0", alias="TRAINBOT_WEBHOOK_LISTEN")
+    webhook_port: int = Field(8443, ge=1, le=65535, alias="TRAINBOT_WEBHOOK_PORT")
+    webhook_secret: WebhookSecret | None = Field(
+        None, alias="TRAINBOT_WEBHOOK_SECRET", repr=False, validate_default=True
+    )
+    max_upload_bytes: int = Field(
+        _LIMITS.max_upload_bytes,
+        ge=1024,
+        le=TELEGRAM_DOWNLOAD_BYTES,
+        alias="TRAINBOT_MAX_UPLOAD_BYTES",
+    )
+    max_rows: int = Field(_LIMITS.max_rows, ge=10, alias="TRAINBOT_MAX_ROWS")
+    max_epochs: int = Field(_LIMITS.max_epochs, ge=1, alias="TRAINBOT_MAX_EPOCHS")
+    max_unfinished_jobs_per_chat: int = Field(3, ge=1, le=1000, alias="TRAINBOT_MAX_JOBS_PER_CHAT")
+    predict_limit: int = Field(10, ge=1, le=100_000, alias="TRAINBOT_PREDICT_LIMIT")
+    predict_window_seconds: float = Field(
+        10.0, ge=0.1, le=86_400.0, alias="TRAINBOT_PREDICT_WINDOW"
+    )
+    delivery_attempts: int = Field(10, ge=1, le=100, alias="TRAINBOT_DELIVERY_ATTEMPTS")
+    heartbeat_file: Path = Field(Path(DEFAULT_HEARTBEAT_FILE), alias="TRAINBOT_HEARTBEAT_FILE")
+    job_max_attempts: int = Field(3, ge=1, le=100, alias="TRAINBOT_JOB_MAX_ATTEMPTS")
+    job_timeout_seconds: float = Field(900.0, ge=1.0, alias="TRAINBOT_JOB_TIMEOUT")
+    lease_seconds: float = Field(30.0, ge=1.0, le=3600.0, alias="TRAINBOT_LEASE_SECONDS")
+    poll_interval: float = Field(0.1, ge=0.01, le=60.0, alias="TRAINBOT_POLL_INTERVAL")
+    progress_interval: float = Field(2.0, ge=0.1, le=600.0, alias="TRAINBOT_PROGRESS_INTERVAL")
+    model_cache_size: int = Field(8, ge=0, le=1000, alias="TRAINBOT_MODEL_CACHE_SIZE")
+    train_wait_seconds: float = Field(300.0, ge=1.0, alias="TRAINBOT_TRAIN_WAIT")
+    worker_name: str | None = Field(None, alias="TRAINBOT_WORKER_NAME")
     # Days `trainbot db prune` keeps each kind of row; 0 keeps it for ever.
-    keep_datasets_days: float = 30.0
-    keep_artifacts_days: float = 30.0
-    keep_outbox_days: float = 7.0
-    keep_jobs_days: float = 90.0
-    log_level: str = "INFO"
-    log_format: str = "text"
+    keep_datasets_days: float = Field(30.0, ge=0.0, alias="TRAINBOT_KEEP_DATASETS_DAYS")
+    keep_artifacts_days: float = Field(30.0, ge=0.0, alias="TRAINBOT_KEEP_ARTIFACTS_DAYS")
+    keep_outbox_days: float = Field(7.0, ge=0.0, alias="TRAINBOT_KEEP_OUTBOX_DAYS")
+    keep_jobs_days: float = Field(90.0, ge=0.0, alias="TRAINBOT_KEEP_JOBS_DAYS")
+    log_level: LogLevel = Field("INFO", alias="TRAINBOT_LOG_LEVEL")
+    log_format: LogFormat = Field("text", alias="TRAINBOT_LOG_FORMAT")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _a_webhook_always_has_a_secret(cls, value: str | None, info: Any) -> str | None:
+        """In webhook mode, a random secret when none is set.
+
+        Without a secret anyone who finds the webhook's address could post forged updates
+        (user ids are not secret). A generated secret is new at every start, which is enough:
+        the bot passes it to setWebhook each time it starts.
+        """
+        if value is None and info.data.get("webhook_url"):
+            return secrets.token_urlsafe(32)
+        return value
+
+    @property
+    def limits(self) -> Limits:
+        """The caps users meet, for the trainer (which knows nothing of these settings)."""
+        return Limits(
+            max_upload_bytes=self.max_upload_bytes,
+            max_rows=self.max_rows,
+            max_epochs=self.max_epochs,
+        )
 
     @property
     def allowlist_enabled(self) -> bool:
@@ -86,198 +193,113 @@ class Settings:
         return self.telegram_bot_token
 
     @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Settings(...) in code (tests, benchmarks) is what it says: no variable leaks in.
+        # from_env hands the sources that read variables itself.
+        return (init_settings,)
+
+    @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")
     ) -> Settings:
         """Read and validate every setting; raise ConfigError listing each wrong value."""
-        env = dict(read_env_file(env_file)) if env_file is not None else {}
-        env.update(os.environ if environ is None else environ)
-        reader = _Reader(env)
-        token = reader.secret("TELEGRAM_BOT_TOKEN")
-        limits_default = Limits()
-        limits = Limits(
-            max_upload_bytes=reader.integer(
-                "TRAINBOT_MAX_UPLOAD_BYTES",
-                limits_default.max_upload_bytes,
-                low=1024,
-                high=20_000_000,
-            ),
-            max_rows=reader.integer("TRAINBOT_MAX_ROWS", limits_default.max_rows, low=10),
-            max_epochs=reader.integer("TRAINBOT_MAX_EPOCHS", limits_default.max_epochs, low=1),
-        )
-        webhook_url = reader.optional_url("TRAINBOT_WEBHOOK_URL")
-        settings = cls(
-            telegram_bot_token=token,
-            database_url=reader.text("DATABASE_URL", DEFAULT_DATABASE_URL),
-            telegram_api_base_url=reader.url("TELEGRAM_API_BASE_URL", DEFAULT_API_BASE_URL),
-            telegram_api_file_url=reader.url("TELEGRAM_API_FILE_URL", DEFAULT_API_FILE_URL),
-            allowed_users=reader.id_set("TRAINBOT_ALLOWED_USERS"),
-            allowed_chats=reader.id_set("TRAINBOT_ALLOWED_CHATS"),
-            keras_backend=reader.choice("KERAS_BACKEND", "tensorflow", KERAS_BACKENDS),
-            webhook_url=webhook_url,
-            webhook_listen=reader.text("TRAINBOT_WEBHOOK_LISTEN", "0.0.0.0"),
-            webhook_port=reader.integer("TRAINBOT_WEBHOOK_PORT", 8443, low=1, high=65535),
-            webhook_secret=reader.webhook_secret(webhook_url),
-            limits=limits,
-            max_unfinished_jobs_per_chat=reader.integer(
-                "TRAINBOT_MAX_JOBS_PER_CHAT", 3, low=1, high=1000
-            ),
-            predict_limit=reader.integer("TRAINBOT_PREDICT_LIMIT", 10, low=1, high=100_000),
-            predict_window_seconds=reader.number(
-                "TRAINBOT_PREDICT_WINDOW", 10.0, low=0.1, high=86_400.0
-            ),
-            delivery_attempts=reader.integer("TRAINBOT_DELIVERY_ATTEMPTS", 10, low=1, high=100),
-            heartbeat_file=Path(reader.text("TRAINBOT_HEARTBEAT_FILE", DEFAULT_HEARTBEAT_FILE)),
-            job_max_attempts=reader.integer("TRAINBOT_JOB_MAX_ATTEMPTS", 3, low=1, high=100),
-            job_timeout_seconds=reader.number("TRAINBOT_JOB_TIMEOUT", 900.0, low=1.0),
-            lease_seconds=reader.number("TRAINBOT_LEASE_SECONDS", 30.0, low=1.0, high=3600.0),
-            poll_interval=reader.number("TRAINBOT_POLL_INTERVAL", 0.1, low=0.01, high=60.0),
-            progress_interval=reader.number("TRAINBOT_PROGRESS_INTERVAL", 2.0, low=0.1, high=600.0),
-            model_cache_size=reader.integer("TRAINBOT_MODEL_CACHE_SIZE", 8, low=0, high=1000),
-            train_wait_seconds=reader.number("TRAINBOT_TRAIN_WAIT", 300.0, low=1.0),
-            worker_name=reader.text("TRAINBOT_WORKER_NAME", "") or None,
-            keep_datasets_days=reader.number("TRAINBOT_KEEP_DATASETS_DAYS", 30.0, low=0.0),
-            keep_artifacts_days=reader.number("TRAINBOT_KEEP_ARTIFACTS_DAYS", 30.0, low=0.0),
-            keep_outbox_days=reader.number("TRAINBOT_KEEP_OUTBOX_DAYS", 7.0, low=0.0),
-            keep_jobs_days=reader.number("TRAINBOT_KEEP_JOBS_DAYS", 90.0, low=0.0),
-            log_level=reader.choice("TRAINBOT_LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
-            log_format=reader.choice("TRAINBOT_LOG_FORMAT", "text", LOG_FORMATS),
-        )
-        reader.raise_if_problems()
+        variables = _Variables(cls, os.environ if environ is None else environ, env_file)
+        try:
+            settings = cls(_build_sources=((variables,), {}))
+        except ValidationError as error:
+            raise ConfigError(variables.problems + _problems(error, variables.env_vars)) from None
+        if variables.problems:
+            raise ConfigError(variables.problems)
         return settings
 
 
-def read_env_file(path: Path | None) -> dict[str, str]:
-    """KEY=VALUE lines of a `.env` file; the real environment wins over it."""
-    if path is None or not path.is_file():
-        return {}
-    values: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+class _Variables(EnvSettingsSource):
+    """The variables of `environ` over those of a `.env` file, blank ones left out (an empty
+    `NAME=` in `.env.example` means the default), and each secret's NAME_FILE read into NAME.
 
+    pydantic-settings' own environment source reads `os.environ` alone; this one reads the
+    mapping it is given, so a caller (a test) can hand its own environment.
+    """
 
-class _Reader:
-    """Reads typed values, collecting one message per wrong value rather than stopping early."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
+    def __init__(
+        self, settings_cls: type[BaseSettings], environ: Mapping[str, str], env_file: Path | None
+    ) -> None:
+        from_file = DotEnvSettingsSource(settings_cls, env_file=env_file).env_vars
+        self.given = {**(from_file if env_file is not None else {}), **environ}
         self.problems: list[str] = []
+        super().__init__(settings_cls)  # reads the variables, through _load_env_vars
 
-    def _get(self, name: str) -> str | None:
-        value = self.env.get(name)
-        if value is None or value.strip() == "":
-            return None
-        return value.strip()
-
-    def _parse(self, name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
-        raw = self._get(name)
-        if raw is None:
-            return default
-        try:
-            return parse(raw)
-        except ValueError:
-            self.problems.append(f"{name}={raw!r} is not valid: expected {expected}.")
-            return default
-
-    def text(self, name: str, default: str) -> str:
-        return self._get(name) or default
-
-    def secret(self, name: str) -> str | None:
-        """A secret from NAME, or from the file named by NAME_FILE (Docker/Kubernetes secrets)."""
-        value = self._get(name)
-        file_name = self._get(f"{name}_FILE")
-        if value is None and file_name is not None:
+    def _load_env_vars(self) -> dict[str, str]:
+        variables = {
+            name: value.strip() for name, value in self.given.items() if value and value.strip()
+        }
+        for name in SECRET_VARIABLES:
+            file_name = variables.get(f"{name}_FILE")
+            if name in variables or file_name is None:
+                continue
             try:
-                value = Path(file_name).read_text(encoding="utf-8").strip() or None
+                secret = Path(file_name).read_text(encoding="utf-8").strip()
             except OSError as exc:
                 self.problems.append(f"{name}_FILE={file_name!r} cannot be read: {exc.strerror}.")
-        return value
+                continue
+            if secret:
+                variables[name] = secret
+        return variables
 
-    def webhook_secret(self, webhook_url: str | None) -> str | None:
-        """TRAINBOT_WEBHOOK_SECRET; in webhook mode a random one when it is not set.
 
-        Without a secret anyone who finds the webhook's address could post forged updates
-        (user ids are not secret). A generated secret is new at every start, which is enough:
-        the bot passes it to setWebhook each time it starts.
-        """
-        value = self.secret("TRAINBOT_WEBHOOK_SECRET")
-        if value is not None and not WEBHOOK_SECRET.fullmatch(value):
-            self.problems.append(
-                "TRAINBOT_WEBHOOK_SECRET is not valid: Telegram allows 1 to 256 characters "
-                "A-Z, a-z, 0-9, _ and -."
-            )
-            return None
-        if value is None and webhook_url:
-            return secrets.token_urlsafe(32)
-        return value
+def _problems(error: ValidationError, variables: Mapping[str, str | None]) -> list[str]:
+    """One line per variable whose value is wrong, saying what it takes."""
+    fields = {field.alias: field for field in Settings.model_fields.values()}
+    problems: dict[str, str] = {}
+    for detail in error.errors():
+        name = str(detail["loc"][0]) if detail["loc"] else ""
+        field = fields.get(name)
+        if field is None or name in problems:
+            continue
+        expected = _expected(field)
+        if expected.secret:
+            problems[name] = f"{name} is not valid: {expected.text}."
+        else:
+            raw = variables.get(name, detail["input"])
+            problems[name] = f"{name}={raw!r} is not valid: expected {expected.text}."
+    return list(problems.values())
 
-    def integer(
-        self, name: str, default: int, *, low: int | None = None, high: int | None = None
-    ) -> int:
-        return self._bounded(name, default, int, "a whole number", low, high)
 
-    def number(
-        self, name: str, default: float, *, low: float | None = None, high: float | None = None
-    ) -> float:
-        return self._bounded(name, default, float, "a number", low, high)
+def _expected(field: FieldInfo) -> Expected:
+    """What a field takes, from its type and range, unless its type says so itself."""
+    metadata = [*field.metadata, *_annotated_metadata(field.annotation)]
+    said = next((m for m in metadata if isinstance(m, Expected)), None)
+    if said is not None:
+        return said
+    choices = _literal_choices(field.annotation)
+    if choices:
+        return Expected("one of " + ", ".join(choices))
+    kind = "a whole number" if field.annotation is int else "a number"
+    low = next((m.ge for m in metadata if isinstance(m, annotated_types.Ge)), None)
+    high = next((m.le for m in metadata if isinstance(m, annotated_types.Le)), None)
+    if low is not None and high is not None:
+        return Expected(f"{kind} from {low} to {high}")
+    if low is not None:
+        return Expected(f"{kind} of at least {low}")
+    return Expected(kind)
 
-    def _bounded(
-        self, name: str, default: Any, parse: Callable[[str], Any], kind: str, low: Any, high: Any
-    ) -> Any:
-        expected = kind
-        if low is not None and high is not None:
-            expected = f"{kind} from {low} to {high}"
-        elif low is not None:
-            expected = f"{kind} of at least {low}"
 
-        def bounded(raw: str) -> Any:
-            value = parse(raw)
-            if (
-                value != value
-                or (low is not None and value < low)
-                or (high is not None and value > high)
-            ):
-                raise ValueError(raw)
-            return value
+def _annotated_metadata(annotation: Any) -> list[Any]:
+    """The metadata of an Annotated type, also inside `X | None`."""
+    found: list[Any] = list(getattr(annotation, "__metadata__", ()))
+    for member in get_args(annotation):
+        found += getattr(member, "__metadata__", ())
+    return found
 
-        return self._parse(name, default, bounded, expected)
 
-    def choice(
-        self, name: str, default: str, allowed: tuple[str, ...], *, upper: bool = False
-    ) -> str:
-        def pick(raw: str) -> str:
-            value = raw.upper() if upper else raw.lower()
-            if value not in allowed:
-                raise ValueError(raw)
-            return value
-
-        return self._parse(name, default, pick, "one of " + ", ".join(allowed))
-
-    def id_set(self, name: str) -> frozenset[int]:
-        def ids(raw: str) -> frozenset[int]:
-            return frozenset(int(part) for part in raw.replace(" ", ",").split(",") if part)
-
-        return self._parse(name, frozenset(), ids, "comma-separated numeric Telegram ids")
-
-    def url(self, name: str, default: str) -> str:
-        return self.optional_url(name) or default
-
-    def optional_url(self, name: str) -> str | None:
-        def url(raw: str) -> str:
-            if not raw.startswith(("http://", "https://")):
-                raise ValueError(raw)
-            return raw
-
-        return self._parse(name, None, url, "an http:// or https:// URL")
-
-    def raise_if_problems(self) -> None:
-        if self.problems:
-            raise ConfigError(self.problems)
+def _literal_choices(annotation: Any) -> tuple[str, ...]:
+    if get_origin(annotation) is Literal:
+        return tuple(str(choice) for choice in get_args(annotation))
+    return ()
