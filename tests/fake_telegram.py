@@ -24,6 +24,9 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+# How Telegram counts text (UTF-16 code units) is a fact of the encoding, not bot logic.
+from bot.formatting import utf16_len
+
 # Limits documented by the Bot API; the fake enforces them so that oversights fail in tests.
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
@@ -287,14 +290,10 @@ class _TextBuilder:
 
     def add(self, text: str) -> None:
         self.parts.append(text)
-        self.length += _utf16_len(text)
+        self.length += utf16_len(text)
 
     def text(self) -> str:
         return "".join(self.parts)
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
 
 
 def _byte_offset(text: str, index: int) -> int:
@@ -384,157 +383,6 @@ def _html_entity(tag: str, offset: int, length: int, attrs: dict[str, str]) -> d
     return entity
 
 
-_MDV2_RESERVED = frozenset("_*[]()~`>#+-=|{}.!")
-_MDV2_NAMES = {
-    "bold": "Bold", "italic": "Italic", "underline": "Underline",
-    "strikethrough": "Strikethrough", "spoiler": "Spoiler", "text_link": "TextUrl",
-}  # fmt: skip
-
-
-def _parse_markdown_v2(text: str) -> tuple[str, list[dict[str, Any]]]:
-    out = _TextBuilder()
-    entities: list[dict[str, Any]] = []
-    open_: dict[str, tuple[int, int]] = {}  # entity type → (utf-16 start, byte offset of marker)
-    links: list[tuple[int, int]] = []
-    i = 0
-    n = len(text)
-
-    def toggle(kind: str, marker_len: int) -> None:
-        nonlocal i
-        if kind in open_:
-            start, _ = open_.pop(kind)
-            if out.length > start:
-                entities.append({"type": kind, "offset": start, "length": out.length - start})
-        else:
-            open_[kind] = (out.length, _byte_offset(text, i))
-        i += marker_len
-
-    while i < n:
-        char = text[i]
-        if char == "\\" and i + 1 < n:
-            out.add(text[i + 1])
-            i += 2
-        elif char == "`":
-            fence = text.startswith("```", i)
-            marker = "```" if fence else "`"
-            body, j = _scan_until(text, i + len(marker), marker)
-            if j < 0:
-                name = "Pre" if fence else "Code"
-                raise _cant_parse(
-                    f"Can't find end of {name} entity at byte offset {_byte_offset(text, i)}"
-                )
-            entity: dict[str, Any] = {"type": "pre" if fence else "code"}
-            if fence and "\n" in body:
-                language, rest = body.split("\n", 1)
-                if language and not language.isspace():
-                    entity["language"] = language.strip()
-                    body = rest
-            entity.update(offset=out.length, length=_utf16_len(body))
-            out.add(body)
-            if body:
-                entities.append(entity)
-            i = j + len(marker)
-        elif char == "|" and text.startswith("||", i):
-            toggle("spoiler", 2)
-        elif char == "_" and text.startswith("__", i):
-            toggle("underline", 2)
-        elif char in "*_~":
-            toggle({"*": "bold", "_": "italic", "~": "strikethrough"}[char], 1)
-        elif char == "[":
-            links.append((out.length, _byte_offset(text, i)))
-            i += 1
-        elif char == "]" and links and text.startswith("(", i + 1):
-            url, j = _scan_until(text, i + 2, ")")
-            if j < 0:
-                raise _cant_parse(
-                    f"Can't find end of a url at byte offset {_byte_offset(text, i + 1)}"
-                )
-            start, _ = links.pop()
-            entities.append(
-                {"type": "text_link", "offset": start, "length": out.length - start, "url": url}
-            )
-            i = j + 1
-        elif char == ">" and (i == 0 or text[i - 1] == "\n"):
-            # A quote marker at the start of a line is formatting, not text.
-            i += 1
-        elif char in _MDV2_RESERVED:
-            raise _cant_parse(
-                f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
-            )
-        else:
-            out.add(char)
-            i += 1
-    unclosed = [(offset, kind) for kind, (_, offset) in open_.items()]
-    unclosed += [(offset, "text_link") for _, offset in links]
-    if unclosed:
-        offset, kind = min(unclosed)
-        raise _cant_parse(f"Can't find end of {_MDV2_NAMES[kind]} entity at byte offset {offset}")
-    return out.text(), sorted(entities, key=lambda e: (e["offset"], -e["length"]))
-
-
-def _scan_until(text: str, start: int, marker: str) -> tuple[str, int]:
-    """Read escaped text from start up to marker; return it and the marker's index, or -1."""
-    body: list[str] = []
-    j = start
-    while j < len(text):
-        if text.startswith(marker, j):
-            return "".join(body), j
-        if text[j] == "\\" and j + 1 < len(text):
-            body.append(text[j + 1])
-            j += 2
-        else:
-            body.append(text[j])
-            j += 1
-    return "".join(body), -1
-
-
-def _parse_markdown(text: str) -> tuple[str, list[dict[str, Any]]]:
-    """Parse legacy Markdown: *bold*, _italic_, `code`, ```pre```, [text](url)."""
-    out = _TextBuilder()
-    entities: list[dict[str, Any]] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\" and text[i + 1 : i + 2] in ("_", "*", "`", "["):
-            out.add(text[i + 1])
-            i += 2
-            continue
-        marker = "```" if text.startswith("```", i) else char
-        link = _MD_LINK.match(text, i) if char == "[" else None
-        if link:
-            start = out.length
-            out.add(link[1])
-            entities.append(
-                {
-                    "type": "text_link",
-                    "offset": start,
-                    "length": _utf16_len(link[1]),
-                    "url": link[2],
-                }
-            )
-            i = link.end()
-            continue
-        if marker in ("*", "_", "`", "```"):
-            end = text.find(marker, i + len(marker))
-            if end < 0:
-                raise _cant_parse(
-                    f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
-                )
-            body = text[i + len(marker) : end]
-            kind = {"*": "bold", "_": "italic", "`": "code", "```": "pre"}[marker]
-            if body:
-                entities.append({"type": kind, "offset": out.length, "length": _utf16_len(body)})
-            out.add(body)
-            i = end + len(marker)
-            continue
-        out.add(char)
-        i += 1
-    return out.text(), entities
-
-
-_MD_LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
-
-
 def format_text(
     text: str, parse_mode: str | None, entities: list[dict[str, Any]] | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
@@ -546,10 +394,7 @@ def format_text(
         return text, []
     if mode == "html":
         return _parse_html(text)
-    if mode == "markdownv2":
-        return _parse_markdown_v2(text)
-    if mode == "markdown":
-        return _parse_markdown(text)
+    # The bot speaks HTML only; a Markdown message from it would be a mistake to hear about.
     raise _bad_request(f"unsupported parse_mode {parse_mode!r}")
 
 
@@ -558,7 +403,7 @@ def _command_entities(text: str | None) -> list[dict[str, Any]]:
     match = _COMMAND_RE.match(text or "")
     if not match:
         return []
-    return [{"type": "bot_command", "offset": 0, "length": _utf16_len(match[0])}]
+    return [{"type": "bot_command", "offset": 0, "length": utf16_len(match[0])}]
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
