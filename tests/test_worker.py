@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import DataError, OperationalError
 
+import trainer.tasks as tasks_module
 import trainer.worker as worker_module
 from bot import texts
 from storage.models import JobKind, JobStatus
-from storage.queue import NewModel
+from storage.queue import CancelOutcome, NewModel
 from storage.records import ChatRef, UserRef
 from storage.store import Store
 from tests.waiting import wait_until
@@ -25,7 +26,8 @@ from trainbot.settings import Settings
 from trainer.fit import Cancelled, Progress
 from trainer.params import TrainParams
 from trainer.predictor import Prediction
-from trainer.worker import PREDICT_BATCH, Trained, TrainTask, Worker
+from trainer.tasks import Trained, TrainTask
+from trainer.worker import PREDICT_BATCH, Worker
 
 CHAT = 5150
 
@@ -228,7 +230,7 @@ def test_a_plot_that_fails_costs_the_plot_not_the_model(
     def broken_plot(*_args: Any, **_kwargs: Any) -> bytes:
         raise ValueError("mathtext could not parse this")
 
-    monkeypatch.setattr(worker_module, "render_report_png", broken_plot)
+    monkeypatch.setattr(tasks_module, "render_report_png", broken_plot)
     job, model, replies = train_once(store, tiny_csv("y"))
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1), job.error
     assert model is not None and model.job_id == job.id
@@ -434,3 +436,89 @@ def test_the_model_cache_keeps_recent_predictors(size: int) -> None:
         cache.put(model_id, object())  # type: ignore[arg-type]
     assert cache.get(1) is None
     assert (cache.get(3) is not None) == (size > 0)
+
+
+# -- many jobs at once -----------------------------------------------------------------------
+
+
+def _square_csv(seed: int, rows: int = 120) -> bytes:
+    from trainer import examples
+
+    return examples.curve_csv("square", rows, seed=seed)
+
+
+def test_waiting_trainings_are_claimed_and_trained_together_each_ending_alone(
+    store: Store,
+) -> None:
+    """Three chats' tables and one bad file in one claim: three models, one clear failure."""
+    good = [queue_training(store, _square_csv(seed), seed=seed, epochs=8) for seed in (1, 2, 3)]
+    bad = queue_training(store, b"x,y\n1,hello\n2,3\n")
+    worker = Worker(store, settings(), name="w-batch", train_batch=8)
+    assert worker.run_once()
+    for job_id in good:
+        job = store.records.get_job(CHAT, job_id)
+        assert job.status == JobStatus.SUCCEEDED and job.attempts == 1, job.error
+        assert job.progress_epoch == job.progress_total == 8
+    failed = store.records.get_job(CHAT, bad)
+    assert failed.status == JobStatus.FAILED and "holds text" in failed.error
+    versions = [m.version for m in store.records.list_models(CHAT)]
+    assert sorted(versions) == [1, 2, 3]
+    assert not worker.run_once()  # nothing was left behind
+
+
+def test_a_training_cancelled_inside_a_batch_leaves_the_others_to_finish(store: Store) -> None:
+    first, second = (
+        queue_training(store, _square_csv(seed), seed=seed, epochs=3000) for seed in (1, 2)
+    )
+    worker = Worker(store, settings(), name="w-batch", train_batch=8)
+    runner = threading.Thread(target=worker.run_once)
+    runner.start()
+    wait_until(lambda: store.records.get_job(CHAT, first).progress_epoch, timeout=120)
+    assert store.queue.cancel(CHAT, first) == CancelOutcome.REQUESTED
+    # The other one has thousands of epochs to go: stop it as a shutdown would.
+    wait_until(
+        lambda: store.records.get_job(CHAT, first).status == JobStatus.CANCELLED, timeout=120
+    )
+    assert store.records.get_job(CHAT, second).status == JobStatus.RUNNING
+    worker._stop.set()
+    runner.join(timeout=120)
+    assert store.records.get_job(CHAT, second).status == JobStatus.QUEUED  # handed back
+
+
+def test_a_prediction_is_answered_while_a_long_training_runs(store: Store) -> None:
+    predictor = StandInPredictor()
+    worker = Worker(store, settings(), name="w-lanes")
+    model_id = a_model_for_predictions(store, worker, predictor)
+    worker.train_task = stand_in_training(None, pause=0.01)  # trains until stopped
+    training = queue_training(store)
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run, args=(stop,))
+    runner.start()
+    try:
+        wait_until(lambda: store.records.get_job(CHAT, training).progress_epoch, timeout=30)
+        prediction = queue_prediction(store, model_id, 21.0)
+        wait_until(
+            lambda: store.records.get_job(CHAT, prediction).status == JobStatus.SUCCEEDED,
+            timeout=30,
+        )
+        assert store.records.get_job(CHAT, training).status == JobStatus.RUNNING
+        assert store.outbox.pending()[-1].payload["predictions"][0]["value"] == 42.0
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+    assert store.records.get_job(CHAT, training).status == JobStatus.QUEUED
+
+
+def test_a_worker_of_one_kind_leaves_the_other_kind_alone(store: Store) -> None:
+    predictor = StandInPredictor()
+    worker = Worker(store, settings(), name="w-train")
+    model_id = a_model_for_predictions(store, worker, predictor)
+    prediction = queue_prediction(store, model_id, 1.0)
+    only_training = Worker(store, settings(), name="w-only-train", kinds=(JobKind.TRAIN,))
+    assert not only_training.run_once()
+    only_predictions = Worker(store, settings(), name="w-only-predict", kinds=(JobKind.PREDICT,))
+    only_predictions.models.put(model_id, predictor)  # type: ignore[arg-type]
+    queue_training(store)
+    assert only_predictions.run_once()
+    assert store.records.get_job(CHAT, prediction).status == JobStatus.SUCCEEDED
+    assert not only_predictions.run_once()  # the training waits for a training worker

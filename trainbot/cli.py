@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     bot.set_defaults(handler=_bot)
     worker = commands.add_parser("worker", help="only a trainer worker; start as many as you like")
     worker.add_argument("--name", help="worker name shown by `status` (default: host-pid)")
+    worker.add_argument(
+        "--kinds",
+        choices=("all", "train", "predict"),
+        default="all",
+        help="jobs to take: all (predictions in a lane of their own beside training), or one "
+        "kind, to split the roles across hosts",
+    )
     worker.set_defaults(handler=_worker)
 
     train = commands.add_parser("train", help="train on a local CSV or .xlsx, no Telegram needed")
@@ -252,7 +259,8 @@ _HEALTH_CHECKS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from trainer.worker import Worker
+    from storage.models import JobKind
+    from trainer.worker import ALL_KINDS, Worker
 
     store = _open_store(settings)
     stop = threading.Event()
@@ -264,7 +272,11 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        Worker(store, settings, name=args.name or settings.worker_name).run(stop)
+        kinds = {"all": ALL_KINDS, "train": (JobKind.TRAIN,), "predict": (JobKind.PREDICT,)}
+        worker = Worker(
+            store, settings, name=args.name or settings.worker_name, kinds=kinds[args.kinds]
+        )
+        worker.run(stop)
     finally:
         store.close()
     return 0

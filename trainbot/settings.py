@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     poll_interval: float = Field(0.1, ge=0.01, le=60.0, alias="TRAINBOT_POLL_INTERVAL")
     progress_interval: float = Field(2.0, ge=0.1, le=600.0, alias="TRAINBOT_PROGRESS_INTERVAL")
     model_cache_size: int = Field(8, ge=0, le=1000, alias="TRAINBOT_MODEL_CACHE_SIZE")
+    # Training jobs a worker claims at once and trains as one program; 0: 8 on a CPU, 64 on
+    # a GPU (trainer.worker.TRAIN_BATCH).
+    train_batch: int = Field(0, ge=0, le=512, alias="TRAINBOT_TRAIN_BATCH")
     train_wait_seconds: float = Field(300.0, ge=1.0, alias="TRAINBOT_TRAIN_WAIT")
     worker_name: str | None = Field(None, alias="TRAINBOT_WORKER_NAME")
     # Days `trainbot db prune` keeps each kind of row; 0 keeps it for ever.

@@ -6,10 +6,8 @@ It never talks to Telegram: everything the chat should see goes to the outbox.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import enum
 import logging
-import math
 import os
 import socket
 import threading
@@ -17,26 +15,29 @@ import time
 import traceback
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
-import numpy as np
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from storage.models import Job, JobKind
-from storage.queue import NewArtifact, NewMessage, NewModel
+from storage.queue import NewArtifact, NewMessage
 from storage.store import Store
 from storage.workers import BEAT_SECONDS
 from trainbot.settings import Settings
 from trainer import backend
-from trainer.dataset import DatasetError, parse_csv
-from trainer.fit import Cancelled, Progress, TrainResult, train
+from trainer.dataset import DatasetError
+from trainer.fit import Cancelled, Progress
 from trainer.params import TrainParams
-from trainer.plots import render_report_png
-from trainer.predictor import PredictError, Prediction, Predictor, save_model_bytes
-
-T = TypeVar("T")
+from trainer.predictor import PredictError, Predictor
+from trainer.tasks import (
+    Trained,
+    TrainInput,
+    TrainTask,
+    prediction_dict,
+    train_model,
+    train_models,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ KEEPER_TICK_SECONDS = 0.05
 # Predictions claimed together. Each keeps its lease while it waits its turn, so a batch must
 # finish well within the lease even when every model in it has to be loaded first.
 PREDICT_BATCH = 8
+# Training jobs claimed together and trained as one program (trainer.together), by device:
+# on a CPU the program's cost grows with its members, on a GPU it hardly does.
+TRAIN_BATCH = {"cpu": 8, "gpu": 64}
+ALL_KINDS: tuple[JobKind, ...] = (JobKind.PREDICT, JobKind.TRAIN)
 
 
 class StopReason(enum.Enum):
@@ -55,122 +60,11 @@ class StopReason(enum.Enum):
     SHUTDOWN = "shutdown"
 
 
+GONE_UPLOAD = "The uploaded file of this job is gone, so I cannot train on it."
+
+
 class JobFailure(Exception):
     """A failure the chat should hear about in one sentence, not worth retrying."""
-
-
-# The parts of a training's reply that a failing step after the fit can cost; the summary's
-# "missing" list names them, and the bot says so (bot/texts.py).
-PLOT, PREDICTIONS, DETAILS = "plot", "predictions", "details"
-
-
-@dataclass(frozen=True)
-class Trained:
-    """What a training task hands the worker: the model to store and the chat's reply.
-
-    `plot_png` and `predictor` are None when the step that makes them failed; the summary's
-    "missing" list then says what the chat does not get.
-    """
-
-    model: NewModel
-    summary: dict[str, Any]
-    plot_png: bytes | None = None
-    predictor: Predictor | None = None
-
-    def bare(self) -> Trained:
-        """The model and a summary of the basics only: what is left to store when the database
-        refuses the full result."""
-        basics = ("n_rows", "feature_names", "target_name", "epochs_run", "fit_seconds")
-        summary = {key: self.summary[key] for key in basics if key in self.summary}
-        summary["missing"] = _missing(self.summary.get("missing", []), PLOT, DETAILS)
-        if self.summary.get("predictions"):
-            summary["missing"] = _missing(summary["missing"], PREDICTIONS)
-        return dataclasses.replace(self, summary=summary, plot_png=None)
-
-
-# A training task: (CSV bytes, parameters, progress callback, settings) -> what to store.
-# The callback returns False when the training should stop (the task raises Cancelled then).
-TrainTask = Callable[[bytes, TrainParams, Callable[[Progress], bool], Settings], Trained]
-
-
-def train_model(
-    content: bytes,
-    params: TrainParams,
-    on_progress: Callable[[Progress], bool],
-    settings: Settings,
-) -> Trained:
-    """Parse the CSV, fit the model, then make the reply: predictions, plot and summary.
-
-    Once the fit is done the model is what matters: a step after it that fails (predictions,
-    plot, summary) costs only its own part of the reply, named in the summary's "missing".
-    Raising instead would retry the job, and a retry trains again from the start only to fail
-    at the same step (a column named `$y^$` cost three full trainings that way).
-    """
-    dataset = parse_csv(content, x=params.x, y=params.y, sheet=params.sheet, limits=settings.limits)
-    result = train(
-        dataset,
-        params,
-        limits=settings.limits,
-        on_progress=on_progress,
-        progress_interval=settings.progress_interval,
-    )
-    # Without its file there is no model to keep: this one failure still fails the job.
-    keras_file = save_model_bytes(result, dataset.column_plan)
-    missing: list[str] = []
-    # The predictor answers the predictions asked with /train, and goes to the model cache.
-    predictor = _after_fit([], "predictor", lambda: Predictor.from_result(result, dataset.plan))
-    predictions: list[Prediction] = []
-    if params.predict:
-        if predictor is None:
-            missing.append(PREDICTIONS)
-        else:
-            asked = params.predict
-            predictions = _after_fit(missing, PREDICTIONS, lambda: predictor.predict(asked)) or []
-    png = _after_fit(missing, PLOT, lambda: render_report_png(dataset, result, predictions))
-    summary = _after_fit(
-        missing,
-        DETAILS,
-        lambda: {**_train_summary(result, predictions, dataset.n_rows), **dataset.summary()},
-    ) or {
-        "n_rows": dataset.n_rows,
-        "feature_names": list(dataset.input_names),
-        "target_name": result.target_name,
-    }
-    if missing:
-        summary["missing"] = missing
-    return Trained(
-        model=NewModel(
-            keras_file=keras_file,
-            # The column plan travels with the model, under "columns".
-            scaling=_json_safe({**result.scaling, "columns": dataset.column_plan.to_dict()}),
-            feature_names=list(result.feature_names),
-            target_name=result.target_name,
-            feature_ranges=[list(r) for r in result.feature_ranges],
-            metrics=_json_safe(
-                {"train": result.metrics["train"], "validation": result.metrics.get("validation")}
-            ),
-            backend=result.backend,
-            device=result.device,
-        ),
-        summary=_json_safe(summary),
-        plot_png=png,
-        predictor=predictor,
-    )
-
-
-def _after_fit(missing: list[str], part: str, step: Callable[[], T]) -> T | None:
-    """Run a step after the fit; if it fails, log why, note `part` as missing and go on."""
-    try:
-        return step()
-    except Exception:
-        log.error("making the %s failed after training:\n%s", part, traceback.format_exc())
-        if part not in missing:
-            missing.append(part)
-        return None
-
-
-def _missing(missing: Iterable[str], *parts: str) -> list[str]:
-    return list(dict.fromkeys([*missing, *parts]))
 
 
 @dataclass
@@ -181,6 +75,7 @@ class _Watch:
     deadline: float
     reason: StopReason | None = None
     finished: threading.Event = field(default_factory=threading.Event)
+    ended: bool = False  # its stop is already stored (a batch goes on without it)
 
     def stop(self, reason: StopReason) -> None:
         if self.reason is None:
@@ -239,10 +134,15 @@ class _Waiting:
 
 
 class Worker:
-    """Claims jobs one at a time until asked to stop.
+    """Claims jobs until asked to stop, in a lane per kind of job.
 
-    `train_task` turns a training job's input into what to store (`train_model` by default);
-    the worker around it does the bookkeeping: leases, progress, cancel, timeouts, results.
+    With both kinds (the default) predictions have a lane of their own, a thread beside the
+    training lane, so a `/predict` never waits behind a training. The training lane claims
+    up to `train_batch` waiting jobs at once and trains them together.
+
+    `train_task` turns a training job's input into what to store (`train_model` by default;
+    batches then go to `train_models` as one program); the worker around it does the
+    bookkeeping: leases, progress, cancel, timeouts, results.
     """
 
     def __init__(
@@ -251,17 +151,30 @@ class Worker:
         settings: Settings,
         *,
         name: str | None = None,
+        kinds: Sequence[JobKind] = ALL_KINDS,
+        train_batch: int | None = None,
         train_task: TrainTask = train_model,
     ) -> None:
         self.store = store
         self.settings = settings
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+        self.kinds = tuple(kinds)
+        self._train_batch = train_batch
         self.train_task = train_task
         self.models = ModelCache(settings.model_cache_size)
         self._stop = threading.Event()
         self._last_reclaim = 0.0
         self._last_beat = 0.0
         self._configured = False
+        self._housekeeping_lock = threading.Lock()
+
+    @property
+    def train_batch(self) -> int:
+        """Training jobs claimed and trained together: the setting, else by device."""
+        if self._train_batch or self.settings.train_batch:
+            return self._train_batch or self.settings.train_batch
+        device = backend.device_description()
+        return TRAIN_BATCH["cpu" if device == "cpu" else "gpu"]
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Work until `stop` is set; a job in hand is finished (predict) or handed back (train)."""
@@ -274,44 +187,67 @@ class Worker:
             backend.backend_name(),
             backend.device_description(),
         )
-        outage = 0
+        lanes = []
+        if set(self.kinds) == set(ALL_KINDS):
+            lanes = [
+                threading.Thread(
+                    target=self._lane, args=((JobKind.PREDICT,),), name="predict-lane", daemon=True
+                )
+            ]
+            kinds: tuple[JobKind, ...] = (JobKind.TRAIN,)
+        else:
+            kinds = self.kinds
+        for lane in lanes:
+            lane.start()
         try:
-            while not self._stop.is_set():
-                try:
-                    if not self.run_once():
-                        # Back in time for the next registry beat, however long the poll.
-                        wait = min(self.settings.poll_interval, REGISTRY_BEAT_SECONDS)
-                        self.store.queue.wait_for_work(wait)
-                    outage = 0
-                except DBAPIError as exc:
-                    # The database is away (restart, network): wait and carry on; any job in
-                    # hand comes back to the queue when its lease runs out.
-                    outage += 1
-                    delay = min(DB_RETRY_MAX_SECONDS, 0.5 * 2 ** min(outage, 6))
-                    log.warning("database unavailable (%s); retrying in %.1f s", exc.orig, delay)
-                    self._stop.wait(delay)
+            self._lane(kinds)
         finally:
+            self._stop.set()
+            for lane in lanes:
+                lane.join()
             with contextlib.suppress(DBAPIError):
                 self.store.workers.stopped(self.name)
             log.info("worker %s stopped", self.name)
 
-    def run_once(self) -> bool:
-        """Claim and process the next job, with the predictions waiting behind it; False if none.
+    def _lane(self, kinds: tuple[JobKind, ...]) -> None:
+        """Claim and run jobs of `kinds` until the worker stops."""
+        outage = 0
+        while not self._stop.is_set():
+            try:
+                if not self.run_once(kinds):
+                    # Back in time for the next registry beat, however long the poll.
+                    wait = min(self.settings.poll_interval, REGISTRY_BEAT_SECONDS)
+                    self.store.queue.wait_for_work(wait)
+                outage = 0
+            except DBAPIError as exc:
+                # The database is away (restart, network): wait and carry on; any job in
+                # hand comes back to the queue when its lease runs out.
+                outage += 1
+                delay = min(DB_RETRY_MAX_SECONDS, 0.5 * 2 ** min(outage, 6))
+                log.warning("database unavailable (%s); retrying in %.1f s", exc.orig, delay)
+                self._stop.wait(delay)
+
+    def run_once(self, kinds: Sequence[JobKind] | None = None) -> bool:
+        """Claim and process the next job with the ones of its kind waiting behind it (up to a
+        batch); False if none.
 
         Predictions take milliseconds, so claiming and registering them one at a time would
-        cost more than answering them; a batch shares those round trips. Training is claimed
-        one job at a time, so that other workers can take the jobs behind it.
+        cost more than answering them; a batch shares those round trips. Training jobs claimed
+        together train as one program, which costs a CPU little more than one of them.
         """
         self._configure()
         self._housekeeping()
         queue = self.store.queue
-        job = queue.claim(self.name)
+        job = queue.claim(self.name, tuple(kinds or self.kinds))
         if job is None:
             return False
+        if job.kind == JobKind.TRAIN:
+            more = queue.claim_batch(self.name, (JobKind.TRAIN,), limit=self.train_batch - 1)
+            self._train_together([job, *more])
+            return True
         jobs = [job]
-        if job.kind == JobKind.PREDICT:
-            # Predictions come first in the queue, so the ones behind this one are its batch.
-            jobs += queue.claim_batch(self.name, (JobKind.PREDICT,), limit=PREDICT_BATCH - 1)
+        # Predictions come first in the queue, so the ones behind this one are its batch.
+        jobs += queue.claim_batch(self.name, (JobKind.PREDICT,), limit=PREDICT_BATCH - 1)
         # Every claimed job's lease is held: the one running has its keeper, and the ones
         # waiting behind it are renewed by one thread until their turn comes.
         waiting = _Waiting(jobs[1:])
@@ -346,6 +282,10 @@ class Worker:
             self._configured = True
 
     def _housekeeping(self) -> None:
+        with self._housekeeping_lock:  # two lanes share it
+            self._housekeeping_now()
+
+    def _housekeeping_now(self) -> None:
         now = time.monotonic()
         if now - self._last_reclaim >= self.settings.lease_seconds / 2:
             self.store.queue.reclaim_expired()
@@ -357,15 +297,16 @@ class Worker:
     # -- one job -----------------------------------------------------------------------------
 
     def process(self, job: Job) -> None:
+        """Run one claimed job to its end (a training as a batch of one)."""
+        if job.kind == JobKind.TRAIN:
+            self._train_together([job])
+            return
         extra = {"job_id": job.id, "chat_id": job.chat_id, "worker": self.name}
         watch = _Watch(job, deadline=time.monotonic() + job.timeout_seconds)
         keeper = threading.Thread(target=self._keep_lease, args=(watch,), daemon=True)
         keeper.start()
         try:
-            if job.kind == JobKind.TRAIN:
-                self._train(job, watch)
-            else:
-                self._predict(job)
+            self._predict(job)
         except Cancelled:
             self._stopped(job, watch)
         except (JobFailure, DatasetError, PredictError) as failure:
@@ -444,14 +385,80 @@ class Worker:
             self.store.queue.mark_cancelled(job)
         # LEASE_LOST: another worker owns the job now; whatever we had is dropped.
 
-    def _train(self, job: Job, watch: _Watch) -> None:
-        params = TrainParams.from_dict(job.params)
-        content = self.store.records.dataset_content(job.chat_id, job.dataset_id or -1)
-        if content is None:
-            raise JobFailure("The uploaded file of this job is gone, so I cannot train on it.")
+    def _train_together(self, jobs: list[Job]) -> None:
+        """Train claimed jobs as one program; each keeps its own lease, progress and cancel,
+        and each ends on its own (stored, failed, cancelled, handed back)."""
+        watches = {job.id: _Watch(job, deadline=time.monotonic() + job.timeout_seconds)
+                   for job in jobs}  # fmt: skip
+        keepers = [
+            threading.Thread(target=self._keep_lease, args=(watch,), daemon=True)
+            for watch in watches.values()
+        ]
+        for keeper in keepers:
+            keeper.start()
+        try:
+            self.store.workers.beat(self.name, jobs[0].id)
+            inputs: list[tuple[Job, TrainInput]] = []
+            for job in jobs:
+                content = self.store.records.dataset_content(job.chat_id, job.dataset_id or -1)
+                if content is None:
+                    self._end(job, watches[job.id], JobFailure(GONE_UPLOAD))
+                    continue
+                params = TrainParams.from_dict(job.params)
+                on_progress = self._progress_reporter(job, watches[job.id])
+                inputs.append((job, TrainInput(content, params, on_progress)))
+            for (job, _), outcome in zip(inputs, self._run_training(inputs), strict=True):
+                self._end(job, watches[job.id], outcome)
+        finally:
+            for watch in watches.values():
+                watch.finished.set()
+            for keeper in keepers:
+                keeper.join()
+            self.store.workers.beat(self.name, None)
+            self._last_beat = time.monotonic()
+
+    def _run_training(self, inputs: list[tuple[Job, TrainInput]]) -> list[Trained | Exception]:
+        if self.train_task is train_model and len(inputs) > 1:
+            return train_models([job_input for _, job_input in inputs], self.settings)
+        outcomes: list[Trained | Exception] = []
+        for _, job_input in inputs:
+            try:
+                outcomes.append(
+                    self.train_task(
+                        job_input.content, job_input.params, job_input.on_progress, self.settings
+                    )
+                )
+            except Exception as error:
+                outcomes.append(error)
+        return outcomes
+
+    def _end(self, job: Job, watch: _Watch, outcome: Trained | Exception) -> None:
+        """Store a training's outcome, as `process` does for a single job."""
+        extra = {"job_id": job.id, "chat_id": job.chat_id, "worker": self.name}
+        try:
+            if isinstance(outcome, Exception):
+                raise outcome
+            if self._store_training(job, outcome) and outcome.predictor is not None:
+                model = self.store.records.active_model(job.chat_id)
+                if model is not None and model.job_id == job.id:
+                    self.models.put(model.id, outcome.predictor)
+        except Cancelled:
+            if not watch.ended:
+                self._stopped(job, watch)
+        except (JobFailure, DatasetError, PredictError) as failure:
+            self.store.queue.fail(job, str(failure), retry=False)
+        except DBAPIError:
+            raise
+        except Exception:
+            log.error("job %s crashed:\n%s", job.id, traceback.format_exc(), extra=extra)
+            self.store.queue.fail(job, "Something went wrong on my side while running this job.")
+
+    def _progress_reporter(self, job: Job, watch: _Watch) -> Callable[[Progress], bool]:
+        """The job's progress callback: records progress, and says False once it must stop."""
 
         def on_progress(progress: Progress) -> bool:
             if watch.reason is not None:
+                self._end_stopped(job, watch)
                 return False
             try:
                 signal = self.store.queue.record_progress(
@@ -473,13 +480,19 @@ class Worker:
                     watch.stop(StopReason.CANCEL)
             if time.monotonic() > watch.deadline:
                 watch.stop(StopReason.TIMEOUT)
+            if watch.reason is not None:
+                self._end_stopped(job, watch)
             return watch.reason is None
 
-        trained = self.train_task(content, params, on_progress, self.settings)
-        if self._store_training(job, trained) and trained.predictor is not None:
-            model = self.store.records.active_model(job.chat_id)
-            if model is not None and model.job_id == job.id:
-                self.models.put(model.id, trained.predictor)
+        return on_progress
+
+    def _end_stopped(self, job: Job, watch: _Watch) -> None:
+        """Store a cancel or timeout at once, not when the rest of its batch is done; a
+        shutdown hands every job back together, at the end."""
+        if watch.ended or watch.reason in (None, StopReason.SHUTDOWN, StopReason.LEASE_LOST):
+            return
+        watch.ended = True
+        self._stopped(job, watch)
 
     def _store_training(self, job: Job, trained: Trained) -> bool:
         """Store the model with its reply; if the database refuses the whole, the model alone.
@@ -553,7 +566,7 @@ class Worker:
             "model_version": version,
             "feature_names": list(predictor.feature_names),
             "target_name": predictor.target_name,
-            "predictions": [_prediction_dict(p) for p in predictions],
+            "predictions": [prediction_dict(p) for p in predictions],
         }
         self.store.queue.complete(
             job, result=payload, messages=[NewMessage("predictions", payload)]
@@ -584,52 +597,6 @@ class Worker:
         return model.version, predictor
 
 
-def _prediction_dict(prediction: Prediction) -> dict[str, Any]:
-    return {
-        "inputs": list(prediction.inputs or prediction.values),
-        "names": list(prediction.names),
-        "value": prediction.predicted,
-        "warning": prediction.warning,
-    }
-
-
 def _database_away(exc: DBAPIError) -> bool:
     """Whether an error says the database is unreachable, rather than that it refused a value."""
     return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
-
-
-def _json_safe(value: Any) -> Any:
-    """`value` as JSON can hold it: NumPy numbers as Python ones, NaN and infinities as None
-    (PostgreSQL refuses a JSON document with NaN in it, and the result would be lost)."""
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _train_summary(
-    result: TrainResult, predictions: list[Prediction], n_rows: int
-) -> dict[str, Any]:
-    return {
-        "n_rows": n_rows,
-        "feature_names": list(result.feature_names),
-        "target_name": result.target_name,
-        "metrics": result.metrics,
-        "baseline": result.baseline_metrics,
-        "beats_baseline": bool(result.beats_baseline),
-        "verdict": result.verdict,
-        "model_kind": result.model_kind,
-        "choice": result.choice,
-        "validation": result.validation,
-        "best_epoch": result.best_epoch,
-        "predictions": [_prediction_dict(p) for p in predictions],
-        "fit_seconds": round(float(result.fit_seconds), 3),
-        "epochs_run": int(result.epochs_run),
-        "backend": result.backend,
-        "device": result.device,
-    }

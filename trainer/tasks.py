@@ -1,0 +1,235 @@
+"""What a worker does with a job's input: plain functions from (input) to (what to store).
+
+The worker (trainer.worker) claims jobs, keeps their leases and stores what these return.
+``train_model`` trains one table; ``train_models`` trains several tables together as one
+program (trainer.together) and packages each result the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+
+from storage.queue import NewModel
+from trainbot.settings import Settings
+from trainer.dataset import Dataset, parse_csv
+from trainer.fit import Progress, TrainResult, train
+from trainer.params import TrainParams
+from trainer.plots import render_report_png
+from trainer.predictor import Prediction, Predictor, save_model_bytes
+from trainer.together import TrainRequest, train_together
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+# The parts of a training's reply that a failing step after the fit can cost; the summary's
+# "missing" list names them, and the bot says so (bot/texts.py).
+PLOT, PREDICTIONS, DETAILS = "plot", "predictions", "details"
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What a training task hands the worker: the model to store and the chat's reply.
+
+    `plot_png` and `predictor` are None when the step that makes them failed; the summary's
+    "missing" list then says what the chat does not get.
+    """
+
+    model: NewModel
+    summary: dict[str, Any]
+    plot_png: bytes | None = None
+    predictor: Predictor | None = None
+
+    def bare(self) -> Trained:
+        """The model and a summary of the basics only: what is left to store when the database
+        refuses the full result."""
+        basics = ("n_rows", "feature_names", "target_name", "epochs_run", "fit_seconds")
+        summary = {key: self.summary[key] for key in basics if key in self.summary}
+        summary["missing"] = missing_parts(self.summary.get("missing", []), PLOT, DETAILS)
+        if self.summary.get("predictions"):
+            summary["missing"] = missing_parts(summary["missing"], PREDICTIONS)
+        return dataclasses.replace(self, summary=summary, plot_png=None)
+
+
+# A training task: (CSV bytes, parameters, progress callback, settings) -> what to store.
+# The callback returns False when the training should stop (the task raises Cancelled then).
+TrainTask = Callable[[bytes, TrainParams, Callable[[Progress], bool], Settings], Trained]
+
+
+def train_model(
+    content: bytes,
+    params: TrainParams,
+    on_progress: Callable[[Progress], bool],
+    settings: Settings,
+) -> Trained:
+    """Parse the table, fit the model, then make the reply: predictions, plot and summary."""
+    dataset = parse_csv(content, x=params.x, y=params.y, sheet=params.sheet, limits=settings.limits)
+    result = train(
+        dataset,
+        params,
+        limits=settings.limits,
+        on_progress=on_progress,
+        progress_interval=settings.progress_interval,
+    )
+    return package(dataset, result, params)
+
+
+@dataclass(frozen=True)
+class TrainInput:
+    """One training job's input, as the worker hands it to ``train_models``."""
+
+    content: bytes
+    params: TrainParams
+    on_progress: Callable[[Progress], bool]
+
+
+def train_models(inputs: Sequence[TrainInput], settings: Settings) -> list[Trained | Exception]:
+    """Train several tables as one program where their shapes allow; per input, what to store
+    or the exception that input raised (a bad table, Cancelled), in order."""
+    outcomes: list[Trained | Exception | None] = [None] * len(inputs)
+    parsed: list[tuple[int, Dataset]] = []
+    for index, job in enumerate(inputs):
+        params = job.params
+        try:
+            dataset = parse_csv(
+                job.content, x=params.x, y=params.y, sheet=params.sheet, limits=settings.limits
+            )
+        except Exception as error:
+            outcomes[index] = error
+        else:
+            parsed.append((index, dataset))
+    results = train_together(
+        [TrainRequest(d, inputs[i].params, inputs[i].on_progress) for i, d in parsed],
+        limits=settings.limits,
+        progress_interval=settings.progress_interval,
+    )
+    for (index, dataset), result in zip(parsed, results, strict=True):
+        if isinstance(result, Exception):
+            outcomes[index] = result
+            continue
+        try:
+            outcomes[index] = package(dataset, result, inputs[index].params)
+        except Exception as error:
+            outcomes[index] = error
+    return [o if o is not None else RuntimeError("not trained") for o in outcomes]
+
+
+def package(dataset: Dataset, result: TrainResult, params: TrainParams) -> Trained:
+    """The model file, predictions asked for, plot and summary of a finished fit.
+
+    Once the fit is done the model is what matters: a step after it that fails (predictions,
+    plot, summary) costs only its own part of the reply, named in the summary's "missing".
+    Raising instead would retry the job, and a retry trains again from the start only to fail
+    at the same step (a column named `$y^$` cost three full trainings that way).
+    """
+    # Without its file there is no model to keep: this one failure still fails the job.
+    keras_file = save_model_bytes(result, dataset.column_plan)
+    missing: list[str] = []
+    # The predictor answers the predictions asked with /train, and goes to the model cache.
+    predictor = _after_fit([], "predictor", lambda: Predictor.from_result(result, dataset.plan))
+    predictions: list[Prediction] = []
+    if params.predict:
+        if predictor is None:
+            missing.append(PREDICTIONS)
+        else:
+            asked = params.predict
+            predictions = _after_fit(missing, PREDICTIONS, lambda: predictor.predict(asked)) or []
+    png = _after_fit(missing, PLOT, lambda: render_report_png(dataset, result, predictions))
+    summary = _after_fit(
+        missing,
+        DETAILS,
+        lambda: {**_train_summary(result, predictions, dataset.n_rows), **dataset.summary()},
+    ) or {
+        "n_rows": dataset.n_rows,
+        "feature_names": list(dataset.input_names),
+        "target_name": result.target_name,
+    }
+    if missing:
+        summary["missing"] = missing
+    return Trained(
+        model=NewModel(
+            keras_file=keras_file,
+            # The column plan travels with the model, under "columns".
+            scaling=json_safe({**result.scaling, "columns": dataset.column_plan.to_dict()}),
+            feature_names=list(result.feature_names),
+            target_name=result.target_name,
+            feature_ranges=[list(r) for r in result.feature_ranges],
+            metrics=json_safe(
+                {"train": result.metrics["train"], "validation": result.metrics.get("validation")}
+            ),
+            backend=result.backend,
+            device=result.device,
+        ),
+        summary=json_safe(summary),
+        plot_png=png,
+        predictor=predictor,
+    )
+
+
+def _after_fit(missing: list[str], part: str, step: Callable[[], T]) -> T | None:
+    """Run a step after the fit; if it fails, log why, note `part` as missing and go on."""
+    try:
+        return step()
+    except Exception:
+        log.error("making the %s failed after training:\n%s", part, traceback.format_exc())
+        if part not in missing:
+            missing.append(part)
+        return None
+
+
+def missing_parts(missing: Iterable[str], *parts: str) -> list[str]:
+    return list(dict.fromkeys([*missing, *parts]))
+
+
+def prediction_dict(prediction: Prediction) -> dict[str, Any]:
+    return {
+        "inputs": list(prediction.inputs or prediction.values),
+        "names": list(prediction.names),
+        "value": prediction.predicted,
+        "warning": prediction.warning,
+    }
+
+
+def json_safe(value: Any) -> Any:
+    """`value` as JSON can hold it: NumPy numbers as Python ones, NaN and infinities as None
+    (PostgreSQL refuses a JSON document with NaN in it, and the result would be lost)."""
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _train_summary(
+    result: TrainResult, predictions: list[Prediction], n_rows: int
+) -> dict[str, Any]:
+    return {
+        "n_rows": n_rows,
+        "feature_names": list(result.feature_names),
+        "target_name": result.target_name,
+        "metrics": result.metrics,
+        "baseline": result.baseline_metrics,
+        "beats_baseline": bool(result.beats_baseline),
+        "verdict": result.verdict,
+        "model_kind": result.model_kind,
+        "choice": result.choice,
+        "validation": result.validation,
+        "best_epoch": result.best_epoch,
+        "predictions": [prediction_dict(p) for p in predictions],
+        "fit_seconds": round(float(result.fit_seconds), 3),
+        "epochs_run": int(result.epochs_run),
+        "backend": result.backend,
+        "device": result.device,
+    }
