@@ -10,7 +10,7 @@ from typing import Any
 
 from telegram import Chat, User
 
-from storage.models import Dataset, Job, JobKind, Model
+from storage.models import Job, JobKind, Model, Upload
 from storage.records import ChatRef, UserRef
 from storage.store import Store
 
@@ -104,7 +104,7 @@ def _save(
     content: bytes,
     n_rows: int,
     columns: Sequence[str],
-) -> Dataset:
+) -> Upload:
     return store.records.save_dataset(
         chat.id,
         user_id=user.id,

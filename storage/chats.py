@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.db import Database
-from storage.models import Artifact, Chat, Dataset, Job, Model, OutboxMessage
+from storage.models import Artifact, Chat, Job, Model, OutboxMessage, Upload
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def migrate_chat(db: Database, old_chat_id: int, new_chat_id: int) -> Migration:
         )
         datasets = _rowcount(
             session,
-            update(Dataset).where(Dataset.chat_id == old_chat_id).values(chat_id=new_chat_id),
+            update(Upload).where(Upload.chat_id == old_chat_id).values(chat_id=new_chat_id),
         )
         artifacts = _rowcount(
             session,

@@ -1,4 +1,4 @@
-"""The typed ORM models: chats, users, datasets, jobs, models, artifacts, outbox and workers."""
+"""The typed ORM models: chats, users, uploads, jobs, models, artifacts, outbox and workers."""
 
 from __future__ import annotations
 
@@ -104,7 +104,13 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Dataset(Base):
+class Upload(Base):
+    """A table a chat sent (the CSV or .xlsx bytes), kept for the jobs that read it.
+
+    Named apart from trainer.dataset.Dataset, the table read into numbers; its rows stay in the
+    `datasets` table.
+    """
+
     __tablename__ = "datasets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

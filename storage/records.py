@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
 from storage.db import Database
-from storage.models import UNFINISHED, Artifact, Chat, Dataset, Job, Model, User
+from storage.models import UNFINISHED, Artifact, Chat, Job, Model, Upload, User
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ class Records:
         content: bytes,
         n_rows: int,
         columns: Sequence[str],
-    ) -> Dataset:
-        dataset = Dataset(
+    ) -> Upload:
+        dataset = Upload(
             chat_id=chat_id,
             user_id=user_id,
             filename=filename[:256],
@@ -82,7 +82,7 @@ class Records:
     def dataset_content(self, chat_id: int, dataset_id: int) -> bytes | None:
         with self.db.session() as session:
             return session.scalar(
-                select(Dataset.content).where(Dataset.id == dataset_id, Dataset.chat_id == chat_id)
+                select(Upload.content).where(Upload.id == dataset_id, Upload.chat_id == chat_id)
             )
 
     # -- jobs --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from storage.clock import db_now
 from storage.db import Database
-from storage.models import UNFINISHED, Artifact, Dataset, Job, JobStatus, OutboxMessage
+from storage.models import UNFINISHED, Artifact, Job, JobStatus, OutboxMessage, Upload
 
 DAY_SECONDS = 86_400.0
 FINISHED = tuple(status for status in JobStatus if status.finished)
@@ -112,5 +112,5 @@ def _prune_datasets(session: Session, days: float) -> int:
     reference to its upload becomes empty)."""
     if days <= 0:
         return 0
-    needed = exists().where(Job.dataset_id == Dataset.id, Job.status.in_(UNFINISHED))
-    return _deleted(session, delete(Dataset).where(Dataset.created_at < _older_than(days), ~needed))
+    needed = exists().where(Job.dataset_id == Upload.id, Job.status.in_(UNFINISHED))
+    return _deleted(session, delete(Upload).where(Upload.created_at < _older_than(days), ~needed))

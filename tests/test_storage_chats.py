@@ -10,12 +10,12 @@ from storage.chats import Migration, migrate_chat
 from storage.models import (
     Artifact,
     Chat,
-    Dataset,
     Job,
     JobKind,
     JobStatus,
     Model,
     OutboxMessage,
+    Upload,
     utcnow,
 )
 from storage.store import Store
@@ -48,7 +48,7 @@ def fill_the_group(store: Store) -> dict[str, int]:
     add_model(store, GROUP, 1, active=False, age=60)
     add_model(store, GROUP, 2, active=True, age=30)
     with store.db.session() as session:
-        dataset = Dataset(
+        dataset = Upload(
             chat_id=GROUP, filename="d.csv", content=b"x,y\n", sha256="0" * 64, size_bytes=4,
             n_rows=0, n_columns=2,
         )  # fmt: skip

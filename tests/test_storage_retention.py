@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from storage.clock import db_now
-from storage.models import Artifact, Dataset, Job, JobKind, OutboxMessage
+from storage.models import Artifact, Job, JobKind, OutboxMessage, Upload
 from storage.queue import NewArtifact, NewMessage, NewModel
 from storage.records import ChatRef
 from storage.retention import DAY_SECONDS, Pruned, Retention, prune
@@ -34,7 +34,7 @@ def a_dataset(store: Store, age: float) -> int:
     dataset = store.records.save_dataset(
         CHAT, user_id=None, filename="f.csv", content=b"x,y\n1,2\n", n_rows=1, columns=["x", "y"]
     )
-    days_ago(store, Dataset, dataset.id, age, "created_at")
+    days_ago(store, Upload, dataset.id, age, "created_at")
     return dataset.id
 
 
