@@ -14,10 +14,10 @@ import threading
 import time
 import traceback
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import cachetools
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from storage.models import Job, JobKind
@@ -83,25 +83,25 @@ class _Watch:
 
 
 class ModelCache:
-    """Recently used predictors, so a `/predict` does not reload its model from the database."""
+    """Recently used predictors, so a `/predict` does not reload its model from the database.
+
+    Both lanes use it (the training lane puts a just-trained model in), hence the lock.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[int, Predictor] = OrderedDict()
+        self._items: cachetools.LRUCache[int, Predictor] = cachetools.LRUCache(maxsize=max(size, 1))
+        self._lock = threading.Lock()
 
     def get(self, model_id: int) -> Predictor | None:
-        predictor = self._items.get(model_id)
-        if predictor is not None:
-            self._items.move_to_end(model_id)
-        return predictor
+        with self._lock:
+            return self._items.get(model_id)
 
     def put(self, model_id: int, predictor: Predictor) -> None:
         if self.size <= 0:
             return
-        self._items[model_id] = predictor
-        self._items.move_to_end(model_id)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[model_id] = predictor
 
 
 class _Waiting:
