@@ -37,16 +37,10 @@ def training(
 ) -> tuple[Job, int | None]:
     """Save the CSV and queue a train job on it; the job and its place in the queue."""
     store.records.remember(chat_ref(chat), user_ref(user))
-    dataset = _save(store, chat, user, filename, content, n_rows, columns)
-    job = store.queue.enqueue(
-        JobKind.TRAIN,
-        chat_id=chat.id,
-        user_id=user.id,
-        params=params,
-        dataset_id=dataset.id,
-        reply_to_message_id=reply_to_message_id,
+    upload = store.records.save_dataset(
+        chat.id, user_id=user.id, filename=filename, content=content, n_rows=n_rows, columns=columns
     )
-    return job, store.queue.position(job)
+    return _queued(store, JobKind.TRAIN, chat, user, params, upload, None, reply_to_message_id)
 
 
 def prediction(
@@ -83,33 +77,32 @@ def csv_prediction(
     reply_to_message_id: int,
 ) -> tuple[Job, int | None]:
     """Save a CSV of inputs and queue a predict job that answers with a CSV of predictions."""
-    dataset = _save(store, chat, user, filename, content, n_rows, columns)
+    upload = store.records.save_dataset(
+        chat.id, user_id=user.id, filename=filename, content=content, n_rows=n_rows, columns=columns
+    )
+    return _queued(
+        store, JobKind.PREDICT, chat, user, {"csv": True}, upload, model, reply_to_message_id
+    )
+
+
+def _queued(
+    store: Store,
+    kind: JobKind,
+    chat: Chat,
+    user: User,
+    params: dict[str, Any],
+    upload: Upload,
+    model: Model | None,
+    reply_to_message_id: int,
+) -> tuple[Job, int | None]:
+    """Queue a job on a saved upload; the job and its place in the queue."""
     job = store.queue.enqueue(
-        JobKind.PREDICT,
+        kind,
         chat_id=chat.id,
         user_id=user.id,
-        params={"csv": True},
-        dataset_id=dataset.id,
-        model_id=model.id,
+        params=params,
+        dataset_id=upload.id,
+        model_id=model.id if model is not None else None,
         reply_to_message_id=reply_to_message_id,
     )
     return job, store.queue.position(job)
-
-
-def _save(
-    store: Store,
-    chat: Chat,
-    user: User,
-    filename: str,
-    content: bytes,
-    n_rows: int,
-    columns: Sequence[str],
-) -> Upload:
-    return store.records.save_dataset(
-        chat.id,
-        user_id=user.id,
-        filename=filename,
-        content=content,
-        n_rows=n_rows,
-        columns=columns,
-    )

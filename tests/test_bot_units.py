@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,7 +17,6 @@ from bot.parsing import Command, parse_command, parse_job_id, parse_model_versio
 from bot.ratelimit import ChatRateLimit
 from bot.updates import PerChatUpdateProcessor
 from storage.models import Job, JobKind, JobStatus
-from tests.conftest import ROOT
 from tests.fake_telegram import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, format_text
 from trainbot.settings import Settings
 
@@ -297,18 +294,6 @@ def chat_update(chat_id: int, update_id: int) -> Update:
     chat = Chat(chat_id, "private")
     message = Message(update_id, None, chat, from_user=User(chat_id, "u", False))  # type: ignore[arg-type]
     return Update(update_id, message=message)
-
-
-def test_importing_the_bot_imports_no_tensorflow_or_keras() -> None:
-    code = (
-        "import sys, bot.app\n"
-        "heavy = {'tensorflow', 'keras', 'jax'}\n"
-        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "", result.stdout
 
 
 def test_every_command_in_the_menu_has_a_handler() -> None:

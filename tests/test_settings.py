@@ -19,17 +19,23 @@ def test_defaults_need_nothing_but_the_token_for_the_bot(tmp_path: Path) -> None
         settings.require_token()
 
 
-def test_every_wrong_value_gets_its_own_line() -> None:
-    env = {
-        "TRAINBOT_ALLOWED_USERS": "12,abc",
-        "KERAS_BACKEND": "theano",
-        "TRAINBOT_LEASE_SECONDS": "-1",
-        "TELEGRAM_API_BASE_URL": "ftp://x",
-        "TRAINBOT_MAX_UPLOAD_BYTES": "lots",
-    }
+def problems_of(env: dict[str, str]) -> list[str]:
+    """The lines of the ConfigError that reading `env` raises."""
     with pytest.raises(ConfigError) as error:
         Settings.from_env(env, env_file=None)
-    problems = error.value.problems
+    return error.value.problems
+
+
+def test_every_wrong_value_gets_its_own_line() -> None:
+    problems = problems_of(
+        {
+            "TRAINBOT_ALLOWED_USERS": "12,abc",
+            "KERAS_BACKEND": "theano",
+            "TRAINBOT_LEASE_SECONDS": "-1",
+            "TELEGRAM_API_BASE_URL": "ftp://x",
+            "TRAINBOT_MAX_UPLOAD_BYTES": "lots",
+        }
+    )
     assert len(problems) == 5
     assert any(p.startswith("TRAINBOT_ALLOWED_USERS=") for p in problems)
     assert any("KERAS_BACKEND='theano'" in p and "tensorflow, jax" in p for p in problems)
@@ -63,17 +69,16 @@ def test_a_dotenv_file_fills_in_but_the_environment_wins(tmp_path: Path) -> None
     assert settings.keras_backend == "tensorflow"
 
 
-def test_a_secret_file_fills_in_and_an_unreadable_one_is_named(tmp_path: Path) -> None:
-    env = {
-        "TELEGRAM_BOT_TOKEN_FILE": str(tmp_path / "missing"),
-        "TRAINBOT_WEBHOOK_URL": "https://bot.example/hook",
-        "TRAINBOT_WEBHOOK_SECRET": "not allowed!",
-        "TRAINBOT_JOB_TIMEOUT": "nan",
-        "TRAINBOT_WEBHOOK_PORT": "0",
-    }
-    with pytest.raises(ConfigError) as error:
-        Settings.from_env(env, env_file=None)
-    problems = error.value.problems
+def test_an_unreadable_secret_file_a_bad_secret_and_nan_get_a_line_each(tmp_path: Path) -> None:
+    problems = problems_of(
+        {
+            "TELEGRAM_BOT_TOKEN_FILE": str(tmp_path / "missing"),
+            "TRAINBOT_WEBHOOK_URL": "https://bot.example/hook",
+            "TRAINBOT_WEBHOOK_SECRET": "not allowed!",
+            "TRAINBOT_JOB_TIMEOUT": "nan",
+            "TRAINBOT_WEBHOOK_PORT": "0",
+        }
+    )
     assert len(problems) == 4
     assert any("TELEGRAM_BOT_TOKEN_FILE=" in p and "cannot be read" in p for p in problems)
     assert "TRAINBOT_JOB_TIMEOUT='nan' is not valid: expected a number of at least 1.0." in problems

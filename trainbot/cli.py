@@ -227,9 +227,8 @@ def _bot_health(_args: argparse.Namespace, settings: Settings) -> int:
 def _worker_health(args: argparse.Namespace, settings: Settings) -> int:
     """0 while the worker's heartbeat in the registry is fresh: a worker beats every few
     seconds, idle or in the middle of a training, and only while its loop runs."""
-    from sqlalchemy.exc import DBAPIError
-
     from storage.db import Database
+    from storage.errors import DatabaseError
     from storage.workers import STALE_SECONDS, WorkerRegistry
 
     name = args.name or settings.worker_name
@@ -238,7 +237,7 @@ def _worker_health(args: argparse.Namespace, settings: Settings) -> int:
     db = Database(settings.database_url)
     try:
         alive = WorkerRegistry(db).alive(within_seconds=STALE_SECONDS)
-    except DBAPIError as error:
+    except DatabaseError as error:
         print(f"trainbot: cannot read the worker registry: {error.orig}", file=sys.stderr)
         return 1
     finally:
