@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?=\s|$)")
+from telegram.constants import BotCommandLimit
+
+_LONGEST = int(BotCommandLimit.MAX_COMMAND)
+_COMMAND = re.compile(rf"^/([A-Za-z0-9_]{{1,{_LONGEST}}})(?:@([A-Za-z0-9_]{{3,64}}))?(?=\s|$)")
 _JOB_ID = re.compile(r"^#?(\d{1,12})$")
 _MODEL_VERSION = re.compile(r"^[vV#]?(\d{1,9})$")
 
