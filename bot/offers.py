@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from telegram import CallbackQuery, Document, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Document, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot import texts
 from bot.context import BotContext
@@ -35,8 +35,11 @@ def keyboard(model_version: int | None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[button] for button in buttons])
 
 
-async def take(query: CallbackQuery, context: BotContext) -> Offer | None:
+async def take(update: Update, context: BotContext) -> Offer | None:
     """The pressed offer and its file, the first time it is pressed; else answer and None."""
+    query = update.callback_query
+    if query is None:
+        return None
     offer = query.message if isinstance(query.message, Message) else None
     source = offer.reply_to_message if offer is not None else None
     if offer is None or source is None or source.document is None:

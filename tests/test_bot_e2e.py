@@ -237,6 +237,17 @@ async def test_a_csv_without_command_gets_a_button(world: World) -> None:
     await finished(world, CHAT, world.tg.message(CHAT, offer.message_id))
     assert world.tg.answered_callbacks, "the button press was not answered"
 
+    # Now that the chat has a model, a file is offered for predictions too.
+    inputs = world.tg.send_document(CHAT, "inputs.csv", b"x\n1\n2\n3\n")
+    offer = await world.reply_to(inputs, contains="Shall I train")
+    assert [b["callback_data"] for b in offer.buttons] == ["train", "predict"]
+    world.tg.press_button(CHAT, offer.message_id, "predict")
+    result = await world.tg.wait_for(
+        lambda m: m.kind == "document" and m.document_name != "inputs.csv", QUICK, chat_id=CHAT
+    )
+    assert "3 rows" in (result.caption or "")
+    await finished(world, CHAT, world.tg.message(CHAT, offer.message_id))
+
 
 async def test_group_chats_address_the_bot_by_name(world: World) -> None:
     upload = world.tg.send_document(

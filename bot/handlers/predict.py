@@ -65,9 +65,7 @@ async def predict_caption(update: Update, context: BotContext) -> None:
 
 async def predict_button(update: Update, context: BotContext) -> None:
     """The "Predict with model vN" button: predictions for the CSV that the offer answered."""
-    if update.callback_query is None:
-        return
-    offer = await offers.take(update.callback_query, context)
+    offer = await offers.take(update, context)
     if offer is not None:
         await predict_on_csv(
             update, context, offer.document, reply_to=offer.source, replacing=offer.message

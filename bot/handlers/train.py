@@ -81,9 +81,7 @@ async def document_without_command(update: Update, context: BotContext) -> None:
 
 async def train_button(update: Update, context: BotContext) -> None:
     """The "Train on this file" button: train on the CSV that the offer answered."""
-    if update.callback_query is None:
-        return
-    offer = await offers.take(update.callback_query, context)
+    offer = await offers.take(update, context)
     if offer is not None:
         await train_on(
             update, context, offer.document, [], reply_to=offer.source, replacing=offer.message
