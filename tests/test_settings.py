@@ -116,12 +116,3 @@ def test_the_upload_cap_stops_at_what_telegram_lets_a_bot_download() -> None:
     assert TELEGRAM_DOWNLOAD_BYTES == FileSizeLimit.FILESIZE_DOWNLOAD
     with pytest.raises(ConfigError, match="from 1024 to 20000000"):
         Settings.from_env({"TRAINBOT_MAX_UPLOAD_BYTES": "20000001"}, env_file=None)
-
-
-def test_every_variable_is_in_the_example_file_and_the_readme() -> None:
-    root = Path(__file__).resolve().parents[1]
-    example = (root / ".env.example").read_text()
-    readme = (root / "README.md").read_text()
-    for field in Settings.model_fields.values():
-        assert f"{field.alias}=" in example, field.alias
-        assert f"`{field.alias}`" in readme, field.alias
