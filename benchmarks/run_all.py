@@ -18,6 +18,7 @@ BENCHMARKS = {
     "queue": "benchmarks.bench_queue",
     "trainer": "benchmarks.bench_trainer",
     "realdata": "benchmarks.bench_realdata",
+    "batch": "benchmarks.bench_batch",
     "bot": "benchmarks.bench_bot",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")

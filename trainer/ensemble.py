@@ -13,6 +13,7 @@ progress and cancel: a task that stops early keeps its snapshot while the others
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,15 @@ class MemberTask:
     reporter: Reporter
     loss_scale: float = 1.0  # turns losses back into the target's units²
     seed: int = 0
+    inert: bool = False  # a slot that only pads the program to a size compiled before
+
+    def as_padding(self) -> MemberTask:
+        """A task of this one's shape that learns nothing and is never waited for."""
+        nothing = np.zeros_like(self.train_mask)
+        return dataclasses.replace(
+            self, train_mask=nothing, val_mask=nothing, reporter=Reporter(None, interval=1e9,
+            total_steps=1, total_epochs=1), inert=True,
+        )  # fmt: skip
 
     @property
     def members(self) -> int:
@@ -149,13 +159,18 @@ def fit_members(
     *,
     pool: NetworkPool = NETWORKS,
     use_early_stopping: bool = True,
+    slots: int | None = None,
 ) -> list[MembersFit]:
     """Train every task's members from their starts, as one program; a fit per task.
 
     All tasks share ``recipe`` (but for their seeds) and ``plan`` (but for their row counts,
     which pad to the plan's). One task's rows are shared by its members; several tasks give
     each member its own rows. ``use_early_stopping`` False runs every planned round.
+    ``slots`` pads the program with inert tasks to that many, so that batches of a few
+    sizes reuse a few compiled programs instead of compiling one for every count of jobs.
     """
+    wanted = len(tasks)
+    tasks = tasks + [tasks[0].as_padding() for _ in range(max(0, (slots or 0) - wanted))]
     n_features = tasks[0].x.shape[1]
     members = sum(task.members for task in tasks)
     shared_rows = len(tasks) == 1
@@ -211,7 +226,7 @@ def fit_members(
             callbacks=callbacks,
         )
         last = MemberWeights.from_model(network)
-    return monitor.results(last)
+    return monitor.results(last)[:wanted]
 
 
 def _rate(recipe: Recipe, plan: MemberPlan, round_: int) -> float:
@@ -317,6 +332,7 @@ class _RoundMonitor(keras.callbacks.Callback):
                     ],
                 )
             )
+            self.tracked[-1].done = task.inert
             offset += task.members
         self.rounds_done = 0
 

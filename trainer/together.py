@@ -68,6 +68,7 @@ def train_together(
             fits = fit_members(
                 [prepared.task for _, prepared in members], first.recipe, first.plan,
                 pool=pool, use_early_stopping=first.recipe.epochs is None,
+                slots=_slots(len(members)),
             )  # fmt: skip
         except Exception as error:
             if len(members) == 1:
@@ -103,6 +104,11 @@ def _key(n_features: int, recipe: Recipe, plan: MemberPlan) -> object:
         dataclasses.replace(plan, rows=0),
         plan.padded_rows,
     )
+
+
+def _slots(tables: int) -> int:
+    """Tables pad to a power of two: a worker compiles a program per size only once."""
+    return 1 if tables <= 1 else 1 << (tables - 1).bit_length()
 
 
 def _alone(
