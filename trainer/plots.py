@@ -113,7 +113,7 @@ def _plot_curve(
     if result.baseline:
         slope = result.baseline["coefficients"][0]
         line = slope * grid + result.baseline["intercept"]
-        axes.plot(grid, line, color=COLORS["line"], lw=1.2, ls="--", label="straight line")
+        axes.plot(grid, line, color=COLORS["line"], lw=1.2, ls="--", label="least squares line")
     if low < x.min() or high > x.max():
         axes.axvspan(x.min(), x.max(), color="0.85", alpha=0.4, lw=0, label="training range")
     middle = (low + high) / 2
