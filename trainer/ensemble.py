@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.backend import backend_name
-from trainer.model import make_optimizer
+from trainer.model import compile_model
 from trainer.pool import NETWORKS, NetworkKey, NetworkPool
 from trainer.progress import Reporter
 from trainer.recipes import Recipe
@@ -183,25 +182,16 @@ def fit_members(
         batch_size=plan.batch_size,
         shared_rows=shared_rows,
     )
-    sample_shape = (1, n_features) if shared_rows else (1, members, n_features)
 
     def build() -> Any:
         network = build_members(n_features, members, recipe.hidden_layers, shared_rows=shared_rows)
-        optimizer = make_optimizer(recipe, total_steps=None)
-        # Decay pulls the MLP towards "no correction to the line"; biases stay free.
-        optimizer.exclude_from_weight_decay(var_names=["bias"])
-        network.compile(
-            optimizer=optimizer,
-            loss=masked_mse,
+        compile_model(
+            network,
+            recipe,
+            total_steps=None,
             steps_per_execution=plan.steps_per_execution,
-            jit_compile=_jit_compile(recipe),
-        )
-        network.optimizer.build(network.trainable_variables)
-        # Building the loss now spares fit() its first-call symbolic build, which takes a batch
-        # from the shuffled data: a new network would then shuffle unlike a pooled one.
-        sample = np.zeros(sample_shape, np.float32)
-        network.compute_loss(
-            x=sample, y=np.zeros((1, 2 * members), np.float32), y_pred=network(sample)
+            loss=masked_mse,
+            target_width=2 * members,
         )
         return network
 
@@ -267,12 +257,6 @@ def _by_layer(weights: MemberWeights) -> dict[str, list[np.ndarray]]:
     for number, (kernel, bias) in enumerate(weights.hidden, start=1):
         layers[f"hidden_{number}"] = [kernel, bias]
     return layers
-
-
-def _jit_compile(recipe: Recipe) -> bool | str:
-    if recipe.jit_compile == "jax-only":
-        return backend_name() == "jax"
-    return recipe.jit_compile
 
 
 @dataclass

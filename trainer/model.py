@@ -47,12 +47,27 @@ def make_optimizer(recipe: Recipe, total_steps: int | None) -> Any:
 
 
 def compile_model(
-    model: Any, recipe: Recipe, *, total_steps: int, steps_per_execution: int
+    model: Any,
+    recipe: Recipe,
+    *,
+    total_steps: int | None,
+    steps_per_execution: int,
+    loss: Any = None,
+    target_width: int = 1,
 ) -> None:
-    """Attach optimizer and loss; many steps per execution cut per-step overhead."""
+    """Attach optimizer and loss; many steps per execution cut per-step overhead.
+
+    ``loss`` overrides the recipe's (stacked members pack targets and masks, ``target_width``
+    columns of them); ``total_steps`` None leaves the learning rate for a callback to set.
+    """
+    optimizer = make_optimizer(recipe, total_steps)
+    if recipe.weight_decay:
+        # Decay pulls kernels towards zero (for members: no correction to their line); biases
+        # stay free.
+        optimizer.exclude_from_weight_decay(var_names=["bias"])
     model.compile(
-        optimizer=make_optimizer(recipe, total_steps),
-        loss=recipe.loss,
+        optimizer=optimizer,
+        loss=loss if loss is not None else recipe.loss,
         steps_per_execution=steps_per_execution,
         jit_compile=_jit_compile(recipe),
     )
@@ -62,7 +77,8 @@ def compile_model(
     # batch from the shuffled data and so used up a permutation: the first fit of a network
     # then shuffled differently from every later fit of it with the same seed.
     sample = np.zeros((1, *model.input_shape[1:]), dtype=np.float32)
-    model.compute_loss(x=sample, y=np.zeros((1, 1), dtype=np.float32), y_pred=model(sample))
+    target = np.zeros((1, target_width), dtype=np.float32)
+    model.compute_loss(x=sample, y=target, y_pred=model(sample))
 
 
 def _jit_compile(recipe: Recipe) -> bool | str:
