@@ -156,20 +156,17 @@ def finish(prepared: Prepared, fitted: MembersFit) -> TrainResult:
         network_mse = ridge_mse = float("nan")
         use_network = True
 
-    full_line = fit_ridge(x, y)
     if use_network:
-        kind, held_out = "network", network_oof
+        kind, held_out, kept = "network", network_oof, fitted.weights
         line = _average_line(fitted.weights)
-        model = standalone_model(
-            fitted.weights, line, scaling,
-            feature_names=dataset.feature_names, target_name=dataset.target_name,
-        )  # fmt: skip
     else:
-        kind, held_out = "line", ridge_oof
-        model = standalone_model(
-            None, (full_line.coefficients, full_line.intercept), scaling,
-            feature_names=dataset.feature_names, target_name=dataset.target_name,
-        )  # fmt: skip
+        # Only the line is kept: fitted on every row, it is what the chat gets.
+        ridge = fit_ridge(x, y)
+        kind, held_out, kept = "line", ridge_oof, None
+        line = (ridge.coefficients, ridge.intercept)
+    model = standalone_model(
+        kept, line, scaling, feature_names=dataset.feature_names, target_name=dataset.target_name
+    )
     fit_seconds = time.perf_counter() - started
 
     scaling = {**scaling, "in_model": True}
