@@ -42,8 +42,8 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import formatting, progress, texts
 from storage.chats import migrate_chat
-from storage.models import Artifact, Job, OutboxMessage
 from storage.store import Store
+from storage.views import ArtifactInfo, OutboxItem, ProgressChange
 from trainbot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,8 @@ class _Hold:
 
 @dataclass
 class _ChatWork:
-    jobs: list[Job] = field(default_factory=list)
-    messages: list[OutboxMessage] = field(default_factory=list)
+    jobs: list[ProgressChange] = field(default_factory=list)
+    messages: list[OutboxItem] = field(default_factory=list)
 
 
 class Delivery:
@@ -176,8 +176,8 @@ class Delivery:
         work: dict[int, _ChatWork] = defaultdict(_ChatWork)
         for message in messages:
             work[message.chat_id].messages.append(message)
-        for job in jobs:
-            work[job.chat_id].jobs.append(job)
+        for change in jobs:
+            work[change.job.chat_id].jobs.append(change)
         now = time.monotonic()
         due: list[float] = []
         for chat_id, chat_work in work.items():
@@ -198,7 +198,7 @@ class Delivery:
                 )
         return min(due) if due else None
 
-    def _read(self) -> tuple[list[OutboxMessage], list[Job]]:
+    def _read(self) -> tuple[list[OutboxItem], list[ProgressChange]]:
         return self.store.outbox.pending(), self.store.outbox.progress_changes()
 
     def _held_for(self, chat_id: int, work: _ChatWork, now: float) -> float:
@@ -237,10 +237,12 @@ class Delivery:
     async def _serve(self, chat_id: int, work: _ChatWork) -> None:
         # One edit per turn goes to the job that matters most: a final state first, then the
         # job left waiting longest, so a busy training cannot starve its neighbours' messages.
-        jobs = sorted(work.jobs, key=lambda j: (not j.finished, self._job_edited.get(j.id, 0.0)))
+        changes = sorted(
+            work.jobs, key=lambda c: (not c.job.finished, self._job_edited.get(c.job.id, 0.0))
+        )
         try:
-            for job in jobs:
-                outcome = await self._show_progress(job)
+            for change in changes:
+                outcome = await self._show_progress(change)
                 if outcome is _Edit.HELD:
                     return
                 if outcome is _Edit.EDITED:
@@ -256,13 +258,14 @@ class Delivery:
             self._busy.pop(chat_id, None)
             self._wake.set()
 
-    async def _show_progress(self, job: Job) -> _Edit:
+    async def _show_progress(self, change: ProgressChange) -> _Edit:
         """Bring the job's progress message up to date with one edit (or none if unchanged)."""
+        job = change.job
         text = progress.render(job)
-        if text != job.shown_text:
+        if text != change.shown_text:
             try:
                 await self.bot.edit_message_text(
-                    text, chat_id=job.chat_id, message_id=job.progress_message_id
+                    text, chat_id=job.chat_id, message_id=change.message_id
                 )
             except ChatMigrated as error:
                 await self._follow(job.chat_id, error.new_chat_id)
@@ -297,9 +300,9 @@ class Delivery:
         await asyncio.to_thread(self.store.outbox.mark_progress_shown, job.id, job.revision, text)
         if job.finished:
             self._job_edited.pop(job.id, None)
-        return _Edit.UNCHANGED if text == job.shown_text else _Edit.EDITED
+        return _Edit.UNCHANGED if text == change.shown_text else _Edit.EDITED
 
-    async def _deliver(self, message: OutboxMessage) -> bool:
+    async def _deliver(self, message: OutboxItem) -> bool:
         """Send one outbox message; False when it must wait, and the chat's later ones too."""
         extra = {"chat_id": message.chat_id, "job_id": message.job_id}
         outbox = self.store.outbox
@@ -346,7 +349,7 @@ class Delivery:
         self._holds[message.chat_id] = _Hold(time.monotonic() + delay, message.id)
         return False
 
-    async def _give_up(self, message: OutboxMessage, error: Exception | str) -> None:
+    async def _give_up(self, message: OutboxItem, error: Exception | str) -> None:
         """Stop trying `message`, and tell its chat in one sentence what it will not get."""
         extra = {"chat_id": message.chat_id, "job_id": message.job_id}
         log.warning("giving up on outbox message %s: %s", message.id, error, extra=extra)
@@ -376,7 +379,7 @@ class Delivery:
             if outcome is not None:
                 await outcome
 
-    async def _send(self, message: OutboxMessage) -> int:
+    async def _send(self, message: OutboxItem) -> int:
         payload = message.payload or {}
         reply = _reply(message.reply_to_message_id)
         chat_id = message.chat_id
@@ -404,7 +407,7 @@ class Delivery:
             raise Undeliverable(f"unknown outbox message kind {message.kind!r}")
         return sent.message_id
 
-    async def _artifact(self, message: OutboxMessage) -> Artifact:
+    async def _artifact(self, message: OutboxItem) -> ArtifactInfo:
         artifact = None
         if message.artifact_id is not None:
             artifact = await asyncio.to_thread(self.store.outbox.artifact, message.artifact_id)

@@ -10,9 +10,10 @@ from typing import Any
 
 from telegram import Chat, User
 
-from storage.models import Job, JobKind, Model, Upload
+from storage.models import JobKind
 from storage.records import ChatRef, UserRef
 from storage.store import Store
+from storage.views import JobInfo, ModelInfo, UploadInfo
 
 
 def chat_ref(chat: Chat) -> ChatRef:
@@ -34,7 +35,7 @@ def training(
     columns: Sequence[str],
     params: dict[str, Any],
     reply_to_message_id: int,
-) -> tuple[Job, int | None]:
+) -> tuple[JobInfo, int | None]:
     """Save the CSV and queue a train job on it; the job and its place in the queue."""
     store.records.remember(chat_ref(chat), user_ref(user))
     upload = store.records.save_dataset(
@@ -47,11 +48,11 @@ def prediction(
     store: Store,
     chat: Chat,
     user: User,
-    model: Model,
+    model: ModelInfo,
     rows: list[list[float]],
     *,
     reply_to_message_id: int,
-) -> Job:
+) -> JobInfo:
     """Queue a predict job for rows of input values on one of the chat's models."""
     # No `remember`: the chat owns a model, so it is on record already.
     return store.queue.enqueue(
@@ -68,14 +69,14 @@ def csv_prediction(
     store: Store,
     chat: Chat,
     user: User,
-    model: Model,
+    model: ModelInfo,
     *,
     filename: str,
     content: bytes,
     n_rows: int,
     columns: Sequence[str],
     reply_to_message_id: int,
-) -> tuple[Job, int | None]:
+) -> tuple[JobInfo, int | None]:
     """Save a CSV of inputs and queue a predict job that answers with a CSV of predictions."""
     upload = store.records.save_dataset(
         chat.id, user_id=user.id, filename=filename, content=content, n_rows=n_rows, columns=columns
@@ -91,10 +92,10 @@ def _queued(
     chat: Chat,
     user: User,
     params: dict[str, Any],
-    upload: Upload,
-    model: Model | None,
+    upload: UploadInfo,
+    model: ModelInfo | None,
     reply_to_message_id: int,
-) -> tuple[Job, int | None]:
+) -> tuple[JobInfo, int | None]:
     """Queue a job on a saved upload; the job and its place in the queue."""
     job = store.queue.enqueue(
         kind,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot import texts
-from storage.models import Job, JobKind, JobStatus
+from storage.models import JobKind, JobStatus
+from storage.views import JobInfo
 
 BAR_WIDTH = 12
 FILLED, EMPTY = "▰", "▱"
@@ -19,7 +20,7 @@ def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
     return FILLED * filled + EMPTY * (width - filled)
 
 
-def render(job: Job) -> str:
+def render(job: JobInfo) -> str:
     """What the job's progress message should say now."""
     status = JobStatus(job.status)
     if status is JobStatus.SUCCEEDED:
@@ -51,7 +52,7 @@ def render(job: Job) -> str:
     return "\n".join(lines)
 
 
-def _done(job: Job) -> str:
+def _done(job: JobInfo) -> str:
     head = texts.PROGRESS_DONE.format(job_id=job.id)
     result = job.result or {}
     detail = texts.progress_done(

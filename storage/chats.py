@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Update, func, select, update
+from sqlalchemy import Update, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.db import Database
-from storage.models import Artifact, Chat, Job, Model, OutboxMessage, Upload
+from storage.models import Artifact, Chat, Job, Model, OutboxMessage, ProgressMessage, Upload
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,16 @@ def migrate_chat(db: Database, old_chat_id: int, new_chat_id: int) -> Migration:
             .with_for_update()
         )
         models = _move_models(session, old_chat_id, new_chat_id)
+        session.execute(
+            delete(ProgressMessage).where(
+                ProgressMessage.job_id.in_(select(Job.id).where(Job.chat_id == old_chat_id))
+            )
+        )
         jobs = _rowcount(
             session,
             update(Job)
             .where(Job.chat_id == old_chat_id)
-            .values(chat_id=new_chat_id, reply_to_message_id=None, progress_message_id=None),
+            .values(chat_id=new_chat_id, reply_to_message_id=None),
         )
         datasets = _rowcount(
             session,

@@ -164,11 +164,9 @@ class Job(Base):
     progress_loss: Mapped[float | None] = mapped_column(Float)
     progress_val_loss: Mapped[float | None] = mapped_column(Float)
     progress_eta_seconds: Mapped[float | None] = mapped_column(Float)
-    # Every change the chat should see bumps `revision`; the bot records the one it has shown.
+    # Every change the chat should see bumps `revision`; the bot records the one it has shown
+    # (ProgressMessage).
     revision: Mapped[int] = mapped_column(Integer, default=0)
-    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
-    shown_revision: Mapped[int] = mapped_column(Integer, default=0)
-    shown_text: Mapped[str | None] = mapped_column(Text)
 
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
@@ -176,6 +174,23 @@ class Job(Base):
     @property
     def finished(self) -> bool:
         return JobStatus(self.status).finished
+
+
+class ProgressMessage(Base):
+    """The chat message that shows a job's progress, and what it shows: the bot's state.
+
+    The queue moves `Job.revision` on; the bot edits the message and records the revision
+    (and the text) it brought the chat up to, so a restarted bot neither repeats nor skips.
+    """
+
+    __tablename__ = "progress_messages"
+
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    shown_revision: Mapped[int] = mapped_column(Integer, default=0)
+    shown_text: Mapped[str | None] = mapped_column(Text)
 
 
 class Model(Base):

@@ -10,7 +10,8 @@ from sqlalchemy.orm import undefer
 
 from storage import notify
 from storage.db import Database
-from storage.models import Artifact, Job, OutboxMessage, utcnow
+from storage.models import Artifact, Job, OutboxMessage, ProgressMessage, utcnow
+from storage.views import ArtifactInfo, JobInfo, OutboxItem, ProgressChange, view_of
 
 
 class Outbox:
@@ -24,7 +25,7 @@ class Outbox:
         """Block up to `timeout` seconds for a wake-up that there is something to deliver."""
         return self.notifier.wait(notify.OUTBOX, timeout)
 
-    def pending(self, limit: int = 50, per_chat: int = 10) -> list[OutboxMessage]:
+    def pending(self, limit: int = 50, per_chat: int = 10) -> list[OutboxItem]:
         """Messages due now, each chat's oldest `per_chat`, taken round-robin between chats.
 
         First every chat's oldest message, then every chat's second... (chats in the order of
@@ -39,15 +40,16 @@ class Outbox:
             OutboxMessage, OutboxMessage.chat_id, OutboxMessage.id, due, per_chat=per_chat
         )
         with self.db.session() as session:
-            return list(session.scalars(oldest.limit(limit)))
+            return [view_of(OutboxItem, m) for m in session.scalars(oldest.limit(limit))]
 
-    def artifact(self, artifact_id: int) -> Artifact | None:
+    def artifact(self, artifact_id: int) -> ArtifactInfo | None:
         with self.db.session() as session:
-            return session.scalars(
+            artifact = session.scalars(
                 select(Artifact)
                 .where(Artifact.id == artifact_id)
                 .options(undefer(Artifact.content))
             ).one_or_none()
+            return None if artifact is None else view_of(ArtifactInfo, artifact)
 
     def mark_delivered(self, message_id: int, telegram_message_id: int | None) -> None:
         with self.db.session() as session:
@@ -84,25 +86,33 @@ class Outbox:
 
     # -- progress messages -------------------------------------------------------------------
 
-    def progress_changes(self, limit: int = 50) -> list[Job]:
+    def progress_changes(self, limit: int = 50) -> list[ProgressChange]:
         """Jobs whose progress message shows an older state than the job is in.
 
         Round-robin between chats like `pending`, so one chat's many jobs cannot crowd out
         another chat's progress.
         """
-        changed = (Job.progress_message_id.is_not(None), Job.revision > Job.shown_revision)
+        behind = (
+            ProgressMessage.job_id == Job.id,
+            Job.revision > ProgressMessage.shown_revision,
+        )
+        statement = (
+            _round_robin(Job, Job.chat_id, Job.id, behind, per_chat=None)
+            .add_columns(ProgressMessage.message_id, ProgressMessage.shown_text)
+            .join(ProgressMessage, ProgressMessage.job_id == Job.id)
+            .limit(limit)
+        )
         with self.db.session() as session:
-            return list(
-                session.scalars(
-                    _round_robin(Job, Job.chat_id, Job.id, changed, per_chat=None).limit(limit)
-                )
-            )
+            return [
+                ProgressChange(view_of(JobInfo, job), message_id, shown_text)
+                for job, message_id, shown_text in session.execute(statement)
+            ]
 
     def mark_progress_shown(self, job_id: int, revision: int, text: str | None) -> None:
         with self.db.session() as session:
             session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.shown_revision < revision)
+                update(ProgressMessage)
+                .where(ProgressMessage.job_id == job_id, ProgressMessage.shown_revision < revision)
                 .values(shown_revision=revision, shown_text=text)
             )
 

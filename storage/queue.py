@@ -1,4 +1,8 @@
-"""The durable job queue: the one place that claims, leases, finishes and cancels jobs."""
+"""The durable job queue: the one place that claims, leases, finishes and cancels jobs.
+
+It knows job states and leases; what a finished job produced is written by storage.results
+in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,13 @@ import enum
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Result,
-    Row,
     and_,
     case,
     false,
@@ -26,50 +29,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from storage import notify
+from storage import notify, results
 from storage.clock import db_now
 from storage.db import Database
-from storage.models import Artifact, Chat, Job, JobKind, JobStatus, Model, OutboxMessage
+from storage.models import Job, JobKind, JobStatus
+from storage.results import NewArtifact, NewMessage, NewModel
+from storage.views import JobInfo, view_of
 
 log = logging.getLogger(__name__)
 
 # Predictions take milliseconds: they should not wait behind minutes of training.
 PRIORITY = {JobKind.PREDICT: 0, JobKind.TRAIN: 10}
 RETRY_BACKOFF_SECONDS = (2.0, 10.0, 30.0, 60.0)
-
-
-@dataclass(frozen=True)
-class NewArtifact:
-    """A file a finished job leaves behind; `key` lets messages of the same job refer to it."""
-
-    key: str
-    kind: str
-    filename: str
-    content_type: str
-    content: bytes
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    """A reply for the bot to deliver; `artifact_key` attaches one of the job's new artifacts."""
-
-    kind: str
-    payload: dict[str, Any] = field(default_factory=dict)
-    artifact_key: str | None = None
-
-
-@dataclass(frozen=True)
-class NewModel:
-    """A trained model to store for the job's chat and make its active one."""
-
-    keras_file: bytes
-    scaling: dict[str, Any]
-    feature_names: list[str]
-    target_name: str
-    feature_ranges: list[Any]
-    metrics: dict[str, Any]
-    backend: str
-    device: str
 
 
 @dataclass(frozen=True)
@@ -136,7 +107,7 @@ class JobQueue:
         dataset_id: int | None = None,
         model_id: int | None = None,
         reply_to_message_id: int | None = None,
-    ) -> Job:
+    ) -> JobInfo:
         """Add a job; it is durable once this returns. The chat must exist (records.remember)."""
         new = insert(Job).values(
             kind=kind,
@@ -154,7 +125,7 @@ class JobQueue:
             run_after=db_now(),
         )
         with self.db.session() as session:
-            job = session.scalars(new.returning(Job)).one()
+            job = view_of(JobInfo, session.scalars(new.returning(Job)).one())
             self.notifier.publish_in(session, notify.JOBS)
         self.notifier.wake_local(notify.JOBS)
         log.info("job %s queued", job.id, extra={"job_id": job.id, "chat_id": chat_id})
@@ -162,14 +133,14 @@ class JobQueue:
 
     # -- consuming ---------------------------------------------------------------------------
 
-    def claim(self, worker: str, kinds: Sequence[JobKind] = tuple(JobKind)) -> Job | None:
+    def claim(self, worker: str, kinds: Sequence[JobKind] = tuple(JobKind)) -> JobInfo | None:
         """Atomically take the next runnable job with a fresh lease, or None."""
         jobs = self.claim_batch(worker, kinds, limit=1)
         return jobs[0] if jobs else None
 
     def claim_batch(
         self, worker: str, kinds: Sequence[JobKind] = tuple(JobKind), *, limit: int
-    ) -> list[Job]:
+    ) -> list[JobInfo]:
         """Atomically take up to `limit` runnable jobs, in queue order, each under a lease.
 
         One statement does it: on PostgreSQL the subquery skips rows other workers hold locked;
@@ -209,7 +180,10 @@ class JobQueue:
                 },
                 Job,
             )
-            jobs = sorted(claimed.scalars(), key=lambda job: (job.priority, job.id))
+            jobs = sorted(
+                (view_of(JobInfo, job) for job in claimed.scalars()),
+                key=lambda job: (job.priority, job.id),
+            )
             if jobs:
                 self.notifier.publish_in(session, notify.OUTBOX)
         if jobs:
@@ -228,13 +202,13 @@ class JobQueue:
         """Sleep until a job may be waiting (a wake-up) or `timeout` passes."""
         return self.notifier.wait(notify.JOBS, timeout)
 
-    def heartbeat(self, job: Job) -> Signal:
+    def heartbeat(self, job: JobInfo) -> Signal:
         """Extend the lease of a running job and say whether to go on."""
         return self._report(job, {})
 
     def record_progress(
         self,
-        job: Job,
+        job: JobInfo,
         *,
         epoch: int,
         total: int,
@@ -256,7 +230,7 @@ class JobQueue:
             self.notifier.wake_local(notify.OUTBOX)
         return signal
 
-    def _report(self, job: Job, values: dict[str, Any]) -> Signal:
+    def _report(self, job: JobInfo, values: dict[str, Any]) -> Signal:
         with self.db.session() as session:
             cancel = _transition(
                 session,
@@ -272,7 +246,7 @@ class JobQueue:
 
     def complete(
         self,
-        job: Job,
+        job: JobInfo,
         *,
         result: dict[str, Any],
         messages: Sequence[NewMessage] = (),
@@ -305,10 +279,10 @@ class JobQueue:
                         "job %s: lease lost, result dropped", job.id, extra={"job_id": job.id}
                     )
                     return False
-                _tell_chat(session, cancelled)
+                results.tell_chat(session, cancelled)
                 self.notifier.publish_in(session, notify.OUTBOX)
             else:
-                self._store_results(session, job, result, messages, artifacts, model)
+                results.store(session, job, result, messages, artifacts, model)
                 self.notifier.publish_in(session, notify.OUTBOX)
         self.notifier.wake_local(notify.OUTBOX)
         if finished is None:
@@ -317,39 +291,7 @@ class JobQueue:
         log.info("job %s succeeded", job.id, extra={"job_id": job.id})
         return True
 
-    def _store_results(
-        self,
-        session: Session,
-        job: Job,
-        result: dict[str, Any],
-        messages: Sequence[NewMessage],
-        artifacts: Sequence[NewArtifact],
-        model: NewModel | None,
-    ) -> None:
-        extra: dict[str, Any] = {}
-        if model is not None:
-            stored = _store_model(session, job, model)
-            extra = {"model_id": stored.id, "model_version": stored.version}
-        stored_artifacts = {a.key: _store_artifact(session, job, a) for a in artifacts}
-        session.execute(
-            update(Job)
-            .where(Job.id == job.id)
-            .values(result={**result, **extra}, model_id=extra.get("model_id", job.model_id))
-        )
-        for message in messages:
-            artifact = stored_artifacts.get(message.artifact_key or "")
-            session.add(
-                OutboxMessage(
-                    chat_id=job.chat_id,
-                    job_id=job.id,
-                    kind=message.kind,
-                    payload={"job_id": job.id, **message.payload, **extra},
-                    artifact_id=artifact.id if artifact is not None else None,
-                    reply_to_message_id=job.reply_to_message_id,
-                )
-            )
-
-    def fail(self, job: Job, error: str, *, retry: bool = True) -> JobStatus | None:
+    def fail(self, job: JobInfo, error: str, *, retry: bool = True) -> JobStatus | None:
         """Record a failure: queue the job again while attempts remain, else fail it for good.
 
         A job whose chat asked to cancel it is cancelled instead of queued again.
@@ -374,7 +316,7 @@ class JobQueue:
             ).one_or_none()
             if ended is None:
                 return None
-            _tell_chat(session, ended)
+            results.tell_chat(session, ended)
             self.notifier.publish_in(session, notify.OUTBOX)
             if ended.status is JobStatus.QUEUED:
                 self.notifier.publish_in(session, notify.JOBS)
@@ -382,7 +324,7 @@ class JobQueue:
         log.info("job %s failed (%s): %s", job.id, ended.status, error, extra={"job_id": job.id})
         return JobStatus(ended.status)
 
-    def mark_cancelled(self, job: Job) -> bool:
+    def mark_cancelled(self, job: JobInfo) -> bool:
         """The worker stopped a running job because its chat asked; False if the lease was lost."""
         with self.db.session() as session:
             ended = _transition(
@@ -390,12 +332,12 @@ class JobQueue:
             ).one_or_none()
             if ended is None:
                 return False
-            _tell_chat(session, ended)
+            results.tell_chat(session, ended)
             self.notifier.publish_in(session, notify.OUTBOX)
         self.notifier.wake_local(notify.OUTBOX)
         return True
 
-    def release(self, job: Job) -> bool:
+    def release(self, job: JobInfo) -> bool:
         """Hand a running job back untouched (the worker is shutting down): it does not count
         as an attempt, and another worker may take it at once. A job whose chat asked to cancel
         it is cancelled instead."""
@@ -415,7 +357,7 @@ class JobQueue:
                 *_ENDED,
             ).one_or_none()
             if ended is not None:
-                _tell_chat(session, ended)
+                results.tell_chat(session, ended)
                 self.notifier.publish_in(session, notify.OUTBOX)
             self.notifier.publish_in(session, notify.JOBS)
         self.notifier.wake_local(notify.JOBS)
@@ -461,7 +403,7 @@ class JobQueue:
                     *_ENDED,
                 ).one_or_none()
                 if ended is not None:
-                    _tell_chat(session, ended)
+                    results.tell_chat(session, ended)
                     reclaimed.append(job_id)
             if reclaimed:
                 self.notifier.publish_in(session, notify.JOBS)
@@ -488,7 +430,7 @@ class JobQueue:
                     *_ENDED,
                 ).one_or_none()
                 if ended is not None:
-                    _tell_chat(session, ended)
+                    results.tell_chat(session, ended)
                     outcome = CancelOutcome.CANCELLED
                     break
                 flagged = _transition(
@@ -512,7 +454,7 @@ class JobQueue:
         self.notifier.wake_local(notify.OUTBOX)
         return outcome
 
-    def position(self, job: Job) -> int | None:
+    def position(self, job: JobInfo) -> int | None:
         """1 for the next job to run; None once the job is no longer waiting."""
         with self.db.session() as session:
             current = session.get(Job, job.id)
@@ -536,16 +478,17 @@ class JobQueue:
             )
         return QueueCounts(**{status.value: int(rows.get(status, 0)) for status in JobStatus})
 
-    def recent_failures(self, limit: int = 5) -> list[Job]:
+    def recent_failures(self, limit: int = 5) -> list[JobInfo]:
         with self.db.session() as session:
-            return list(
-                session.scalars(
+            return [
+                view_of(JobInfo, job)
+                for job in session.scalars(
                     select(Job)
                     .where(Job.status == JobStatus.FAILED)
                     .order_by(Job.finished_at.desc(), Job.id.desc())
                     .limit(limit)
                 )
-            )
+            ]
 
     @property
     def _lease_seconds(self) -> float:
@@ -576,7 +519,7 @@ def _transition(
     )
 
 
-def _held(job: Job) -> tuple[ColumnElement[bool], ...]:
+def _held(job: JobInfo) -> tuple[ColumnElement[bool], ...]:
     """The guard that `job` is still running under the lease this worker was given."""
     return (
         Job.id == job.id,
@@ -619,67 +562,7 @@ def _backoff_seconds() -> ColumnElement[float]:
     )
 
 
-def _tell_chat(session: Session, ended: Row[Any]) -> None:
-    """Queue the chat's message about a job that a transition failed or cancelled."""
-    status = JobStatus(ended.status)
-    if status not in (JobStatus.FAILED, JobStatus.CANCELLED):
-        return
-    session.add(
-        OutboxMessage(
-            chat_id=ended.chat_id,
-            job_id=ended.id,
-            kind="job_failed" if status is JobStatus.FAILED else "job_cancelled",
-            payload={"job_id": ended.id, "job_kind": str(ended.kind), "error": ended.error},
-            reply_to_message_id=ended.reply_to_message_id,
-        )
-    )
-
-
 def _finite(value: float | None) -> float | None:
     if value is None or value != value or value in (float("inf"), float("-inf")):
         return None
     return float(value)
-
-
-def _store_model(session: Session, job: Job, model: NewModel) -> Model:
-    # Locking the chat row serialises two of its jobs finishing at once on PostgreSQL, which
-    # would otherwise both pick the same next version number.
-    session.execute(select(Chat.id).where(Chat.id == job.chat_id).with_for_update())
-    version = (
-        session.scalar(select(func.max(Model.version)).where(Model.chat_id == job.chat_id)) or 0
-    ) + 1
-    session.execute(
-        update(Model).where(Model.chat_id == job.chat_id, Model.is_active).values(is_active=False)
-    )
-    stored = Model(
-        chat_id=job.chat_id,
-        job_id=job.id,
-        version=version,
-        is_active=True,
-        keras_file=model.keras_file,
-        scaling=model.scaling,
-        feature_names=model.feature_names,
-        target_name=model.target_name,
-        feature_ranges=model.feature_ranges,
-        metrics=model.metrics,
-        backend=model.backend,
-        device=model.device,
-    )
-    session.add(stored)
-    session.flush()
-    return stored
-
-
-def _store_artifact(session: Session, job: Job, artifact: NewArtifact) -> Artifact:
-    stored = Artifact(
-        chat_id=job.chat_id,
-        job_id=job.id,
-        kind=artifact.kind,
-        filename=artifact.filename,
-        content_type=artifact.content_type,
-        content=artifact.content,
-        size_bytes=len(artifact.content),
-    )
-    session.add(stored)
-    session.flush()
-    return stored

@@ -16,7 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
 from storage.db import Database
-from storage.models import UNFINISHED, Artifact, Chat, Job, Model, Upload, User
+from storage.models import UNFINISHED, Artifact, Chat, Job, Model, ProgressMessage, Upload, User
+from storage.views import ArtifactInfo, JobInfo, ModelInfo, UploadInfo, view_of
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Records:
         content: bytes,
         n_rows: int,
         columns: Sequence[str],
-    ) -> Upload:
+    ) -> UploadInfo:
         dataset = Upload(
             chat_id=chat_id,
             user_id=user_id,
@@ -77,7 +78,8 @@ class Records:
         )
         with self.db.session() as session:
             session.add(dataset)
-        return dataset
+            session.flush()
+            return view_of(UploadInfo, dataset)
 
     def dataset_content(self, chat_id: int, dataset_id: int) -> bytes | None:
         with self.db.session() as session:
@@ -87,19 +89,21 @@ class Records:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def get_job(self, chat_id: int, job_id: int) -> Job | None:
+    def get_job(self, chat_id: int, job_id: int) -> JobInfo | None:
         with self.db.session() as session:
-            return session.scalars(
+            job = session.scalars(
                 select(Job).where(Job.id == job_id, Job.chat_id == chat_id)
             ).one_or_none()
+            return None if job is None else view_of(JobInfo, job)
 
-    def list_jobs(self, chat_id: int, limit: int = 10) -> list[Job]:
+    def list_jobs(self, chat_id: int, limit: int = 10) -> list[JobInfo]:
         with self.db.session() as session:
-            return list(
-                session.scalars(
+            return [
+                view_of(JobInfo, job)
+                for job in session.scalars(
                     select(Job).where(Job.chat_id == chat_id).order_by(Job.id.desc()).limit(limit)
                 )
-            )
+            ]
 
     def count_unfinished_jobs(self, chat_id: int) -> int:
         with self.db.session() as session:
@@ -115,35 +119,36 @@ class Records:
     def set_progress_message(self, chat_id: int, job_id: int, message_id: int) -> None:
         """Remember which chat message shows this job's progress (the bot edits it)."""
         with self.db.session() as session:
-            session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.chat_id == chat_id)
-                .values(progress_message_id=message_id)
-            )
+            mine = session.scalar(select(Job.id).where(Job.id == job_id, Job.chat_id == chat_id))
+            if mine is not None:
+                session.merge(ProgressMessage(job_id=job_id, message_id=message_id))
 
     # -- models ------------------------------------------------------------------------------
 
-    def list_models(self, chat_id: int) -> list[Model]:
+    def list_models(self, chat_id: int) -> list[ModelInfo]:
         with self.db.session() as session:
-            return list(
-                session.scalars(
+            return [
+                view_of(ModelInfo, model)
+                for model in session.scalars(
                     select(Model).where(Model.chat_id == chat_id).order_by(Model.version.desc())
                 )
-            )
+            ]
 
-    def get_model(self, chat_id: int, version: int, *, with_file: bool = False) -> Model | None:
+    def get_model(self, chat_id: int, version: int, *, with_file: bool = False) -> ModelInfo | None:
         """A chat's model by the version number the chat sees (v1, v2, ...)."""
         query = select(Model).where(Model.chat_id == chat_id, Model.version == version)
         if with_file:
             query = query.options(undefer(Model.keras_file))
         with self.db.session() as session:
-            return session.scalars(query).one_or_none()
+            return _model_view(session.scalars(query).one_or_none())
 
-    def model_by_id(self, chat_id: int, model_id: int) -> Model | None:
+    def model_by_id(self, chat_id: int, model_id: int) -> ModelInfo | None:
         with self.db.session() as session:
-            return session.scalars(
-                select(Model).where(Model.chat_id == chat_id, Model.id == model_id)
-            ).one_or_none()
+            return _model_view(
+                session.scalars(
+                    select(Model).where(Model.chat_id == chat_id, Model.id == model_id)
+                ).one_or_none()
+            )
 
     def model_file(self, chat_id: int, model_id: int) -> bytes | None:
         """The `.keras` file of one of the chat's models."""
@@ -152,13 +157,15 @@ class Records:
                 select(Model.keras_file).where(Model.chat_id == chat_id, Model.id == model_id)
             )
 
-    def active_model(self, chat_id: int) -> Model | None:
+    def active_model(self, chat_id: int) -> ModelInfo | None:
         with self.db.session() as session:
-            return session.scalars(
-                select(Model).where(Model.chat_id == chat_id, Model.is_active)
-            ).one_or_none()
+            return _model_view(
+                session.scalars(
+                    select(Model).where(Model.chat_id == chat_id, Model.is_active)
+                ).one_or_none()
+            )
 
-    def activate_model(self, chat_id: int, version: int) -> Model | None:
+    def activate_model(self, chat_id: int, version: int) -> ModelInfo | None:
         """Make one of the chat's models the one `/predict` uses; None if it has no such model."""
         with self.db.session() as session:
             model = session.scalars(
@@ -174,7 +181,8 @@ class Records:
             # The partial unique index sees the old active row gone before this one is set.
             session.flush()
             model.is_active = True
-            return model
+            session.flush()
+            return view_of(ModelInfo, model)
 
     def delete_model(self, chat_id: int, version: int) -> bool:
         with self.db.session() as session:
@@ -187,23 +195,29 @@ class Records:
 
     # -- artifacts ---------------------------------------------------------------------------
 
-    def get_artifact(self, chat_id: int, artifact_id: int) -> Artifact | None:
+    def get_artifact(self, chat_id: int, artifact_id: int) -> ArtifactInfo | None:
         with self.db.session() as session:
-            return session.scalars(
+            artifact = session.scalars(
                 select(Artifact)
                 .where(Artifact.id == artifact_id, Artifact.chat_id == chat_id)
                 .options(undefer(Artifact.content))
             ).one_or_none()
+            return None if artifact is None else view_of(ArtifactInfo, artifact)
 
-    def job_artifacts(self, chat_id: int, job_id: int) -> list[Artifact]:
+    def job_artifacts(self, chat_id: int, job_id: int) -> list[ArtifactInfo]:
         with self.db.session() as session:
-            return list(
-                session.scalars(
+            return [
+                view_of(ArtifactInfo, artifact)
+                for artifact in session.scalars(
                     select(Artifact)
                     .where(Artifact.job_id == job_id, Artifact.chat_id == chat_id)
                     .order_by(Artifact.id)
                 )
-            )
+            ]
+
+
+def _model_view(model: Model | None) -> ModelInfo | None:
+    return None if model is None else view_of(ModelInfo, model)
 
 
 def _upsert(session: Session, table: type[Chat] | type[User], values: dict[str, Any]) -> None:

@@ -13,12 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, exists
+from sqlalchemy import delete, exists
 from sqlalchemy.orm import Session
 
 from storage.clock import db_now
 from storage.db import Database
-from storage.models import UNFINISHED, Artifact, Job, JobStatus, OutboxMessage, Upload
+from storage.models import (
+    UNFINISHED,
+    Artifact,
+    Job,
+    JobStatus,
+    OutboxMessage,
+    ProgressMessage,
+    Upload,
+)
 
 DAY_SECONDS = 86_400.0
 FINISHED = tuple(status for status in JobStatus if status.finished)
@@ -83,7 +91,9 @@ def _prune_jobs(session: Session, days: float) -> int:
     undelivered = exists().where(
         OutboxMessage.job_id == Job.id, OutboxMessage.delivered_at.is_(None)
     )
-    progress_behind = and_(Job.progress_message_id.is_not(None), Job.revision > Job.shown_revision)
+    progress_behind = exists().where(
+        ProgressMessage.job_id == Job.id, Job.revision > ProgressMessage.shown_revision
+    )
     return _deleted(
         session,
         delete(Job).where(

@@ -15,6 +15,7 @@ from storage.models import (
     JobStatus,
     Model,
     OutboxMessage,
+    ProgressMessage,
     Upload,
     utcnow,
 )
@@ -56,10 +57,11 @@ def fill_the_group(store: Store) -> dict[str, int]:
         session.flush()
         job = Job(
             kind=JobKind.TRAIN, chat_id=GROUP, dataset_id=dataset.id, reply_to_message_id=5,
-            progress_message_id=6, revision=3,
+            revision=3,
         )  # fmt: skip
         session.add(job)
         session.flush()
+        session.add(ProgressMessage(job_id=job.id, message_id=6))
         artifact = Artifact(
             chat_id=GROUP, job_id=job.id, kind="plot", filename="p.png",
             content_type="image/png", content=b"png", size_bytes=3,
@@ -97,7 +99,8 @@ def test_everything_the_group_owns_moves_to_the_supergroup(store: Store) -> None
     assert records.get_artifact(SUPERGROUP, ids["artifact"]) is not None
     job = records.get_job(SUPERGROUP, ids["job"])
     # Message ids of the old chat mean nothing in the new one.
-    assert job is not None and job.reply_to_message_id is None and job.progress_message_id is None
+    assert job is not None and job.reply_to_message_id is None
+    assert store.outbox.progress_changes() == []  # the old chat's progress message is let go
     [pending] = store.outbox.pending()
     assert (pending.id, pending.chat_id, pending.reply_to_message_id) == (
         ids["pending"],

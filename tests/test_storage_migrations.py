@@ -5,15 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, inspect, select
+from sqlalchemy import MetaData, create_engine, func, insert, inspect, select, text
 
 from storage.db import MIGRATION_LOCK_KEY, Database
 from storage.models import JobKind
-from storage.queue import NewModel
 from storage.records import ChatRef
+from storage.results import NewModel
 from storage.store import Store
 
 STARTERS = 6
@@ -112,3 +113,49 @@ def test_a_model_with_a_300_character_target_name_is_stored_whole(store: Store) 
     assert store.queue.complete(job, result={}, model=model)
     active = store.records.active_model(1)
     assert active is not None and active.target_name == name
+
+
+def test_progress_messages_move_to_their_own_table_and_back(database_url: str) -> None:
+    db = Database(database_url)
+    db.upgrade("0002")
+    tables = MetaData()
+    tables.reflect(db.engine, only=["chats", "jobs", "outbox"])
+    chats, jobs, outbox = (tables.tables[name] for name in ("chats", "jobs", "outbox"))
+    now = datetime.now(UTC)
+    job = {
+        "kind": "train", "status": "running", "chat_id": 1, "params": {}, "priority": 10,
+        "created_at": now, "run_after": now, "attempts": 1, "max_attempts": 3,
+        "timeout_seconds": 900.0, "cancel_requested": False, "revision": 4,
+    }  # fmt: skip
+    with db.engine.begin() as connection:
+        connection.execute(insert(chats).values(id=1, type="private", created_at=now))
+        connection.execute(
+            insert(jobs).values(
+                [
+                    {**job, "id": 1, "progress_message_id": 70, "shown_revision": 3,
+                     "shown_text": "▶ running"},
+                    {**job, "id": 2, "progress_message_id": None, "shown_revision": 0,
+                     "shown_text": None},
+                ]
+            )
+        )  # fmt: skip
+        connection.execute(
+            insert(outbox).values(
+                chat_id=1, job_id=1, kind="train_summary", payload={}, created_at=now,
+                next_attempt_at=now, attempts=0,
+            )
+        )  # fmt: skip
+
+    store = Store.open(database_url)  # upgrades to the head
+    [change] = store.outbox.progress_changes()
+    assert (change.job.id, change.message_id, change.shown_text) == (1, 70, "▶ running")
+    assert len(store.outbox.pending()) == 1  # the jobs' outbox rows survived the change
+
+    store.close()
+    db.downgrade("0002")
+    with db.engine.connect() as connection:
+        shown = connection.execute(
+            text("SELECT id, progress_message_id, shown_revision FROM jobs ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in shown] == [(1, 70, 3), (2, None, 0)]
+    db.dispose()

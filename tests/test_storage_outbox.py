@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storage.models import Chat, Job, JobKind, OutboxMessage, utcnow
+from storage.models import Chat, Job, JobKind, OutboxMessage, ProgressMessage, utcnow
 from storage.store import Store
 
 BUSY, QUIET, LATE = 100, 200, 300
@@ -61,11 +61,13 @@ def test_progress_changes_are_round_robin_between_chats(store: Store) -> None:
     with store.db.session() as session:
         session.add_all([Chat(id=BUSY), Chat(id=QUIET)])
         session.flush()
-        changed = {"progress_message_id": 7, "revision": 2, "shown_revision": 1}
         for chat_id, count in ((BUSY, 60), (QUIET, 1)):
+            jobs = [Job(kind=JobKind.TRAIN, chat_id=chat_id, revision=2) for _ in range(count)]
+            session.add_all(jobs)
+            session.flush()
             session.add_all(
-                Job(kind=JobKind.TRAIN, chat_id=chat_id, **changed) for _ in range(count)
+                ProgressMessage(job_id=job.id, message_id=7, shown_revision=1) for job in jobs
             )
     changes = store.outbox.progress_changes(limit=50)
     assert len(changes) == 50
-    assert [job.chat_id for job in changes[:2]] == [BUSY, QUIET]
+    assert [change.job.chat_id for change in changes[:2]] == [BUSY, QUIET]

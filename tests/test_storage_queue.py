@@ -17,8 +17,9 @@ from sqlalchemy.orm import configure_mappers
 from storage import models
 from storage.clock import db_now
 from storage.models import Job, JobKind, JobStatus
-from storage.queue import CancelOutcome, NewArtifact, NewMessage, NewModel
+from storage.queue import CancelOutcome
 from storage.records import ChatRef, UserRef
+from storage.results import NewArtifact, NewMessage, NewModel
 from storage.store import Store
 
 CHAT, OTHER_CHAT = 1001, 2002

@@ -6,8 +6,8 @@ from sqlalchemy import inspect
 
 from storage.db import Database
 from storage.models import JobKind
-from storage.queue import NewArtifact, NewMessage, NewModel
 from storage.records import ChatRef, UserRef
+from storage.results import NewArtifact, NewMessage, NewModel
 from storage.store import Store
 
 CHAT, OTHER_CHAT = -100500, 42
@@ -95,8 +95,8 @@ def test_progress_changes_list_jobs_whose_message_is_behind(store: Store) -> Non
     store.records.set_progress_message(OTHER_CHAT, job.id, 666)  # another chat: ignored
     claimed = store.queue.claim("w")
     [changed] = store.outbox.progress_changes()
-    assert changed.progress_message_id == 555
-    store.outbox.mark_progress_shown(job.id, changed.revision, "▶ running")
+    assert changed.message_id == 555
+    store.outbox.mark_progress_shown(job.id, changed.job.revision, "▶ running")
     assert store.outbox.progress_changes() == []
     store.queue.record_progress(claimed, epoch=1, total=2, loss=1.0, val_loss=None, eta_seconds=1)
     [changed] = store.outbox.progress_changes()
@@ -116,9 +116,10 @@ def test_migrations_upgrade_an_empty_database_and_downgrade_again(database_url: 
     db = Database(database_url)
     assert db.current_revision() is None
     db.upgrade()
-    assert db.current_revision() == db.head_revision() == "0002"
+    assert db.current_revision() == db.head_revision() == "0003"
     tables = set(inspect(db.engine).get_table_names())
     expected = {"chats", "users", "datasets", "jobs", "models", "artifacts", "outbox", "workers"}
+    expected.add("progress_messages")
     assert expected <= tables
     db.upgrade()  # idempotent: a second start changes nothing
     db.downgrade("base")

@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 
 from storage.clock import db_now
 from storage.models import Artifact, Job, JobKind, OutboxMessage, Upload
-from storage.queue import NewArtifact, NewMessage, NewModel
 from storage.records import ChatRef
+from storage.results import NewArtifact, NewMessage, NewModel
 from storage.retention import DAY_SECONDS, Pruned, Retention, prune
 from storage.store import Store
 from trainbot import cli

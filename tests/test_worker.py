@@ -18,8 +18,9 @@ import trainer.tasks as tasks_module
 import trainer.worker as worker_module
 from bot import texts
 from storage.models import JobKind, JobStatus
-from storage.queue import CancelOutcome, NewModel
+from storage.queue import CancelOutcome
 from storage.records import ChatRef, UserRef
+from storage.results import NewModel
 from storage.store import Store
 from tests.waiting import wait_until
 from trainbot.settings import Settings

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from storage.queue import NewModel
+from storage.results import NewModel
 from trainbot.settings import Settings
 from trainer.dataset import Dataset, parse_csv
 from trainer.fit import Progress, TrainResult, train

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 import cachetools
 
 from storage.errors import DatabaseError, database_away
-from storage.models import Job, JobKind
-from storage.queue import NewArtifact, NewMessage
+from storage.models import JobKind
+from storage.results import NewArtifact, NewMessage
 from storage.store import Store
+from storage.views import JobInfo
 from storage.workers import BEAT_SECONDS
 from trainbot.settings import Settings
 from trainer import backend
@@ -73,7 +74,7 @@ class JobFailure(Exception):
 class _Watch:
     """What the lease keeper and the training callback tell each other about a running job."""
 
-    job: Job
+    job: JobInfo
     deadline: float
     reason: StopReason | None = None
     finished: threading.Event = field(default_factory=threading.Event)
@@ -109,7 +110,7 @@ class ModelCache:
 class _Waiting:
     """The claimed jobs of a batch that wait their turn; their leases are renewed meanwhile."""
 
-    def __init__(self, jobs: Iterable[Job]) -> None:
+    def __init__(self, jobs: Iterable[JobInfo]) -> None:
         self._jobs = {job.id: job for job in jobs}
         self._lost: set[int] = set()
         self._lock = threading.Lock()
@@ -119,17 +120,17 @@ class _Waiting:
         with self._lock:
             return bool(self._jobs)
 
-    def take(self, job: Job) -> bool:
+    def take(self, job: JobInfo) -> bool:
         """Stop renewing `job`, whose turn has come; False if its lease was lost meanwhile."""
         with self._lock:
             self._jobs.pop(job.id, None)
             return job.id not in self._lost
 
-    def still_waiting(self) -> list[Job]:
+    def still_waiting(self) -> list[JobInfo]:
         with self._lock:
             return list(self._jobs.values())
 
-    def lose(self, job: Job) -> None:
+    def lose(self, job: JobInfo) -> None:
         with self._lock:
             if self._jobs.pop(job.id, None) is not None:
                 self._lost.add(job.id)
@@ -281,7 +282,7 @@ class Worker:
             self._last_beat = time.monotonic()
         return True
 
-    def _batchable(self, job: Job) -> bool:
+    def _batchable(self, job: JobInfo) -> bool:
         """Whether a training job's recipe can share a program with others."""
         try:
             params = TrainParams.from_dict(job.params)
@@ -319,7 +320,7 @@ class Worker:
 
     # -- one job -----------------------------------------------------------------------------
 
-    def process(self, job: Job) -> None:
+    def process(self, job: JobInfo) -> None:
         """Run one claimed job to its end (a training as a batch of one)."""
         if job.kind == JobKind.TRAIN:
             self._train_together([job])
@@ -393,7 +394,7 @@ class Worker:
                 if not signal.lease_held:
                     waiting.lose(job)
 
-    def _stopped(self, job: Job, watch: _Watch) -> None:
+    def _stopped(self, job: JobInfo, watch: _Watch) -> None:
         reason = watch.reason
         if reason is StopReason.SHUTDOWN:
             self.store.queue.release(job)
@@ -408,7 +409,7 @@ class Worker:
             self.store.queue.mark_cancelled(job)
         # LEASE_LOST: another worker owns the job now; whatever we had is dropped.
 
-    def _train_together(self, jobs: list[Job]) -> None:
+    def _train_together(self, jobs: list[JobInfo]) -> None:
         """Train claimed jobs as one program; each keeps its own lease, progress and cancel,
         and each ends on its own (stored, failed, cancelled, handed back)."""
         watches = {job.id: _Watch(job, deadline=time.monotonic() + job.timeout_seconds)
@@ -421,7 +422,7 @@ class Worker:
             keeper.start()
         try:
             self.store.workers.beat(self.name, jobs[0].id)
-            inputs: list[tuple[Job, TrainInput]] = []
+            inputs: list[tuple[JobInfo, TrainInput]] = []
             for job in jobs:
                 content = self.store.records.dataset_content(job.chat_id, job.dataset_id or -1)
                 if content is None:
@@ -440,7 +441,7 @@ class Worker:
             self.store.workers.beat(self.name, None)
             self._last_beat = time.monotonic()
 
-    def _run_training(self, inputs: list[tuple[Job, TrainInput]]) -> list[Trained | Exception]:
+    def _run_training(self, inputs: list[tuple[JobInfo, TrainInput]]) -> list[Trained | Exception]:
         if self.train_task is train_model and len(inputs) > 1:
             return train_models([job_input for _, job_input in inputs], self.settings)
         outcomes: list[Trained | Exception] = []
@@ -455,7 +456,7 @@ class Worker:
                 outcomes.append(error)
         return outcomes
 
-    def _end(self, job: Job, watch: _Watch, outcome: Trained | Exception) -> None:
+    def _end(self, job: JobInfo, watch: _Watch, outcome: Trained | Exception) -> None:
         """Store a training's outcome, as `process` does for a single job."""
         extra = {"job_id": job.id, "chat_id": job.chat_id, "worker": self.name}
         try:
@@ -476,7 +477,7 @@ class Worker:
             log.error("job %s crashed:\n%s", job.id, traceback.format_exc(), extra=extra)
             self.store.queue.fail(job, "Something went wrong on my side while running this job.")
 
-    def _progress_reporter(self, job: Job, watch: _Watch) -> Callable[[Progress], bool]:
+    def _progress_reporter(self, job: JobInfo, watch: _Watch) -> Callable[[Progress], bool]:
         """The job's progress callback: records progress, and says False once it must stop."""
 
         def on_progress(progress: Progress) -> bool:
@@ -509,7 +510,7 @@ class Worker:
 
         return on_progress
 
-    def _end_stopped(self, job: Job, watch: _Watch) -> None:
+    def _end_stopped(self, job: JobInfo, watch: _Watch) -> None:
         """Store a cancel or timeout at once, not when the rest of its batch is done; a
         shutdown hands every job back together, at the end."""
         if watch.ended or watch.reason in (None, StopReason.SHUTDOWN, StopReason.LEASE_LOST):
@@ -517,7 +518,7 @@ class Worker:
         watch.ended = True
         self._stopped(job, watch)
 
-    def _store_training(self, job: Job, trained: Trained) -> bool:
+    def _store_training(self, job: JobInfo, trained: Trained) -> bool:
         """Store the model with its reply; if the database refuses the whole, the model alone.
 
         A database that is away is another matter: that error goes up, and the job runs
@@ -543,7 +544,7 @@ class Worker:
                 "I trained the model, but could not store it. Please try again later."
             ) from exc
 
-    def _complete_training(self, job: Job, trained: Trained) -> bool:
+    def _complete_training(self, job: JobInfo, trained: Trained) -> bool:
         summary = trained.summary
         artifacts, messages = [], []
         if trained.plot_png is not None:
@@ -559,7 +560,7 @@ class Worker:
             job, result=summary, model=trained.model, artifacts=artifacts, messages=messages
         )
 
-    def _predict(self, job: Job) -> None:
+    def _predict(self, job: JobInfo) -> None:
         version, predictor = self._predictor(job)
         if job.params.get("csv"):
             content = self.store.records.dataset_content(job.chat_id, job.dataset_id or -1)
@@ -595,7 +596,7 @@ class Worker:
             job, result=payload, messages=[NewMessage("predictions", payload)]
         )
 
-    def _predictor(self, job: Job) -> tuple[int, Predictor]:
+    def _predictor(self, job: JobInfo) -> tuple[int, Predictor]:
         """The job's model (its chat's version number and a loaded predictor)."""
         gone = JobFailure("That model no longer exists; train a new one with /train.")
         if job.model_id is None:

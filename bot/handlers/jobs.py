@@ -12,9 +12,10 @@ from bot.context import BotContext
 from bot.formatting import esc
 from bot.handlers.arguments import Asked, one_argument
 from bot.parsing import parse_job_id
-from storage.models import Job, JobKind, JobStatus
+from storage.models import JobKind, JobStatus
 from storage.queue import CancelOutcome
 from storage.store import Store
+from storage.views import JobInfo
 
 JOBS_SHOWN = 10
 
@@ -72,7 +73,7 @@ async def cancel(asked: Asked[int], context: BotContext) -> None:
 
 def _job_and_position(
     store: Store, chat_id: int, job_id: int | None
-) -> tuple[Job, int | None] | None:
+) -> tuple[JobInfo, int | None] | None:
     if job_id is None:
         latest = store.records.list_jobs(chat_id, limit=1)
         job = latest[0] if latest else None
@@ -81,14 +82,14 @@ def _job_and_position(
     return None if job is None else (job, store.queue.position(job))
 
 
-def _jobs_and_positions(store: Store, chat_id: int) -> list[tuple[Job, int | None]]:
+def _jobs_and_positions(store: Store, chat_id: int) -> list[tuple[JobInfo, int | None]]:
     return [
         (job, store.queue.position(job) if job.status == JobStatus.QUEUED else None)
         for job in store.records.list_jobs(chat_id, limit=JOBS_SHOWN)
     ]
 
 
-def _detail(job: Job) -> str | None:
+def _detail(job: JobInfo) -> str | None:
     """A few words on a job for /jobs: its progress, its model, or its predictions."""
     status = JobStatus(job.status)
     result = job.result or {}

@@ -14,8 +14,8 @@ from bot import replies, texts
 from bot.context import BotContext
 from bot.handlers.arguments import Asked, one_argument
 from bot.parsing import parse_model_version
-from storage.models import Model
 from storage.store import Store
+from storage.views import ModelInfo
 from trainer.readable import number
 
 
@@ -82,7 +82,7 @@ def _delete(store: Store, chat_id: int, version: int) -> bool | None:
     return model.is_active
 
 
-def _model_file(store: Store, chat_id: int, version: int | None) -> Model | None:
+def _model_file(store: Store, chat_id: int, version: int | None) -> ModelInfo | None:
     if version is None:
         active = store.records.active_model(chat_id)
         if active is None:

@@ -9,7 +9,7 @@ from bot import enqueue, offers, replies, texts, uploads
 from bot.context import BotContext
 from bot.parsing import parse_command
 from bot.uploads import Refusal
-from storage.models import Model
+from storage.views import ModelInfo
 from trainer.columns import ColumnPlan
 from trainer.errors import PredictError
 from trainer.inputs import example, parse_inputs
@@ -111,7 +111,7 @@ async def predict_on_csv(
     await replies.acknowledge_job(context, chat.id, job.id, text, to=reply_to, replacing=replacing)
 
 
-def model_plan(model: Model) -> ColumnPlan:
+def model_plan(model: ModelInfo) -> ColumnPlan:
     """How the model reads raw inputs (stored with it; plain numbers for older models)."""
     return ColumnPlan.of_model(
         model.scaling, list(model.feature_names), model.target_name, model.feature_ranges
