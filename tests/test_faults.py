@@ -18,6 +18,7 @@ from storage.models import JobKind, JobStatus
 from storage.records import ChatRef
 from storage.store import Store
 from tests.conftest import reset_postgres
+from tests.stand_ins import stand_in_training
 from tests.tcp_proxy import TcpProxy
 from tests.waiting import wait_until
 from trainbot.settings import Settings
@@ -63,9 +64,13 @@ def enqueue_trainings(store: Store, content: bytes, count: int, **params: object
     ]
 
 
-def start_worker(url: str, **env: str) -> subprocess.Popen[bytes]:
+def start_worker(url: str, *, endless: bool = False, **env: str) -> subprocess.Popen[bytes]:
+    """`trainbot worker`, or with `endless` a worker whose training never ends (a victim)."""
+    module = "tests.endless_worker" if endless else "trainbot"
+    if endless:  # one job each: a victim holds the job it dies with
+        env = {"TRAINBOT_TRAIN_BATCH": "1", **env}
     return subprocess.Popen(
-        [sys.executable, "-m", "trainbot", "worker"],
+        [sys.executable, "-m", module, *([] if endless else ["worker"])],
         env={**os.environ, **WORKER_ENV, "DATABASE_URL": url, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -97,15 +102,21 @@ def url(store: Store) -> str:
 def test_twenty_killed_workers_lose_no_job_and_finish_each_once(
     request: pytest.FixtureRequest, reference_csv: bytes
 ) -> None:
-    """SIGKILL 20 workers mid-training (5 rounds of 4 at once), then let one worker finish."""
+    """SIGKILL 20 workers mid-training (5 rounds of 4 at once), then let one worker finish.
+
+    The victims are real worker processes with a stand-in fit (tests/endless_worker.py): what
+    is under test is the queue's bookkeeping, and twenty Keras start-ups cost minutes. The
+    survivor is a real `trainbot worker`, and trains every job for real."""
     server_url = request.getfixturevalue("postgres_server")
     reset_postgres(server_url)
     store = Store.open(server_url)
     store.queue.max_attempts = 50
-    jobs = enqueue_trainings(store, reference_csv, 4, preset="tutorial", epochs=300)
+    jobs = enqueue_trainings(store, reference_csv, 4, epochs=20)
     for round_ in range(5):
         names = [f"victim-{round_}-{i}" for i in range(4)]
-        victims = [start_worker(server_url, TRAINBOT_WORKER_NAME=name) for name in names]
+        victims = [
+            start_worker(server_url, endless=True, TRAINBOT_WORKER_NAME=name) for name in names
+        ]
         try:
             for name in names:
                 wait_until(lambda name=name: training(store, name), describe=jobs_table(store))
@@ -133,10 +144,10 @@ def test_a_job_that_kills_its_worker_every_time_fails_after_its_attempts(
     store: Store, url: str, reference_csv: bytes
 ) -> None:
     store.queue.max_attempts = 2
-    [job] = enqueue_trainings(store, reference_csv, 1, preset="tutorial", epochs=400)
+    [job] = enqueue_trainings(store, reference_csv, 1)
     for victim in range(2):
         name = f"victim-{victim}"
-        worker = start_worker(url, TRAINBOT_WORKER_NAME=name)
+        worker = start_worker(url, endless=True, TRAINBOT_WORKER_NAME=name)
         try:
             wait_until(lambda name=name: training(store, name), describe=jobs_table(store))
         finally:
@@ -179,13 +190,18 @@ def test_a_postgres_outage_delays_jobs_but_loses_none(
     proxied_postgres: tuple[str, TcpProxy], reference_csv: bytes
 ) -> None:
     url, proxy = proxied_postgres
-    store = Store.open(url)
+    # Leases as short as the worker renews them: a job caught in the outage comes back soon.
+    store = Store.open(url, lease_seconds=2.0)
     settings = Settings.from_env(
         {"TRAINBOT_LEASE_SECONDS": "2", "TRAINBOT_POLL_INTERVAL": "0.1"}, env_file=None
     )
-    jobs = enqueue_trainings(store, reference_csv, 6, epochs=20)
+    jobs = enqueue_trainings(store, reference_csv, 6)
     stop = threading.Event()
-    worker = threading.Thread(target=Worker(store, settings, name="w").run, args=(stop,))
+    # The fit is a stand-in: what the outage tests is the bookkeeping around it.
+    trainer = Worker(
+        store, settings, name="w", train_batch=1, train_task=stand_in_training(20, pause=0.05)
+    )
+    worker = threading.Thread(target=trainer.run, args=(stop,))
     worker.start()
     try:
         wait_until(lambda: outcome(store, jobs)[0]["succeeded"] >= 1)

@@ -7,27 +7,25 @@ batches, what gets stored) runs with stand-in tasks and predictors, with no Kera
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy.exc import DataError, OperationalError
 
+import trainer.leases as leases_module
 import trainer.tasks as tasks_module
-import trainer.worker as worker_module
 from bot import texts
 from storage.models import JobKind, JobStatus
 from storage.queue import CancelOutcome
 from storage.records import ChatRef, UserRef
-from storage.results import NewModel
 from storage.store import Store
+from tests.stand_ins import stand_in_training
 from tests.waiting import wait_until
 from trainbot.settings import Settings
-from trainer.fit import Cancelled, Progress
+from trainer.model_cache import ModelCache
 from trainer.params import TrainParams
 from trainer.predictor import Prediction
-from trainer.tasks import Trained, TrainTask
 from trainer.worker import PREDICT_BATCH, Worker
 
 CHAT = 5150
@@ -54,37 +52,6 @@ def queue_training(store: Store, content: bytes = b"x,y\n1,2\n", **params: objec
 
 
 # -- stand-ins -------------------------------------------------------------------------------
-
-STAND_IN_MODEL = NewModel(
-    keras_file=b"not really keras",
-    scaling={"x_mean": [0.0], "x_std": [1.0], "y_mean": 0.0, "y_std": 1.0},
-    feature_names=["x"],
-    target_name="y",
-    feature_ranges=[[0.0, 10.0]],
-    metrics={"train": {"mse": 0.5}, "validation": None},
-    backend="none",
-    device="cpu",
-)
-
-
-def stand_in_training(epochs: int | None = 3, *, pause: float = 0.0) -> TrainTask:
-    """A training task without Keras: it reports `epochs` epochs of progress (or goes on until
-    told to stop, for None), stops when the worker says so, and hands back a stand-in model."""
-
-    def task(
-        content: bytes, params: TrainParams, on_progress: Callable[[Progress], bool], _s: Settings
-    ) -> Trained:
-        epoch = 0
-        while epochs is None or epoch < epochs:
-            epoch += 1
-            report = Progress(epoch, epochs or 10_000, 1.0 / epoch, None, None, 0.0)
-            if not on_progress(report):
-                raise Cancelled()
-            time.sleep(pause)
-        summary = {"n_rows": 1, "feature_names": ["x"], "target_name": "y", "epochs_run": epoch}
-        return Trained(model=STAND_IN_MODEL, summary=summary, plot_png=b"\x89PNG stand-in")
-
-    return task
 
 
 class StandInPredictor:
@@ -385,7 +352,7 @@ def test_a_busy_worker_keeps_beating_in_the_registry(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`trainbot health worker` reads these beats; a long training must not look like death."""
-    monkeypatch.setattr(worker_module, "REGISTRY_BEAT_SECONDS", 0.1)
+    monkeypatch.setattr(leases_module, "REGISTRY_BEAT_SECONDS", 0.1)
     job_id = queue_training(store)
     thread, stop = run_in_background(endless(store))
     try:
@@ -430,8 +397,6 @@ def test_when_the_database_refuses_the_results_the_model_is_stored_alone(
 
 @pytest.mark.parametrize("size", [0, 2])
 def test_the_model_cache_keeps_recent_predictors(size: int) -> None:
-    from trainer.worker import ModelCache
-
     cache = ModelCache(size)
     for model_id in (1, 2, 3):
         cache.put(model_id, object())  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""The two ways a user's data can be wrong, each worded as one plain sentence for the sender.
+"""Failures worded as one plain sentence for the chat: the two ways a user's data can be wrong,
+and a job that cannot run.
 
 Kept apart from the modules that raise them so that the Keras-free parsers (used by the bot)
 and the predictor (which loads Keras) share the same classes.
@@ -11,3 +12,7 @@ class DatasetError(ValueError):
 
 class PredictError(ValueError):
     """Inputs that do not fit the model, worded for the person who sent them."""
+
+
+class JobFailure(Exception):
+    """A job that cannot run (its file or model is gone), not worth retrying."""

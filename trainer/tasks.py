@@ -7,20 +7,27 @@ program (trainer.together) and packages each result the same way.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import traceback
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 
-from storage.results import NewModel
+from storage.results import NewArtifact, NewMessage, NewModel
 from trainbot.settings import Settings
 from trainer.dataset import Dataset, parse_csv
 from trainer.fit import Progress, TrainResult, train
+from trainer.limits import Limits
+from trainer.outcomes import (
+    DETAILS,
+    PLOT,
+    PREDICTIONS,
+    Answer,
+    Trained,
+    TrainInput,
+)
 from trainer.params import TrainParams
 from trainer.plots import render_report_png
 from trainer.predictor import Prediction, Predictor, save_model_bytes
@@ -29,39 +36,6 @@ from trainer.together import TrainRequest, train_together
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
-
-# The parts of a training's reply that a failing step after the fit can cost; the summary's
-# "missing" list names them, and the bot says so (bot/texts.py).
-PLOT, PREDICTIONS, DETAILS = "plot", "predictions", "details"
-
-
-@dataclass(frozen=True)
-class Trained:
-    """What a training task hands the worker: the model to store and the chat's reply.
-
-    `plot_png` and `predictor` are None when the step that makes them failed; the summary's
-    "missing" list then says what the chat does not get.
-    """
-
-    model: NewModel
-    summary: dict[str, Any]
-    plot_png: bytes | None = None
-    predictor: Predictor | None = None
-
-    def bare(self) -> Trained:
-        """The model and a summary of the basics only: what is left to store when the database
-        refuses the full result."""
-        basics = ("n_rows", "feature_names", "target_name", "epochs_run", "fit_seconds")
-        summary = {key: self.summary[key] for key in basics if key in self.summary}
-        summary["missing"] = missing_parts(self.summary.get("missing", []), PLOT, DETAILS)
-        if self.summary.get("predictions"):
-            summary["missing"] = missing_parts(summary["missing"], PREDICTIONS)
-        return dataclasses.replace(self, summary=summary, plot_png=None)
-
-
-# A training task: (CSV bytes, parameters, progress callback, settings) -> what to store.
-# The callback returns False when the training should stop (the task raises Cancelled then).
-TrainTask = Callable[[bytes, TrainParams, Callable[[Progress], bool], Settings], Trained]
 
 
 def train_model(
@@ -80,15 +54,6 @@ def train_model(
         progress_interval=settings.progress_interval,
     )
     return package(dataset, result, params)
-
-
-@dataclass(frozen=True)
-class TrainInput:
-    """One training job's input, as the worker hands it to ``train_models``."""
-
-    content: bytes
-    params: TrainParams
-    on_progress: Callable[[Progress], bool]
 
 
 def train_models(inputs: Sequence[TrainInput], settings: Settings) -> list[Trained | Exception]:
@@ -174,6 +139,38 @@ def package(dataset: Dataset, result: TrainResult, params: TrainParams) -> Train
     )
 
 
+def predict_values(predictor: Predictor, version: int, values: list[Any]) -> Answer:
+    """Answer a `/predict` of typed values with the model of the chat's version `version`."""
+    predictions = predictor.predict(values)
+    payload = {
+        "model_version": version,
+        "feature_names": list(predictor.feature_names),
+        "target_name": predictor.target_name,
+        "predictions": [prediction_dict(p) for p in predictions],
+    }
+    return Answer(result=payload, messages=[NewMessage("predictions", payload)])
+
+
+def predict_csv(
+    predictor: Predictor, version: int, content: bytes, job_id: int, limits: Limits
+) -> Answer:
+    """Answer an uploaded table of inputs with a CSV of predictions."""
+    predicted = predictor.predict_table(content, limits)
+    rows = predicted.rows
+    filename = f"predictions-{job_id}.csv"
+    return Answer(
+        result={"rows": rows, "model_version": version},
+        artifacts=[NewArtifact("csv", "predictions", filename, "text/csv", predicted.data)],
+        messages=[
+            NewMessage(
+                "predictions_csv",
+                {"rows": rows, "model_version": version, "notes": predicted.notes},
+                "csv",
+            )
+        ],
+    )
+
+
 def _after_fit(missing: list[str], part: str, step: Callable[[], T]) -> T | None:
     """Run a step after the fit; if it fails, log why, note `part` as missing and go on."""
     try:
@@ -183,10 +180,6 @@ def _after_fit(missing: list[str], part: str, step: Callable[[], T]) -> T | None
         if part not in missing:
             missing.append(part)
         return None
-
-
-def missing_parts(missing: Iterable[str], *parts: str) -> list[str]:
-    return list(dict.fromkeys([*missing, *parts]))
 
 
 def prediction_dict(prediction: Prediction) -> dict[str, Any]:

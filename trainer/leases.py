@@ -1,0 +1,154 @@
+"""Keeping the leases of claimed jobs: while a job runs, and while it waits its turn in a batch.
+
+A job's lease is what tells other workers that someone is on it. The keeper renews it, notices
+a cancel, a timeout or a shutdown, and beats the worker's heart in the registry, so that a
+training of many minutes does not make a busy worker look dead.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from storage.errors import DatabaseError
+from storage.queue import Signal
+from storage.store import Store
+from storage.views import JobInfo
+from storage.workers import BEAT_SECONDS
+
+log = logging.getLogger(__name__)
+
+REGISTRY_BEAT_SECONDS = BEAT_SECONDS
+TICK_SECONDS = 0.05
+
+
+class StopReason(enum.Enum):
+    CANCEL = "cancel"
+    LEASE_LOST = "lease_lost"
+    TIMEOUT = "timeout"
+    SHUTDOWN = "shutdown"
+
+
+@dataclass
+class Watch:
+    """What the lease keeper and the training callback tell each other about a running job."""
+
+    job: JobInfo
+    deadline: float
+    reason: StopReason | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
+    ended: bool = False  # its stop is already stored (a batch goes on without it)
+
+    @classmethod
+    def start(cls, job: JobInfo) -> Watch:
+        return cls(job, deadline=time.monotonic() + job.timeout_seconds)
+
+    def stop(self, reason: StopReason) -> None:
+        if self.reason is None:
+            self.reason = reason
+
+
+class Waiting:
+    """The claimed jobs of a batch that wait their turn; their leases are renewed meanwhile."""
+
+    def __init__(self, jobs: Iterable[JobInfo]) -> None:
+        self._jobs = {job.id: job for job in jobs}
+        self._lost: set[int] = set()
+        self._lock = threading.Lock()
+        self.done = threading.Event()
+
+    def __bool__(self) -> bool:
+        with self._lock:
+            return bool(self._jobs)
+
+    def take(self, job: JobInfo) -> bool:
+        """Stop renewing `job`, whose turn has come; False if its lease was lost meanwhile."""
+        with self._lock:
+            self._jobs.pop(job.id, None)
+            return job.id not in self._lost
+
+    def still_waiting(self) -> list[JobInfo]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def lose(self, job: JobInfo) -> None:
+        with self._lock:
+            if self._jobs.pop(job.id, None) is not None:
+                self._lost.add(job.id)
+
+
+class LeaseKeeper:
+    """Renews the leases of one worker's jobs, each running job on a thread of its own."""
+
+    def __init__(
+        self,
+        store: Store,
+        worker: str,
+        *,
+        lease_seconds: float,
+        stopping: Callable[[], bool],
+    ) -> None:
+        self.store = store
+        self.worker = worker
+        self.renew_every = max(lease_seconds / 3, TICK_SECONDS)
+        self._stopping = stopping
+
+    def keep(self, watch: Watch) -> threading.Thread:
+        """Keep `watch.job`'s lease until `watch.finished` is set (or the job must stop)."""
+        thread = threading.Thread(target=self._keep, args=(watch,), daemon=True)
+        thread.start()
+        return thread
+
+    def keep_waiting(self, waiting: Waiting) -> threading.Thread:
+        """Renew the leases of a batch's waiting jobs until each one's turn comes."""
+        thread = threading.Thread(target=self._keep_waiting, args=(waiting,), daemon=True)
+        thread.start()
+        return thread
+
+    def _keep(self, watch: Watch) -> None:
+        # It wakes every tick rather than every renewal so that it lets go of a finished job
+        # at once: the worker waits for it before taking the next job.
+        next_renewal = time.monotonic() + self.renew_every
+        next_beat = time.monotonic() + REGISTRY_BEAT_SECONDS
+        while not watch.finished.wait(TICK_SECONDS):
+            if self._stopping():
+                watch.stop(StopReason.SHUTDOWN)
+            elif time.monotonic() > watch.deadline:
+                watch.stop(StopReason.TIMEOUT)
+            if watch.reason is not None:
+                return
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + REGISTRY_BEAT_SECONDS
+                try:
+                    self.store.workers.beat(self.worker, watch.job.id)
+                except DatabaseError as exc:
+                    log.warning("worker %s: could not beat (%s)", self.worker, exc.orig)
+            if time.monotonic() < next_renewal:
+                continue
+            next_renewal = time.monotonic() + self.renew_every
+            signal = self._renew(watch.job)
+            if signal is None:
+                continue
+            if not signal.lease_held:
+                watch.stop(StopReason.LEASE_LOST)
+            elif signal.cancel_requested:
+                watch.stop(StopReason.CANCEL)
+
+    def _keep_waiting(self, waiting: Waiting) -> None:
+        while not waiting.done.wait(self.renew_every):
+            for job in waiting.still_waiting():
+                signal = self._renew(job)
+                if signal is not None and not signal.lease_held:
+                    waiting.lose(job)
+
+    def _renew(self, job: JobInfo) -> Signal | None:
+        try:
+            return self.store.queue.heartbeat(job)
+        except DatabaseError as exc:
+            # A blip: the lease has two more renewals' worth of time left.
+            log.warning("job %s: could not renew the lease (%s)", job.id, exc.orig)
+            return None
