@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from trainer.limits import Limits
 from trainer.params import ParamError, TrainParams, parse_params, parse_predict_values
-from trainer.recipes import DEFAULT, TUTORIAL, Recipe, auto_batch_size, resolve, schedule
+from trainer.recipes import DEFAULT, TUTORIAL, Recipe, resolve, schedule
 
 LIMITS = Limits()
 
@@ -121,7 +121,7 @@ def test_tutorial_recipe_is_the_seed_recipe() -> None:
     assert TUTORIAL.loss == "mse"
     assert (TUTORIAL.epochs, TUTORIAL.batch_size) == (500, 32)
     assert TUTORIAL.scale is False
-    assert TUTORIAL.validation_split == 0 and TUTORIAL.patience is None
+    assert TUTORIAL.validation_split == 0
     assert TUTORIAL.engine == "single"  # one network, not cross-validated members
     plan = schedule(TUTORIAL, 1000)
     assert (plan.batch_size, plan.repeats, plan.rounds, plan.passes) == (32, 1, 500, 500)
@@ -142,25 +142,16 @@ def test_resolve_applies_overrides_to_the_preset() -> None:
     assert resolve(TrainParams(validation_split=0.0), LIMITS).validation_split == 0.0
 
 
-@pytest.mark.parametrize("n_rows", [1, 10, 800, 1000, 10_000, 100_000, 1_000_000])
-def test_default_schedule_spends_a_step_budget(n_rows: int) -> None:
-    plan = schedule(DEFAULT, n_rows)
-    assert plan.passes == plan.repeats * plan.rounds and plan.rounds >= 1
-    assert 0.6 * DEFAULT.step_budget <= plan.total_steps <= 1.5 * DEFAULT.step_budget
-    assert 1 <= plan.steps_per_execution <= plan.steps_per_round
-    assert plan.batch_size == auto_batch_size(n_rows)
+def test_repeating_rows_never_makes_a_huge_copy_of_a_big_table() -> None:
+    plan = schedule(Recipe(name="test", epochs=5000), 1_000_000)
+    assert plan.repeats == 1 and plan.passes == 5000
+    small = schedule(Recipe(name="test", epochs=5000, batch_size=65536), 1000)
+    assert small.repeats * 1000 <= 1_000_000 and small.passes == small.repeats * small.rounds
 
 
-def test_huge_batch_on_a_small_table_stays_small_in_memory() -> None:
-    plan = schedule(Recipe(name="test", batch_size=65536), 1000)
-    assert plan.repeats * 1000 <= 1_000_000
-    assert plan.passes == plan.repeats * plan.rounds
-
-
-def test_big_tables_get_bigger_batches() -> None:
-    assert auto_batch_size(1000) == 512
-    assert auto_batch_size(1_000_000) == 4096
-    assert auto_batch_size(100_000) <= auto_batch_size(400_000)
+def test_a_single_network_needs_its_epochs() -> None:
+    with pytest.raises(ValueError, match="needs its epochs"):
+        schedule(Recipe(name="test"), 1000)
 
 
 @pytest.mark.parametrize("epochs", [1, 5, 12, 30, 300, 500, 5000])

@@ -133,16 +133,6 @@ def _train_single(
                 on_train_end=monitor.on_train_end,
             )
         ]
-        if len(val_rows) and recipe.patience is not None:
-            # Reads the "val_loss" that the monitor, listed first, writes into the epoch logs.
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss",
-                    patience=recipe.patience,
-                    restore_best_weights=recipe.restore_best_weights,
-                    start_from_epoch=int(plan.rounds * recipe.early_stopping_start),
-                )
-            )
         # Repeating the rows makes one Keras epoch cover several passes: fewer epoch overheads.
         x_fit = np.tile(x_scaled[train_rows], (plan.repeats, 1))
         y_fit = np.tile(y_scaled[train_rows], plan.repeats)
@@ -225,8 +215,6 @@ class _Monitor:
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs if logs is not None else {}
         if self.cancelled:
-            # Keeps EarlyStopping quiet; training ends at this epoch anyway.
-            logs.setdefault("val_loss", math.inf)
             return
         self.rounds_done = epoch + 1
         loss = float(logs.get("loss", self.last_loss))
@@ -237,8 +225,6 @@ class _Monitor:
             predicted = inference_function(self.model)(self.x_val)
             error = predicted.reshape(-1) - self.y_val
             val_loss = float(np.mean(error**2))
-            # EarlyStopping, listed after this callback, reads it from the same logs dict.
-            logs["val_loss"] = val_loss
             self.last_val_loss = val_loss * self.loss_scale
             self.history["val_loss"].append(self.last_val_loss)
         self._maybe_report(self.rounds_done * self.plan.steps_per_round)

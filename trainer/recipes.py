@@ -31,15 +31,12 @@ class Recipe:
     # Adam's second-moment decay; 0.95 adapts faster than Keras' 0.999 on these small problems.
     adam_beta_2: float = 0.95
     lr_decay: str = "cosine"  # "cosine" (over the run) or "none"
-    epochs: int | None = None  # passes over the data; None: derived from step_budget
+    # Passes over the data. A single network needs them; for stacked members None derives
+    # them from step_budget (trainer.ensemble.plan_members), and early stopping ends the run.
+    epochs: int | None = None
     step_budget: int = 1600
-    batch_size: int | None = None  # None: chosen from the row count
+    batch_size: int | None = None  # None: the tutorial's 32 (single), or by rows (stacked)
     validation_split: float = 0.2
-    patience: int | None = 2  # in rounds (see Schedule); None: no early stopping
-    # Early stopping only watches the second half: while the learning rate is still high the
-    # validation loss jumps around, and stopping there would keep a half-trained network.
-    early_stopping_start: float = 0.5
-    restore_best_weights: bool = True
     scale: bool = True  # standardise inputs and target with the training rows' mean and std
     steps_per_execution: int | None = 128  # None: one compiled execution per round
     rounds: int = 6  # Keras epochs per run: validation and early-stopping checkpoints
@@ -75,8 +72,6 @@ TUTORIAL = Recipe(
     epochs=500,
     batch_size=32,
     validation_split=0.0,
-    patience=None,
-    restore_best_weights=False,
     scale=False,
     steps_per_execution=1,
     rounds=500,
@@ -105,6 +100,7 @@ DEFAULT = Recipe(
 PRESETS = {"default": DEFAULT, "tutorial": TUTORIAL}
 
 MAX_ROWS_PER_ROUND = 1_000_000
+SINGLE_BATCH_SIZE = 32  # the tutorial's, and Keras' own default
 
 
 @dataclass(frozen=True)
@@ -151,30 +147,21 @@ def resolve(params: TrainParams, limits: Limits = Limits()) -> Recipe:  # noqa: 
     return replace(recipe, **overrides)
 
 
-def auto_batch_size(n_rows: int) -> int:
-    """512 rows per step, growing with big tables so a pass takes at most ~200 steps."""
-    wanted = max(512, n_rows // 200)
-    return min(4096, 1 << (wanted - 1).bit_length())
-
-
 def schedule(recipe: Recipe, n_rows: int) -> Schedule:
-    """Plan batch size, repeats and rounds for ``n_rows`` training rows."""
+    """Plan batch size, repeats and rounds of a single network's epochs on ``n_rows`` rows."""
+    if recipe.epochs is None:
+        raise ValueError(f"recipe {recipe.name!r} trains one network, which needs its epochs")
     n_rows = max(1, n_rows)
-    batch = recipe.batch_size or auto_batch_size(n_rows)
-    if recipe.epochs is not None:
-        passes = recipe.epochs
-        target = max(1, passes // recipe.rounds)
-        repeats = _largest_divisor_at_most(passes, target)
-        if passes // repeats > 4 * recipe.rounds:
-            # No divisor near the target (e.g. a prime): run the nearest multiple instead of
-            # paying Keras' per-epoch overhead hundreds of times.
-            repeats = target
-            passes = repeats * max(1, round(passes / repeats))
-    else:
-        wanted = max(1, round(recipe.step_budget * batch / n_rows))
-        # Capped so a huge batch on a small table cannot make a huge repeated copy.
-        repeats = max(1, min(round(wanted / recipe.rounds), MAX_ROWS_PER_ROUND // n_rows))
-        passes = repeats * max(1, round(wanted / repeats))
+    batch = recipe.batch_size or SINGLE_BATCH_SIZE
+    passes = recipe.epochs
+    # Capped so that repeating the rows cannot make a huge copy of a big table.
+    target = max(1, min(passes // recipe.rounds, MAX_ROWS_PER_ROUND // n_rows))
+    repeats = _largest_divisor_at_most(passes, target)
+    if passes // repeats > 4 * recipe.rounds:
+        # No divisor near the target (e.g. a prime): run the nearest multiple instead of
+        # paying Keras' per-epoch overhead hundreds of times.
+        repeats = target
+        passes = repeats * max(1, round(passes / repeats))
     rounds = passes // repeats
     steps_per_round = math.ceil(n_rows * repeats / batch)
     per_execution = min(recipe.steps_per_execution or steps_per_round, steps_per_round)
