@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from trainer import local
+    from trainer import commands
 
     parser = argparse.ArgumentParser(
         prog="trainbot",
@@ -61,13 +61,15 @@ def _parser() -> argparse.ArgumentParser:
         "Settings come from environment variables (see .env.example).",
     )
     parser.add_argument("--version", action="version", version=f"trainbot {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="bot and one worker together (needs a token)")
+    run = subcommands.add_parser("run", help="bot and one worker together (needs a token)")
     run.set_defaults(handler=_run)
-    bot = commands.add_parser("bot", help="only the Telegram bot (needs a token)")
+    bot = subcommands.add_parser("bot", help="only the Telegram bot (needs a token)")
     bot.set_defaults(handler=_bot)
-    worker = commands.add_parser("worker", help="only a trainer worker; start as many as you like")
+    worker = subcommands.add_parser(
+        "worker", help="only a trainer worker; start as many as you like"
+    )
     worker.add_argument("--name", help="worker name shown by `status` (default: host-pid)")
     worker.add_argument(
         "--kinds",
@@ -78,16 +80,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(handler=_worker)
 
-    train = commands.add_parser("train", help="train on a local CSV or .xlsx, no Telegram needed")
-    local.add_arguments(train)
+    train = subcommands.add_parser(
+        "train", help="train on a local CSV or .xlsx, no Telegram needed"
+    )
+    commands.add_arguments(train)
     train.set_defaults(handler=_train)
-    predict = commands.add_parser(
+    predict = subcommands.add_parser(
         "predict", help="predict from a saved .keras model and a CSV or .xlsx of inputs"
     )
-    local.add_predict_arguments(predict)
+    commands.add_predict_arguments(predict)
     predict.set_defaults(handler=_predict)
 
-    db = commands.add_parser("db", help="database schema and retention")
+    db = subcommands.add_parser("db", help="database schema and retention")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="apply the migrations (also done at start)")
     upgrade.set_defaults(handler=_db_upgrade)
@@ -98,11 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     prune.set_defaults(handler=_db_prune)
 
-    status = commands.add_parser("status", help="queue depth, live workers, recent failures")
+    status = subcommands.add_parser("status", help="queue depth, live workers, recent failures")
     status.add_argument("--json", action="store_true", help="one JSON object instead of text")
     status.set_defaults(handler=_status)
 
-    health = commands.add_parser(
+    health = subcommands.add_parser(
         "health", help="exit 0 if a process is serving, else 1 (container health checks)"
     )
     health.add_argument(
@@ -125,15 +129,15 @@ def _open_store(settings: Settings) -> Store:
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from trainer import local
+    from trainer import commands
 
-    return local.run(args, settings.limits)
+    return commands.run(args, settings.limits)
 
 
 def _predict(args: argparse.Namespace, settings: Settings) -> int:
-    from trainer import local
+    from trainer import commands
 
-    return local.run_predict(args, settings.limits)
+    return commands.run_predict(args, settings.limits)
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:

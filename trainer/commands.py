@@ -1,4 +1,5 @@
-"""``trainbot train FILE``: train on a local CSV or .xlsx and print a summary or JSON.
+"""The CLI's `trainbot train FILE` and `trainbot predict MODEL` commands: train on a local CSV
+or .xlsx and print a summary or JSON; answer inputs from a downloaded model.
 
 This is a command-line front end, so unlike the library modules it writes to stdout/stderr.
 """

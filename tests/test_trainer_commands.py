@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer import examples, local
+from trainer import commands, examples
 from trainer.limits import Limits
 from trainer.progress import Progress
 
@@ -18,8 +18,8 @@ REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 
 def _run(*argv: str, limits: Limits = Limits()) -> int:  # noqa: B008
     parser = argparse.ArgumentParser(prog="trainbot train")
-    local.add_arguments(parser)
-    return local.run(parser.parse_args(list(argv)), limits)
+    commands.add_arguments(parser)
+    return commands.run(parser.parse_args(list(argv)), limits)
 
 
 def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,8 +115,8 @@ def test_file_over_the_upload_limit(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def _predict(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="trainbot predict")
-    local.add_predict_arguments(parser)
-    return local.run_predict(parser.parse_args(list(argv)), Limits())
+    commands.add_predict_arguments(parser)
+    return commands.run_predict(parser.parse_args(list(argv)), Limits())
 
 
 HOUSES = (
@@ -162,7 +162,7 @@ def test_predict_refuses_a_file_that_is_not_a_trainbot_model(
 
 def test_the_progress_bar_ends_at_the_last_epoch_with_its_losses() -> None:
     stream = io.StringIO()
-    bar = local._ProgressBar(stream)
+    bar = commands._ProgressBar(stream)
     for epoch in (1, 15, 30):
         bar(Progress(epoch, 30, 0.5 / epoch, 0.6 / epoch, 30.0 - epoch, float(epoch)))
     bar.finish()
