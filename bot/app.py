@@ -192,7 +192,7 @@ def run(settings: Settings) -> None:
     # httpx logs every request at INFO: one line per long poll drowns everything else.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Opt in to what PTB 23 does anyway (RetryAfter.retry_after as a timedelta); otherwise
-    # every 429 also logs a deprecation warning. bot.delivery reads either type.
+    # every 429 also logs a deprecation warning. bot.sending reads either type.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     store = Store.from_settings(settings)
     try:

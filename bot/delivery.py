@@ -20,16 +20,12 @@ import enum
 import logging
 import math
 import time
-import warnings
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
 
-from telegram import Bot, InputFile, Message, ReplyParameters
-from telegram.constants import FileSizeLimit
+from telegram import Bot
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -38,44 +34,20 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.warnings import PTBDeprecationWarning
 
-from bot import formatting, progress, texts
+from bot import progress, sending, texts
 from storage.chats import migrate_chat
 from storage.store import Store
-from storage.views import ArtifactInfo, OutboxItem, ProgressChange
+from storage.views import OutboxItem, ProgressChange
 from trainbot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Backoff for network trouble and Telegram's 5xx: 2, 4, 8 ... seconds, capped.
-RETRY_BASE_SECONDS = 2.0
-RETRY_CAP_SECONDS = 60.0
 # A held chat waits this much past its due time for its message to show up as pending again,
 # so that a clock difference with the database never lets a later message overtake it.
 HOLD_GRACE_SECONDS = 5.0
 # How long stop() lets messages already in flight finish, so they are marked delivered.
 STOP_TIMEOUT_SECONDS = 10.0
-
-TEXT_MESSAGES: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
-    "train_summary": texts.train_summary,
-    "predictions": texts.predictions,
-    "job_failed": texts.job_failed,
-    "job_cancelled": texts.job_cancelled,
-}
-FILE_MESSAGES: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
-    "train_plot": texts.plot_caption,
-    "predictions_csv": texts.predictions_csv_caption,
-}
-
-
-class Undeliverable(Exception):
-    """A message that no retry can send (its file is gone or too large, or an unknown kind)."""
-
-    def __init__(self, reason: str, *, too_large: bool = False) -> None:
-        super().__init__(reason)
-        self.too_large = too_large
-
 
 # Called with (old chat id, new chat id) once a chat's rows have moved to its new id.
 OnMigrated = Callable[[int, int], Awaitable[None] | None]
@@ -157,7 +129,7 @@ class Delivery:
             except Exception as error:
                 # Most likely the database is away: back off rather than log a storm.
                 failures += 1
-                due_in = backoff_seconds(failures)
+                due_in = sending.backoff_seconds(failures)
                 log.warning(
                     "delivery round failed (%s); next try in %.0f s", error, due_in,
                     exc_info=failures == 1,
@@ -253,7 +225,7 @@ class Delivery:
                     return
         except Exception:
             log.exception("delivering to chat %s failed", chat_id, extra={"chat_id": chat_id})
-            self._holds[chat_id] = _Hold(time.monotonic() + RETRY_BASE_SECONDS)
+            self._holds[chat_id] = _Hold(time.monotonic() + sending.RETRY_BASE_SECONDS)
         finally:
             self._busy.pop(chat_id, None)
             self._wake.set()
@@ -282,9 +254,9 @@ class Delivery:
                 if failures < self.max_attempts:
                     self._edit_failures[job.id] = failures
                     delay = (
-                        retry_after_seconds(error)
+                        sending.retry_after_seconds(error)
                         if isinstance(error, RetryAfter)
-                        else backoff_seconds(failures)
+                        else sending.backoff_seconds(failures)
                     )
                     log.warning(
                         "editing progress of job %s failed (%s); retrying in %.0f s",
@@ -307,7 +279,7 @@ class Delivery:
         extra = {"chat_id": message.chat_id, "job_id": message.job_id}
         outbox = self.store.outbox
         try:
-            telegram_id = await self._send(message)
+            telegram_id = await sending.send(self.bot, self.store, message)
         except ChatMigrated as error:
             # The group is a supergroup now: its rows (this message too) move to the new id,
             # and the next round delivers them there.
@@ -318,23 +290,23 @@ class Delivery:
             log.warning("giving up on outbox message %s: %s", message.id, error, extra=extra)
             await asyncio.to_thread(outbox.give_up, message.id, str(error))
             return True
-        except (BadRequest, Undeliverable) as error:
+        except (BadRequest, sending.Undeliverable) as error:
             # Telegram refuses the message itself, or its file is gone or too large: retrying
             # cannot help, and the chat's later messages must not wait behind it.
             await self._give_up(message, error)
             return True
         except RetryAfter as error:
-            delay, reason = retry_after_seconds(error), str(error)
+            delay, reason = sending.retry_after_seconds(error), str(error)
         except NetworkError as error:
-            if _too_large(error):
+            if sending.too_large(error):
                 # 413: Telegram takes no upload this big, however often it is sent.
                 await self._give_up(message, error)
                 return True
             # Network trouble, timeouts and Telegram's 5xx. A timed-out send may have arrived;
             # sending it again risks a duplicate, which beats losing a result.
-            delay, reason = backoff_seconds(message.attempts + 1), str(error)
+            delay, reason = sending.backoff_seconds(message.attempts + 1), str(error)
         except TelegramError as error:
-            delay, reason = backoff_seconds(message.attempts + 1), str(error)
+            delay, reason = sending.backoff_seconds(message.attempts + 1), str(error)
         else:
             await asyncio.to_thread(outbox.mark_delivered, message.id, telegram_id)
             return True
@@ -355,13 +327,15 @@ class Delivery:
         log.warning("giving up on outbox message %s: %s", message.id, error, extra=extra)
         await asyncio.to_thread(self.store.outbox.give_up, message.id, str(error))
         too_large = getattr(error, "too_large", False) or (
-            isinstance(error, NetworkError) and _too_large(error)
+            isinstance(error, NetworkError) and sending.too_large(error)
         )
         notice = texts.not_delivered(message.kind, message.job_id, too_large=too_large)
         try:
             # One try: the notice is a courtesy, and the chat's next message is waiting.
             await self.bot.send_message(
-                message.chat_id, notice, reply_parameters=_reply(message.reply_to_message_id)
+                message.chat_id,
+                notice,
+                reply_parameters=sending.reply_to(message.reply_to_message_id),
             )
         except TelegramError as failure:
             log.warning("could not tell chat %s: %s", message.chat_id, failure, extra=extra)
@@ -378,92 +352,6 @@ class Delivery:
             outcome = self.on_migrated(old_chat_id, new_chat_id)
             if outcome is not None:
                 await outcome
-
-    async def _send(self, message: OutboxItem) -> int:
-        payload = message.payload or {}
-        reply = _reply(message.reply_to_message_id)
-        chat_id = message.chat_id
-        if message.kind in TEXT_MESSAGES:
-            text = TEXT_MESSAGES[message.kind](payload)
-            sent = await _html_or_plain(
-                lambda mode, t: self.bot.send_message(chat_id, t, reply_parameters=reply, **mode),
-                text,
-            )
-        elif message.kind in FILE_MESSAGES:
-            artifact = await self._artifact(message)
-            file = InputFile(artifact.content, filename=artifact.filename)
-            caption = FILE_MESSAGES[message.kind](payload)
-            # Telegram takes photos up to 10 MB; a larger image still goes, as a file.
-            as_photo = (
-                artifact.content_type.startswith("image/")
-                and artifact.size_bytes <= FileSizeLimit.PHOTOSIZE_UPLOAD
-            )
-            send = self.bot.send_photo if as_photo else self.bot.send_document
-            sent = await _html_or_plain(
-                lambda mode, c: send(chat_id, file, caption=c, reply_parameters=reply, **mode),
-                caption,
-            )
-        else:
-            raise Undeliverable(f"unknown outbox message kind {message.kind!r}")
-        return sent.message_id
-
-    async def _artifact(self, message: OutboxItem) -> ArtifactInfo:
-        artifact = None
-        if message.artifact_id is not None:
-            artifact = await asyncio.to_thread(self.store.outbox.artifact, message.artifact_id)
-        if artifact is None or artifact.chat_id != message.chat_id:
-            raise Undeliverable(f"the file of outbox message {message.id} is gone")
-        if artifact.size_bytes > FileSizeLimit.FILESIZE_UPLOAD:
-            # Telegram would answer 413 after the whole upload: refuse before sending it.
-            raise Undeliverable(
-                f"the file of outbox message {message.id} is {artifact.size_bytes} bytes, "
-                f"over Telegram's {int(FileSizeLimit.FILESIZE_UPLOAD)}",
-                too_large=True,
-            )
-        return artifact
-
-
-async def _html_or_plain(
-    send: Callable[[dict[str, Any], str], Awaitable[Message]], text: str
-) -> Message:
-    """`send(mode, text)` as HTML, and as plain text if Telegram cannot parse the HTML.
-
-    Texts escape what users wrote, so this should not happen; if it does (a cut tag, a stray
-    "<"), the chat still gets its result, without formatting, instead of nothing.
-    """
-    try:
-        return await send({}, text)
-    except BadRequest as error:
-        if "can't parse entities" not in error.message.lower():
-            raise
-        log.warning("Telegram could not parse a message (%s); sending it as plain text", error)
-    return await send({"parse_mode": None}, formatting.plain(text))
-
-
-def _reply(message_id: int | None) -> ReplyParameters | None:
-    if not message_id:
-        return None
-    return ReplyParameters(message_id, allow_sending_without_reply=True)
-
-
-def _too_large(error: NetworkError) -> bool:
-    # PTB turns Telegram's 413 into a plain NetworkError; its text is all that tells it apart.
-    message = error.message.lower()
-    return "too large" in message or "(413)" in message
-
-
-def backoff_seconds(attempt: int) -> float:
-    """The wait before try `attempt + 1` after network trouble: 2, 4, 8 ... seconds, capped."""
-    return min(RETRY_BASE_SECONDS * 2 ** max(attempt - 1, 0), RETRY_CAP_SECONDS)
-
-
-def retry_after_seconds(error: RetryAfter) -> float:
-    """The wait Telegram asked for, in seconds, whichever type this PTB version reports."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = error.retry_after
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    return max(seconds, 0.1)
 
 
 def _log_failure(future: asyncio.Future[bool]) -> None:

@@ -22,8 +22,8 @@ from tenacity import (
     wait_exponential,
 )
 
-from bot import formatting
 from bot.context import BotContext
+from bot.sending import html_or_plain
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +58,9 @@ async def retrying(call: Callable[[], Awaitable[T]], attempts: int = ATTEMPTS) -
 
 
 async def _html_or_plain(call: Callable[[dict[str, Any], str], Awaitable[T]], text: str) -> T:
-    """`call(mode, text)` as HTML, and as plain text if Telegram cannot parse the HTML."""
-    try:
-        return await retrying(lambda: call({}, text))
-    except BadRequest as error:
-        if "can't parse entities" not in error.message.lower():
-            raise
-        log.warning("Telegram could not parse an answer (%s); sending it as plain text", error)
-    return await retrying(lambda: call({"parse_mode": None}, formatting.plain(text)))
+    """`call(mode, text)` as HTML, or as plain text if Telegram cannot parse the HTML; each
+    retried after a transient failure."""
+    return await html_or_plain(lambda mode, t: retrying(lambda: call(mode, t)), text)
 
 
 async def reply(
