@@ -6,17 +6,13 @@ in the same transaction.
 
 from __future__ import annotations
 
-import enum
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    Result,
     and_,
     case,
     false,
@@ -25,56 +21,35 @@ from sqlalchemy import (
     literal,
     null,
     select,
-    update,
 )
-from sqlalchemy.orm import Session
 
 from storage import notify, results
 from storage.clock import db_now
 from storage.db import Database
 from storage.models import Job, JobKind, JobStatus
 from storage.results import NewArtifact, NewMessage, NewModel
-from storage.views import JobInfo, view_of
+from storage.transitions import (
+    ENDED,
+    NO_LEASE,
+    backoff_seconds,
+    ending,
+    finite,
+    held,
+    next_status,
+    transition,
+)
+from storage.views import CancelOutcome, JobInfo, QueueCounts, Signal, view_of
 
 log = logging.getLogger(__name__)
 
 # Predictions take milliseconds: they should not wait behind minutes of training.
 PRIORITY = {JobKind.PREDICT: 0, JobKind.TRAIN: 10}
-RETRY_BACKOFF_SECONDS = (2.0, 10.0, 30.0, 60.0)
-
-
-@dataclass(frozen=True)
-class Signal:
-    """What a running job's worker learns when it reports in."""
-
-    lease_held: bool
-    cancel_requested: bool
-
-    @property
-    def keep_going(self) -> bool:
-        return self.lease_held and not self.cancel_requested
-
-
-class CancelOutcome(enum.StrEnum):
-    NOT_FOUND = "not_found"
-    ALREADY_FINISHED = "already_finished"
-    CANCELLED = "cancelled"
-    REQUESTED = "requested"
-
-
-@dataclass(frozen=True)
-class QueueCounts:
-    queued: int
-    running: int
-    succeeded: int
-    failed: int
-    cancelled: int
 
 
 class JobQueue:
     """Enqueue, claim with a lease, report progress, finish, retry and cancel jobs.
 
-    Every change of a job's state is one guarded UPDATE (`_transition`): the statement that
+    Every change of a job's state is one guarded UPDATE (`transition`): the statement that
     writes the change also checks that the job is still in the state the change starts from,
     for a worker that it still runs under the lease it was given. A check in one statement and
     a write in the next would let a reclaim, a cancel or another worker slip in between.
@@ -159,7 +134,7 @@ class JobQueue:
             .prefix_with("MATERIALIZED", dialect="postgresql")
         )
         with self.db.session() as session:
-            claimed = _transition(
+            claimed = transition(
                 session,
                 (Job.id.in_(select(candidates.c.id)), Job.status == JobStatus.QUEUED),
                 {
@@ -220,9 +195,9 @@ class JobQueue:
         values = {
             "progress_epoch": epoch,
             "progress_total": total,
-            "progress_loss": _finite(loss),
-            "progress_val_loss": _finite(val_loss),
-            "progress_eta_seconds": _finite(eta_seconds),
+            "progress_loss": finite(loss),
+            "progress_val_loss": finite(val_loss),
+            "progress_eta_seconds": finite(eta_seconds),
             "revision": Job.revision + 1,
         }
         signal = self._report(job, values)
@@ -232,9 +207,9 @@ class JobQueue:
 
     def _report(self, job: JobInfo, values: dict[str, Any]) -> Signal:
         with self.db.session() as session:
-            cancel = _transition(
+            cancel = transition(
                 session,
-                _held(job),
+                held(job),
                 {"lease_expires_at": db_now(self._lease_seconds), **values},
                 Job.cancel_requested,
             ).scalar_one_or_none()
@@ -261,18 +236,18 @@ class JobQueue:
         dropped: the chat was told it would stop, so an answer now would contradict that.
         """
         with self.db.session() as session:
-            finished = _transition(
+            finished = transition(
                 session,
-                (*_held(job), Job.cancel_requested.is_(False)),
-                _ended(JobStatus.SUCCEEDED, None),
+                (*held(job), Job.cancel_requested.is_(False)),
+                ending(JobStatus.SUCCEEDED, None),
                 Job.id,
             ).scalar_one_or_none()
             if finished is None:
-                cancelled = _transition(
+                cancelled = transition(
                     session,
-                    (*_held(job), Job.cancel_requested.is_(True)),
-                    _ended(JobStatus.CANCELLED, None),
-                    *_ENDED,
+                    (*held(job), Job.cancel_requested.is_(True)),
+                    ending(JobStatus.CANCELLED, None),
+                    *ENDED,
                 ).one_or_none()
                 if cancelled is None:
                     log.warning(
@@ -301,18 +276,18 @@ class JobQueue:
         again = Job.attempts < Job.max_attempts if retry else false()
         requeue = and_(again, Job.cancel_requested.is_(False))
         with self.db.session() as session:
-            ended = _transition(
+            ended = transition(
                 session,
-                _held(job),
+                held(job),
                 {
-                    "status": _next_status(requeue, JobStatus.FAILED),
-                    "run_after": case((requeue, db_now(_backoff_seconds())), else_=Job.run_after),
+                    "status": next_status(requeue, JobStatus.FAILED),
+                    "run_after": case((requeue, db_now(backoff_seconds())), else_=Job.run_after),
                     "finished_at": case((requeue, null()), else_=db_now()),
                     "error": case((Job.cancel_requested, null()), else_=literal(error)),
                     "revision": Job.revision + 1,
-                    **_NO_LEASE,
+                    **NO_LEASE,
                 },
-                *_ENDED,
+                *ENDED,
             ).one_or_none()
             if ended is None:
                 return None
@@ -327,8 +302,8 @@ class JobQueue:
     def mark_cancelled(self, job: JobInfo) -> bool:
         """The worker stopped a running job because its chat asked; False if the lease was lost."""
         with self.db.session() as session:
-            ended = _transition(
-                session, _held(job), _ended(JobStatus.CANCELLED, None), *_ENDED
+            ended = transition(
+                session, held(job), ending(JobStatus.CANCELLED, None), *ENDED
             ).one_or_none()
             if ended is None:
                 return False
@@ -343,18 +318,18 @@ class JobQueue:
         it is cancelled instead."""
         requeue = Job.cancel_requested.is_(False)
         with self.db.session() as session:
-            ended = _transition(
+            ended = transition(
                 session,
-                _held(job),
+                held(job),
                 {
-                    "status": _next_status(requeue, JobStatus.CANCELLED),
+                    "status": next_status(requeue, JobStatus.CANCELLED),
                     "attempts": case((requeue, Job.attempts - 1), else_=Job.attempts),
                     "run_after": case((requeue, db_now()), else_=Job.run_after),
                     "finished_at": case((requeue, null()), else_=db_now()),
                     "revision": Job.revision + 1,
-                    **_NO_LEASE,
+                    **NO_LEASE,
                 },
-                *_ENDED,
+                *ENDED,
             ).one_or_none()
             if ended is not None:
                 results.tell_chat(session, ended)
@@ -380,7 +355,7 @@ class JobQueue:
             ).all()
             for job_id, token, attempts in expired:
                 gave_up = f"This job stopped its worker {attempts} times, so I gave up on it."
-                ended = _transition(
+                ended = transition(
                     session,
                     (
                         Job.id == job_id,
@@ -389,7 +364,7 @@ class JobQueue:
                         Job.lease_expires_at < db_now(),
                     ),
                     {
-                        "status": _next_status(requeue, JobStatus.FAILED),
+                        "status": next_status(requeue, JobStatus.FAILED),
                         "run_after": case((requeue, db_now()), else_=Job.run_after),
                         "finished_at": case((requeue, null()), else_=db_now()),
                         "error": case(
@@ -398,9 +373,9 @@ class JobQueue:
                             else_=literal(gave_up),
                         ),
                         "revision": Job.revision + 1,
-                        **_NO_LEASE,
+                        **NO_LEASE,
                     },
-                    *_ENDED,
+                    *ENDED,
                 ).one_or_none()
                 if ended is not None:
                     results.tell_chat(session, ended)
@@ -423,17 +398,17 @@ class JobQueue:
             # A job can move between queued and running while this looks; each try is one
             # guarded UPDATE, and a job seen in neither state is looked at once more.
             for _ in range(3):
-                ended = _transition(
+                ended = transition(
                     session,
                     (*mine, Job.status == JobStatus.QUEUED),
-                    _ended(JobStatus.CANCELLED, None),
-                    *_ENDED,
+                    ending(JobStatus.CANCELLED, None),
+                    *ENDED,
                 ).one_or_none()
                 if ended is not None:
                     results.tell_chat(session, ended)
                     outcome = CancelOutcome.CANCELLED
                     break
-                flagged = _transition(
+                flagged = transition(
                     session,
                     (*mine, Job.status == JobStatus.RUNNING),
                     # The progress message shows "stopping…" from the next revision on.
@@ -493,76 +468,3 @@ class JobQueue:
     @property
     def _lease_seconds(self) -> float:
         return self.lease.total_seconds()
-
-
-# -- transitions -----------------------------------------------------------------------------
-
-
-def _transition(
-    session: Session,
-    guard: Sequence[ColumnElement[bool]],
-    values: Mapping[str, Any],
-    *returning: Any,
-) -> Result[Any]:
-    """Change the jobs that are in the state `guard` describes, in one UPDATE ... RETURNING.
-
-    The guard lives in the statement that writes, so a job that left that state a moment ago
-    (reclaimed, cancelled, finished by another worker) is simply not matched: the result is
-    empty, and the caller knows its view of the job is out of date.
-    """
-    return session.execute(
-        update(Job)
-        .where(*guard)
-        .values(**values)
-        .returning(*returning)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _held(job: JobInfo) -> tuple[ColumnElement[bool], ...]:
-    """The guard that `job` is still running under the lease this worker was given."""
-    return (
-        Job.id == job.id,
-        Job.status == JobStatus.RUNNING,
-        Job.lease_token == job.lease_token,
-    )
-
-
-_NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_token": None, "lease_expires_at": None}
-# What a transition that may end a job hands back, to tell its chat (see _tell_chat).
-_ENDED = (Job.id, Job.status, Job.kind, Job.chat_id, Job.reply_to_message_id, Job.error)
-
-
-def _ended(status: JobStatus, error: str | None) -> dict[str, Any]:
-    return {
-        "status": status,
-        "finished_at": db_now(),
-        "error": error,
-        "revision": Job.revision + 1,
-        **_NO_LEASE,
-    }
-
-
-def _next_status(requeue: ColumnElement[bool], otherwise: JobStatus) -> ColumnElement[Any]:
-    """A running job's next status: cancelled if its chat asked (whatever else holds, so a
-    cancelled job never runs again), queued again where `requeue` holds, else `otherwise`."""
-    return case(
-        (Job.cancel_requested, literal(JobStatus.CANCELLED.value)),
-        (requeue, literal(JobStatus.QUEUED.value)),
-        else_=literal(otherwise.value),
-    )
-
-
-def _backoff_seconds() -> ColumnElement[float]:
-    """RETRY_BACKOFF_SECONDS[attempts - 1], and the last of them for every later attempt."""
-    *first, last = RETRY_BACKOFF_SECONDS
-    return case(
-        *((Job.attempts <= n, literal(seconds)) for n, seconds in enumerate(first, start=1)),
-        else_=literal(last),
-    )
-
-
-def _finite(value: float | None) -> float | None:
-    if value is None or value != value or value in (float("inf"), float("-inf")):
-        return None
-    return float(value)

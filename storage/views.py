@@ -8,6 +8,7 @@ transitions. A copy of the columns, taken while the session is open, has neither
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -133,3 +134,31 @@ class OutboxItem:
     reply_to_message_id: int | None
     attempts: int
     last_error: str | None
+
+
+@dataclass(frozen=True)
+class Signal:
+    """What a running job's worker learns when it reports in."""
+
+    lease_held: bool
+    cancel_requested: bool
+
+    @property
+    def keep_going(self) -> bool:
+        return self.lease_held and not self.cancel_requested
+
+
+class CancelOutcome(enum.StrEnum):
+    NOT_FOUND = "not_found"
+    ALREADY_FINISHED = "already_finished"
+    CANCELLED = "cancelled"
+    REQUESTED = "requested"
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int

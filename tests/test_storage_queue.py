@@ -17,10 +17,10 @@ from sqlalchemy.orm import configure_mappers
 from storage import models
 from storage.clock import db_now
 from storage.models import Job, JobKind, JobStatus
-from storage.queue import CancelOutcome
 from storage.records import ChatRef, UserRef
 from storage.results import NewArtifact, NewMessage, NewModel
 from storage.store import Store
+from storage.views import CancelOutcome
 
 CHAT, OTHER_CHAT = 1001, 2002
 

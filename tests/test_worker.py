@@ -17,9 +17,9 @@ import trainer.leases as leases_module
 import trainer.tasks as tasks_module
 from bot import texts
 from storage.models import JobKind, JobStatus
-from storage.queue import CancelOutcome
 from storage.records import ChatRef, UserRef
 from storage.store import Store
+from storage.views import CancelOutcome
 from tests.stand_ins import stand_in_training
 from tests.waiting import wait_until
 from trainbot.settings import Settings

@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from storage.errors import DatabaseError
-from storage.queue import Signal
 from storage.store import Store
-from storage.views import JobInfo
+from storage.views import JobInfo, Signal
 from storage.workers import BEAT_SECONDS
 
 log = logging.getLogger(__name__)

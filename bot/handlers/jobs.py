@@ -13,9 +13,8 @@ from bot.formatting import esc
 from bot.handlers.arguments import Asked, one_argument
 from bot.parsing import parse_job_id
 from storage.models import JobKind, JobStatus
-from storage.queue import CancelOutcome
 from storage.store import Store
-from storage.views import JobInfo
+from storage.views import CancelOutcome, JobInfo
 
 JOBS_SHOWN = 10
 
