@@ -37,19 +37,30 @@ def test_the_rules_see_imports_inside_functions_too(tmp_path: Path) -> None:
     assert imported_roots(module) == {"os", "telegram"}
 
 
-def test_importing_any_bot_module_loads_no_keras_tensorflow_or_jax() -> None:
+def heavy_modules_after(imports: str) -> str:
+    """The Keras, TensorFlow or JAX modules loaded once `imports` has run in a fresh Python."""
     code = (
-        "import importlib, pkgutil, sys\n"
-        "import bot\n"
-        "for found in pkgutil.walk_packages(bot.__path__, 'bot.'):\n"
-        "    importlib.import_module(found.name)\n"
-        f"heavy = {HEAVY!r}\n"
+        f"import sys\n{imports}\nheavy = {HEAVY!r}\n"
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert result.stdout.strip() == "", result.stdout
+    return result.stdout.strip()
+
+
+def test_importing_any_bot_module_loads_no_keras_tensorflow_or_jax() -> None:
+    every_bot_module = (
+        "import importlib, pkgutil, bot\n"
+        "for found in pkgutil.walk_packages(bot.__path__, 'bot.'):\n"
+        "    importlib.import_module(found.name)"
+    )
+    assert heavy_modules_after(every_bot_module) == ""
+
+
+def test_the_worker_loop_loads_keras_only_with_its_first_job() -> None:
+    """A worker comes up and registers in about a second, however long Keras takes to load."""
+    assert heavy_modules_after("import trainer.worker") == ""
 
 
 def test_the_trainer_never_imports_telegram_or_the_bot() -> None:
