@@ -46,6 +46,16 @@ log = logging.getLogger(__name__)
 PRIORITY = {JobKind.PREDICT: 0, JobKind.TRAIN: 10}
 
 
+# Built once: an enqueue only binds its values (the statement's construction and cache key
+# had cost as much as the INSERT itself).
+_ENQUEUE = (
+    insert(Job.__table__)
+    # Claims compare this with the database's clock, so it comes from the same clock.
+    .values(run_after=db_now())
+    .returning(*Job.__table__.c)
+)
+
+
 class JobQueue:
     """Enqueue, claim with a lease, report progress, finish, retry and cancel jobs.
 
@@ -84,23 +94,21 @@ class JobQueue:
         reply_to_message_id: int | None = None,
     ) -> JobInfo:
         """Add a job; it is durable once this returns. The chat must exist (records.remember)."""
-        new = insert(Job).values(
-            kind=kind,
-            status=JobStatus.QUEUED,
-            chat_id=chat_id,
-            user_id=user_id,
-            dataset_id=dataset_id,
-            model_id=model_id,
-            params=params,
-            priority=PRIORITY[kind],
-            reply_to_message_id=reply_to_message_id,
-            max_attempts=self.max_attempts,
-            timeout_seconds=self.timeout_seconds,
-            # Claims compare this with the database's clock, so it comes from the same clock.
-            run_after=db_now(),
-        )
+        values = {
+            "kind": kind,
+            "status": JobStatus.QUEUED,
+            "chat_id": chat_id,
+            "user_id": user_id,
+            "dataset_id": dataset_id,
+            "model_id": model_id,
+            "params": params,
+            "priority": PRIORITY[kind],
+            "reply_to_message_id": reply_to_message_id,
+            "max_attempts": self.max_attempts,
+            "timeout_seconds": self.timeout_seconds,
+        }
         with self.db.session() as session:
-            job = view_of(JobInfo, session.scalars(new.returning(Job)).one())
+            job = view_of(JobInfo, session.execute(_ENQUEUE, values).one())
             self.notifier.publish_in(session, notify.JOBS)
         self.notifier.wake_local(notify.JOBS)
         log.info("job %s queued", job.id, extra={"job_id": job.id, "chat_id": chat_id})

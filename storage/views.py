@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import inspect
+from sqlalchemy import Row, inspect
 
 from storage.models import JobKind, JobStatus
 
@@ -21,8 +21,12 @@ View = TypeVar("View")
 
 
 def view_of(cls: type[View], row: Any) -> View:
-    """`cls` filled from the ORM row's columns of the same names; a column left unloaded
-    (deferred file contents) becomes None rather than a query after the session closed."""
+    """`cls` filled from the ORM row's columns of the same names (or a Core result row's); a
+    column left unloaded (deferred file contents) becomes None rather than a query after the
+    session closed."""
+    if isinstance(row, Row):
+        values = row._mapping
+        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
     unloaded = inspect(row).unloaded
     return cls(
         **{
