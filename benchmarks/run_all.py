@@ -1,13 +1,17 @@
 """Runs every benchmark of the project and writes benchmarks/RESULTS.md.
 
 python -m benchmarks.run_all            # all of them
-python -m benchmarks.run_all queue bot  # some of them (queue, trainer, realdata, bot)
+python -m benchmarks.run_all queue bot  # some of them (queue, trainer, realdata, batch, bot)
+
+Running some of them replaces their sections of RESULTS.md and keeps the others, each
+section with the date it was measured on.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,21 +38,48 @@ def main(names: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    sections = [
-        "# Benchmark results",
-        "",
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- machine: {describe()}",
-        "- timings are compared as ratios within one run on the same machine",
-    ]
+    kept = _sections(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    measured: dict[str, str] = {}
     for name in chosen:
         print(f"running {name} ...", file=sys.stderr)
-        section = importlib.import_module(BENCHMARKS[name]).main()
+        section = importlib.import_module(BENCHMARKS[name]).main().strip()
         print(section)
-        sections += ["", section]
-    RESULTS.write_text("\n".join(sections) + "\n", encoding="utf-8")
+        measured[name] = f"{section}\n\n_Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC._"
+    header = [
+        "# Benchmark results",
+        "",
+        f"- machine: {describe()}",
+        "- timings are compared as ratios within one run on the same machine; each section",
+        "  says when it was measured",
+    ]
+    body = [measured.get(name) or kept.get(name) for name in BENCHMARKS]
+    text = "\n\n".join(["\n".join(header), *(section for section in body if section)])
+    RESULTS.write_text(text + "\n", encoding="utf-8")
     print(f"wrote {RESULTS}", file=sys.stderr)
     return 0
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The sections of a RESULTS.md by benchmark name, told apart by their headings' order of
+    appearance: each benchmark writes one section, starting with a "## " heading."""
+    chunks = ["## " + chunk.strip() for chunk in text.split("\n## ")[1:]]
+    # Files written before sections carried their own date had one date for all.
+    dated = re.search(r"^- date: (.+ UTC)$", text, re.MULTILINE)
+    if dated:
+        chunks = [c if "_Measured " in c else f"{c}\n\n_Measured {dated[1]}._" for c in chunks]
+    titles = {
+        "queue": "## Queue",
+        "trainer": "## Trainer",
+        "realdata": "## Real-data",
+        "batch": "## Many chats",
+        "bot": "## Bot",
+    }
+    return {
+        name: chunk
+        for chunk in chunks
+        for name, title in titles.items()
+        if chunk.startswith(title)
+    }
 
 
 if __name__ == "__main__":
