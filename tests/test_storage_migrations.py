@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, create_engine, func, insert, inspect, select, text
 
-from storage.db import MIGRATION_LOCK_KEY, Database
+from storage.db import HEAD_REVISION, MIGRATION_LOCK_KEY, Database
 from storage.models import JobKind
 from storage.records import ChatRef
 from storage.results import NewModel
@@ -158,4 +158,10 @@ def test_progress_messages_move_to_their_own_table_and_back(database_url: str) -
             text("SELECT id, progress_message_id, shown_revision FROM jobs ORDER BY id")
         ).all()
     assert [tuple(row) for row in shown] == [(1, 70, 3), (2, None, 0)]
+    db.dispose()
+
+
+def test_the_head_revision_the_code_names_is_alembics_head(database_url: str) -> None:
+    db = Database(database_url)
+    assert db.head_revision() == HEAD_REVISION
     db.dispose()
