@@ -44,13 +44,13 @@ def main(names: list[str]) -> int:
         print(f"running {name} ...", file=sys.stderr)
         section = importlib.import_module(BENCHMARKS[name]).main().strip()
         print(section)
-        measured[name] = f"{section}\n\n_Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC._"
+        stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {describe()}"
+        measured[name] = f"{section}\n\n_Measured {stamp}._"
     header = [
         "# Benchmark results",
         "",
-        f"- machine: {describe()}",
-        "- timings are compared as ratios within one run on the same machine; each section",
-        "  says when it was measured",
+        "Timings are compared as ratios within one run on the same machine; each section says",
+        "when and where it was measured.",
     ]
     body = [measured.get(name) or kept.get(name) for name in BENCHMARKS]
     text = "\n\n".join(["\n".join(header), *(section for section in body if section)])
@@ -63,10 +63,12 @@ def _sections(text: str) -> dict[str, str]:
     """The sections of a RESULTS.md by benchmark name, told apart by their headings' order of
     appearance: each benchmark writes one section, starting with a "## " heading."""
     chunks = ["## " + chunk.strip() for chunk in text.split("\n## ")[1:]]
-    # Files written before sections carried their own date had one date for all.
+    # Files written before sections carried their own stamp had one date and machine for all.
     dated = re.search(r"^- date: (.+ UTC)$", text, re.MULTILINE)
-    if dated:
-        chunks = [c if "_Measured " in c else f"{c}\n\n_Measured {dated[1]}._" for c in chunks]
+    machine = re.search(r"^- machine: (.+)$", text, re.MULTILINE)
+    if dated and machine:
+        stamp = f"_Measured {dated[1]} on {machine[1]}._"
+        chunks = [c if "_Measured " in c else f"{c}\n\n{stamp}" for c in chunks]
     titles = {
         "queue": "## Queue",
         "trainer": "## Trainer",

@@ -140,6 +140,38 @@ def test_twenty_killed_workers_lose_no_job_and_finish_each_once(
 
 
 @pytest.mark.slow
+def test_a_worker_killed_mid_batch_loses_none_of_its_batch(
+    store: Store, url: str, reference_csv: bytes
+) -> None:
+    """The victim claims the four jobs as one batch (each under its own lease) and dies; all
+    four are reclaimed, and a real worker trains them, once each."""
+    jobs = enqueue_trainings(store, reference_csv, 4, epochs=20)
+    victim = start_worker(
+        url, endless=True, TRAINBOT_WORKER_NAME="victim", TRAINBOT_TRAIN_BATCH="8"
+    )
+
+    def holds_the_batch() -> bool:
+        held = [store.records.get_job(CHAT, j) for j in jobs]
+        return all(j.lease_owner == "victim" for j in held) and training(store, "victim")
+
+    try:
+        wait_until(holds_the_batch, describe=jobs_table(store))
+    finally:
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+    survivor = start_worker(url)
+    try:
+        wait_until(lambda: all(store.records.get_job(CHAT, j).finished for j in jobs), 300)
+    finally:
+        survivor.terminate()
+        survivor.wait(60)
+    statuses, replies = outcome(store, jobs)
+    assert statuses == Counter({"succeeded": 4})
+    assert replies == Counter({"train_plot": 4, "train_summary": 4})
+    assert [store.records.get_job(CHAT, j).attempts for j in jobs] == [2, 2, 2, 2]
+
+
+@pytest.mark.slow
 def test_a_job_that_kills_its_worker_every_time_fails_after_its_attempts(
     store: Store, url: str, reference_csv: bytes
 ) -> None:
