@@ -17,7 +17,7 @@ from trainer.dataset import Dataset, parse_csv
 from trainer.fit import TrainResult, train
 from trainer.metrics import fit_ridge
 from trainer.params import TrainParams
-from trainer.plots import report_figure
+from trainer.plots import report_figure, report_of
 from trainer.predictor import Predictor, save_model_bytes
 
 ROOT = Path(__file__).parents[1]
@@ -105,7 +105,7 @@ def test_the_plot_marks_held_out_rows_and_the_kept_epoch(
     curve_result: tuple[Dataset, TrainResult],
 ) -> None:
     dataset, result = curve_result
-    fit_axes, loss_axes = report_figure(dataset, result).axes
+    fit_axes, loss_axes = report_figure(report_of(dataset, result)).axes
     labels = [text.get_text() for text in fit_axes.get_legend().get_texts()]
     assert "rows (5-fold cross-validated)" in labels
     loss_labels = [text.get_text() for text in loss_axes.get_legend().get_texts()]
@@ -116,7 +116,7 @@ def test_the_plot_marks_held_out_rows_and_the_kept_epoch(
 def test_a_held_out_share_is_drawn_apart_from_training_rows() -> None:
     dataset = parse_csv(examples.big_csv(300, seed=1))
     result = train(dataset, TrainParams(preset="tutorial", epochs=2, validation_split=0.2))
-    fit_axes, _ = report_figure(dataset, result).axes
+    fit_axes, _ = report_figure(report_of(dataset, result)).axes
     labels = [text.get_text() for text in fit_axes.get_legend().get_texts()]
     assert {"training rows", "held-out rows"} <= set(labels)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import sys
 from pathlib import Path
@@ -10,12 +11,16 @@ import matplotlib.image
 import numpy as np
 import pytest
 
+from trainbot.settings import Settings
 from trainer import examples
 from trainer.dataset import Dataset, parse_csv
 from trainer.fit import TrainResult, train
+from trainer.outcomes import Trained, TrainInput
 from trainer.params import TrainParams
-from trainer.plots import render_report_png
+from trainer.plot_pool import PlotPool
+from trainer.plots import draw_report_png, render_report_png, report_of
 from trainer.predictor import Predictor
+from trainer.tasks import train_models
 
 REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -54,3 +59,31 @@ def test_no_pyplot_state(one_input: tuple[Dataset, TrainResult]) -> None:
     had_pyplot = "matplotlib.pyplot" in sys.modules
     render_report_png(*one_input)
     assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
+
+
+def test_a_batch_of_reports_is_drawn_in_other_processes_each_failing_alone(
+    one_input: tuple[Dataset, TrainResult],
+) -> None:
+    report = report_of(*one_input)
+    # Targets that do not match the rows: this one cannot be drawn.
+    broken = dataclasses.replace(report, y=report.y[:3])
+    pool = PlotPool(processes=2)
+    try:
+        first, failed, last = pool.draw_all([report, broken, report])
+    finally:
+        pool.close()
+    assert isinstance(failed, Exception)  # the exception, not a PNG, and no retry
+    assert isinstance(first, bytes) and first == last == draw_report_png(report)
+    assert _decode(first).shape[:2] == (500, 1200)
+
+
+def test_a_batch_trained_together_gets_a_plot_for_each_table(
+    one_input: tuple[Dataset, TrainResult],
+) -> None:
+    content = REFERENCE.read_bytes()
+    inputs = [
+        TrainInput(content, TrainParams(epochs=5, seed=seed), lambda _: True) for seed in (1, 2)
+    ]
+    trained = train_models(inputs, Settings(TRAINBOT_PLOT_PROCESSES=2))
+    assert all(isinstance(t, Trained) and t.plot_png is not None for t in trained), trained
+    assert all(_decode(t.plot_png).shape[:2] == (500, 1200) for t in trained)  # type: ignore[union-attr]

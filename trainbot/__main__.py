@@ -4,4 +4,6 @@ import sys
 
 from trainbot.cli import main
 
-sys.exit(main())
+# Guarded: a process that multiprocessing spawns (trainer.plot_pool) imports this module again.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,6 +38,34 @@ def _plain(text: str) -> str:
     return text.replace("$", r"\$")
 
 
+@dataclass(frozen=True)
+class Report:
+    """Everything the report's PNG shows, as plain arrays and text: made where the model is
+    (`report_of`), drawn anywhere (`draw_report_png`), also in another process."""
+
+    heading: str
+    verdict: str
+    target_name: str
+    kind: str  # "network" or "straight line (chosen)"
+    folds: int
+    y: np.ndarray  # the shown rows' targets
+    held_out: np.ndarray  # which shown rows were held out
+    held_out_predicted: np.ndarray | None  # their out-of-fold predictions
+    history: dict[str, list[float]]
+    line_mse: float | None  # the straight line's held-out error
+    best_epoch: int | None
+    # One input: the curve over x.
+    x_name: str | None = None
+    x: np.ndarray | None = None
+    x_range: tuple[float, float] = (0.0, 0.0)  # of every row, not only the shown ones
+    grid: np.ndarray | None = None
+    grid_predicted: np.ndarray | None = None
+    grid_line: np.ndarray | None = None  # least squares on the grid
+    marked: tuple[tuple[float, float], ...] = ()  # the predictions asked for: (x, y)
+    # Several inputs: the model's own fit of the shown rows, against their targets.
+    fitted: np.ndarray | None = None
+
+
 def render_report_png(
     dataset: Dataset,
     result: TrainResult,
@@ -45,32 +74,75 @@ def render_report_png(
     title: str | None = None,
 ) -> bytes:
     """A 1200x500 PNG: data with fitted curve and line (or predicted vs actual), and losses."""
-    figure = report_figure(dataset, result, predictions, title=title)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
+    return draw_report_png(report_of(dataset, result, predictions, title=title))
 
 
-def report_figure(
+def report_of(
     dataset: Dataset,
     result: TrainResult,
     predictions: Sequence[Prediction] = (),
     *,
     title: str | None = None,
-) -> Figure:
+) -> Report:
+    """What the report shows, with the model's predictions computed (it needs the model)."""
+    shown = _sample(dataset.n_rows)
+    held_out = _held_out_rows(result, dataset.n_rows)[shown]
+    common = {
+        "heading": title
+        or f"Predicting {dataset.target_name} from {', '.join(dataset.input_names)}",
+        "verdict": result.verdict,
+        "target_name": dataset.target_name,
+        "kind": _kind(result),
+        "folds": int(result.validation.get("folds", 0)) if result.validation else 0,
+        "y": dataset.target[shown],
+        "held_out": held_out,
+        "held_out_predicted": result.held_out[shown] if held_out.any() else None,  # type: ignore[index]
+        "history": result.history,
+        "line_mse": result.validation.get("line_mse") if result.validation else None,
+        "best_epoch": result.best_epoch,
+    }
+    if len(dataset.feature_names) != 1:
+        return Report(**common, fitted=result.predict(dataset.features[shown]))
+    x = dataset.features[:, 0]
+    marked = tuple((p.value, p.predicted) for p in predictions if len(p.values) == 1)
+    low = min([float(x.min())] + [value for value, _ in marked])
+    high = max([float(x.max())] + [value for value, _ in marked])
+    grid = np.linspace(low, high, 400)
+    line = None
+    if result.baseline:
+        line = result.baseline["coefficients"][0] * grid + result.baseline["intercept"]
+    return Report(
+        **common,
+        x_name=dataset.feature_names[0],
+        x=x[shown],
+        x_range=(float(x.min()), float(x.max())),
+        grid=grid,
+        grid_predicted=result.predict(grid[:, None]),
+        grid_line=line,
+        marked=marked,
+    )
+
+
+def draw_report_png(report: Report) -> bytes:
+    figure = report_figure(report)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def report_figure(report: Report) -> Figure:
     """The report as a matplotlib Figure (no pyplot state): fit panel and loss panel."""
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
     FigureCanvasAgg(figure)
     fit_axes, loss_axes = figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
-    if len(dataset.feature_names) == 1:
-        _plot_curve(fit_axes, dataset, result, predictions)
+    if report.x is not None:
+        _plot_curve(fit_axes, report)
     else:
-        _plot_predicted_vs_actual(fit_axes, dataset, result)
-    _plot_losses(loss_axes, result)
-    heading = title or f"Predicting {dataset.target_name} from {', '.join(dataset.input_names)}"
-    figure.suptitle(_plain(heading), fontsize=13, fontweight="bold")
+        _plot_predicted_vs_actual(fit_axes, report)
+    _plot_losses(loss_axes, report)
+    figure.suptitle(_plain(report.heading), fontsize=13, fontweight="bold")
     figure.text(
-        0.5, 0.015, _plain(textwrap.fill(result.verdict, 140)), ha="center", va="bottom", fontsize=9
+        0.5, 0.015, _plain(textwrap.fill(report.verdict, 140)), ha="center", va="bottom", fontsize=9
     )
     # Fixed margins rather than tight_layout, which draws the whole figure once more to
     # measure it: that was about a third of a report's rendering time.
@@ -84,81 +156,69 @@ def _sample(n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, MAX_POINTS, replace=False))
 
 
-def _plot_curve(
-    axes: Axes, dataset: Dataset, result: TrainResult, predictions: Sequence[Prediction]
-) -> None:
-    x = dataset.features[:, 0]
-    shown = _sample(dataset.n_rows)
-    held_out = _held_out_rows(result, dataset.n_rows)[shown]
+def _plot_curve(axes: Axes, report: Report) -> None:
+    assert report.x is not None and report.grid is not None
+    x, y, held_out = report.x, report.y, report.held_out
+    rows = np.arange(len(x))
     if held_out.all():
-        groups = [(shown, COLORS["data"], f"rows ({_folds(result)}-fold cross-validated)")]
+        groups = [(rows, COLORS["data"], f"rows ({report.folds}-fold cross-validated)")]
     else:
         groups = [
-            (shown[~held_out], COLORS["data"], "training rows"),
-            (shown[held_out], COLORS["held_out"], "held-out rows"),
+            (rows[~held_out], COLORS["data"], "training rows"),
+            (rows[held_out], COLORS["held_out"], "held-out rows"),
         ]
-    for rows, color, label in groups:
-        if len(rows):
+    for chosen, color, label in groups:
+        if len(chosen):
             axes.scatter(
-                x[rows], dataset.target[rows], s=8, alpha=0.5, color=color, label=label,
-                linewidths=0,
-            )  # fmt: skip
-    marked = [p for p in predictions if len(p.values) == 1]
-    low = min([float(x.min())] + [p.value for p in marked])
-    high = max([float(x.max())] + [p.value for p in marked])
-    grid = np.linspace(low, high, 400)
-    axes.plot(
-        grid, result.predict(grid[:, None]), color=COLORS["network"], lw=2, label=_kind(result)
-    )
-    if result.baseline:
-        slope = result.baseline["coefficients"][0]
-        line = slope * grid + result.baseline["intercept"]
-        axes.plot(grid, line, color=COLORS["line"], lw=1.2, ls="--", label="least squares line")
-    if low < x.min() or high > x.max():
-        axes.axvspan(x.min(), x.max(), color="0.85", alpha=0.4, lw=0, label="training range")
+                x[chosen], y[chosen], s=8, alpha=0.5, color=color, label=label, linewidths=0
+            )
+    grid = report.grid
+    axes.plot(grid, report.grid_predicted, color=COLORS["network"], lw=2, label=report.kind)
+    if report.grid_line is not None:
+        axes.plot(
+            grid, report.grid_line, color=COLORS["line"], lw=1.2, ls="--",
+            label="least squares line",
+        )  # fmt: skip
+    low, high = float(grid[0]), float(grid[-1])
+    x_min, x_max = report.x_range
+    if low < x_min or high > x_max:
+        axes.axvspan(x_min, x_max, color="0.85", alpha=0.4, lw=0, label="training range")
     middle = (low + high) / 2
-    for prediction in marked:
+    for value, predicted in report.marked:
         axes.scatter(
-            [prediction.value],
-            [prediction.predicted],
-            marker="X",
-            s=90,
-            color=COLORS["mark"],
-            zorder=5,
+            [value], [predicted], marker="X", s=90, color=COLORS["mark"], zorder=5,
             edgecolors="white",
-        )
-        right_half = prediction.value > middle
+        )  # fmt: skip
+        right_half = value > middle
         axes.annotate(
-            f"{prediction.predicted:.4g} at {prediction.value:g}",
-            (prediction.value, prediction.predicted),
+            f"{predicted:.4g} at {value:g}",
+            (value, predicted),
             xytext=(-8 if right_half else 8, -14),
             textcoords="offset points",
             ha="right" if right_half else "left",
             fontsize=9,
             color=COLORS["mark"],
         )
-    if marked:
+    if report.marked:
         axes.scatter([], [], marker="X", color=COLORS["mark"], label="your predictions")
-    axes.set_xlabel(_plain(dataset.feature_names[0]))
-    axes.set_ylabel(_plain(dataset.target_name))
+    axes.set_xlabel(_plain(report.x_name or ""))
+    axes.set_ylabel(_plain(report.target_name))
     axes.set_title("Data and fitted curve")
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=9)
 
 
-def _plot_predicted_vs_actual(axes: Axes, dataset: Dataset, result: TrainResult) -> None:
+def _plot_predicted_vs_actual(axes: Axes, report: Report) -> None:
     """Held-out rows at the prediction of a model that never learned them; the rest at the
     model's own fit, apart, so memorised rows on the diagonal cannot pass for skill."""
-    shown = _sample(dataset.n_rows)
-    actual = dataset.target[shown]
-    fitted = result.predict(dataset.features[shown])
-    held_out = _held_out_rows(result, dataset.n_rows)[shown]
+    assert report.fitted is not None
+    actual, fitted, held_out = report.y, report.fitted, report.held_out
     values = [actual, fitted]
-    if held_out.any():
-        scored = result.held_out[shown][held_out]  # type: ignore[index]
+    if report.held_out_predicted is not None:
+        scored = report.held_out_predicted[held_out]
         values.append(scored)
         label = (
-            f"held-out rows ({_folds(result)}-fold cross-validated)"
+            f"held-out rows ({report.folds}-fold cross-validated)"
             if held_out.all()
             else "held-out rows"
         )
@@ -181,9 +241,9 @@ def _plot_predicted_vs_actual(axes: Axes, dataset: Dataset, result: TrainResult)
     axes.plot(
         [low, high], [low, high], color=COLORS["line"], ls="--", lw=1.2, label="perfect prediction"
     )
-    axes.set_xlabel(_plain(f"actual {dataset.target_name}"))
-    axes.set_ylabel(_plain(f"predicted {dataset.target_name}"))
-    axes.set_title(f"Predicted vs actual ({_kind(result)})")
+    axes.set_xlabel(_plain(f"actual {report.target_name}"))
+    axes.set_ylabel(_plain(f"predicted {report.target_name}"))
+    axes.set_title(f"Predicted vs actual ({report.kind})")
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=9)
 
@@ -194,16 +254,12 @@ def _held_out_rows(result: TrainResult, n_rows: int) -> np.ndarray:
     return np.isfinite(result.held_out)
 
 
-def _folds(result: TrainResult) -> int:
-    return int(result.validation.get("folds", 0)) if result.validation else 0
-
-
 def _kind(result: TrainResult) -> str:
     return "straight line (chosen)" if result.model_kind == "line" else "network"
 
 
-def _plot_losses(axes: Axes, result: TrainResult) -> None:
-    history = result.history
+def _plot_losses(axes: Axes, report: Report) -> None:
+    history = report.history
     epochs = history.get("epoch") or list(range(1, len(history.get("loss", [])) + 1))
     marker = "." if len(epochs) <= 50 else None
     if history.get("loss"):
@@ -216,14 +272,14 @@ def _plot_losses(axes: Axes, result: TrainResult) -> None:
             marker=marker,
             label="held out",
         )
-    line_mse = result.validation.get("line_mse") if result.validation else None
+    line_mse = report.line_mse
     if line_mse is not None and history.get("val_loss"):
         axes.axhline(
             line_mse, color=COLORS["line"], ls="--", lw=1.2, label="straight line, held out"
         )
-    if result.best_epoch:
-        axes.axvline(result.best_epoch, color=COLORS["mark"], ls=":", lw=1.2,
-                     label=f"kept: epoch {result.best_epoch}")  # fmt: skip
+    if report.best_epoch:
+        axes.axvline(report.best_epoch, color=COLORS["mark"], ls=":", lw=1.2,
+                     label=f"kept: epoch {report.best_epoch}")  # fmt: skip
     positive = [v for v in history.get("loss", []) + history.get("val_loss", []) if v > 0]
     if positive:
         axes.set_yscale("log")
@@ -239,6 +295,6 @@ def _plot_losses(axes: Axes, result: TrainResult) -> None:
     else:
         axes.text(0.5, 0.5, "no loss history", ha="center", va="center", transform=axes.transAxes)
     axes.set_xlabel("epoch")
-    axes.set_ylabel(_plain(f"mean squared error ({result.target_name} units²)"))
+    axes.set_ylabel(_plain(f"mean squared error ({report.target_name} units²)"))
     axes.set_title("Loss")
     axes.grid(alpha=0.3)

@@ -11,12 +11,14 @@ import logging
 import math
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 
 from storage.results import NewArtifact, NewMessage, NewModel
 from trainbot.settings import Settings
+from trainer import plot_pool
 from trainer.dataset import Dataset, parse_csv
 from trainer.fit import Progress, TrainResult, train
 from trainer.limits import Limits
@@ -27,9 +29,10 @@ from trainer.outcomes import (
     Answer,
     Trained,
     TrainInput,
+    missing_parts,
 )
 from trainer.params import TrainParams
-from trainer.plots import render_report_png
+from trainer.plots import Report, draw_report_png, report_of
 from trainer.predictor import Prediction, Predictor, save_model_bytes
 from trainer.together import TrainRequest, train_together
 
@@ -76,14 +79,22 @@ def train_models(inputs: Sequence[TrainInput], settings: Settings) -> list[Train
         limits=settings.limits,
         progress_interval=settings.progress_interval,
     )
+    fitted: list[tuple[int, tuple[Dataset, TrainResult, TrainParams]]] = []
     for (index, dataset), result in zip(parsed, results, strict=True):
         if isinstance(result, Exception):
             outcomes[index] = result
-            continue
-        try:
-            outcomes[index] = package(dataset, result, inputs[index].params)
-        except Exception as error:
-            outcomes[index] = error
+        else:
+            fitted.append((index, (dataset, result, inputs[index].params)))
+    try:
+        packaged: list[Trained | Exception] = list(
+            package_all([f for _, f in fitted], plot_processes=settings.plot_processes)
+        )
+    except Exception:
+        # One table's file could not be made: the others are packaged one by one, so only
+        # that one fails.
+        packaged = [_or_error(lambda f=f: package(*f)) for _, f in fitted]
+    for (index, _), trained in zip(fitted, packaged, strict=True):
+        outcomes[index] = trained
     return [o if o is not None else RuntimeError("not trained") for o in outcomes]
 
 
@@ -95,48 +106,94 @@ def package(dataset: Dataset, result: TrainResult, params: TrainParams) -> Train
     Raising instead would retry the job, and a retry trains again from the start only to fail
     at the same step (a column named `$y^$` cost three full trainings that way).
     """
-    # Without its file there is no model to keep: this one failure still fails the job.
-    keras_file = save_model_bytes(result, dataset.column_plan)
-    missing: list[str] = []
-    # The predictor answers the predictions asked with /train, and goes to the model cache.
-    predictor = _after_fit([], "predictor", lambda: Predictor.from_result(result, dataset.plan))
-    predictions: list[Prediction] = []
-    if params.predict:
-        if predictor is None:
-            missing.append(PREDICTIONS)
-        else:
-            asked = params.predict
-            predictions = _after_fit(missing, PREDICTIONS, lambda: predictor.predict(asked)) or []
-    png = _after_fit(missing, PLOT, lambda: render_report_png(dataset, result, predictions))
-    summary = _after_fit(
-        missing,
-        DETAILS,
-        lambda: {**_train_summary(result, predictions, dataset.n_rows), **dataset.summary()},
-    ) or {
-        "n_rows": dataset.n_rows,
-        "feature_names": list(dataset.input_names),
-        "target_name": result.target_name,
-    }
-    if missing:
-        summary["missing"] = missing
-    return Trained(
-        model=NewModel(
-            keras_file=keras_file,
-            # The column plan travels with the model, under "columns".
-            scaling=json_safe({**result.scaling, "columns": dataset.column_plan.to_dict()}),
-            feature_names=list(result.feature_names),
-            target_name=result.target_name,
-            feature_ranges=[list(r) for r in result.feature_ranges],
-            metrics=json_safe(
-                {"train": result.metrics["train"], "validation": result.metrics.get("validation")}
+    reply = _Reply.of(dataset, result, params)
+    report = reply.report
+    return reply.finish(None if report is None else _or_error(lambda: draw_report_png(report)))
+
+
+def package_all(
+    fitted: Sequence[tuple[Dataset, TrainResult, TrainParams]], *, plot_processes: int = 0
+) -> list[Trained]:
+    """`package` for a batch, its plots drawn side by side (trainer.plot_pool)."""
+    replies = [_Reply.of(dataset, result, params) for dataset, result, params in fitted]
+    pool = plot_pool.shared(plot_processes)
+    drawn = iter(pool.draw_all([reply.report for reply in replies if reply.report]))
+    return [reply.finish(next(drawn) if reply.report else None) for reply in replies]
+
+
+@dataclass
+class _Reply:
+    """A fit's reply up to its plot: the model file, the predictor, the predictions asked for
+    and what the plot shows, made where the model is; `finish` takes the drawn plot."""
+
+    dataset: Dataset
+    result: TrainResult
+    keras_file: bytes
+    predictor: Predictor | None
+    predictions: list[Prediction]
+    report: Report | None
+    missing: list[str]
+
+    @classmethod
+    def of(cls, dataset: Dataset, result: TrainResult, params: TrainParams) -> _Reply:
+        # Without its file there is no model to keep: this one failure still fails the job.
+        keras_file = save_model_bytes(result, dataset.column_plan)
+        missing: list[str] = []
+        # The predictor answers the predictions asked with /train, and goes to the model cache.
+        predictor = _after_fit([], "predictor", lambda: Predictor.from_result(result, dataset.plan))
+        predictions: list[Prediction] = []
+        if params.predict:
+            if predictor is None:
+                missing.append(PREDICTIONS)
+            else:
+                asked = params.predict
+                predictions = (
+                    _after_fit(missing, PREDICTIONS, lambda: predictor.predict(asked)) or []
+                )
+        report = _after_fit(missing, PLOT, lambda: report_of(dataset, result, predictions))
+        return cls(dataset, result, keras_file, predictor, predictions, report, missing)
+
+    def finish(self, png: bytes | Exception | None) -> Trained:
+        dataset, result, missing = self.dataset, self.result, self.missing
+        if isinstance(png, Exception):
+            log.error("drawing the plot failed after training", exc_info=png)
+            missing.append(PLOT)
+            png = None
+        summary = _after_fit(
+            missing,
+            DETAILS,
+            lambda: {
+                **_train_summary(result, self.predictions, dataset.n_rows),
+                **dataset.summary(),
+            },
+        ) or {
+            "n_rows": dataset.n_rows,
+            "feature_names": list(dataset.input_names),
+            "target_name": result.target_name,
+        }
+        if missing:
+            summary["missing"] = missing_parts(missing)
+        return Trained(
+            model=NewModel(
+                keras_file=self.keras_file,
+                # The column plan travels with the model, under "columns".
+                scaling=json_safe({**result.scaling, "columns": dataset.column_plan.to_dict()}),
+                feature_names=list(result.feature_names),
+                target_name=result.target_name,
+                feature_ranges=[list(r) for r in result.feature_ranges],
+                metrics=json_safe(
+                    {
+                        "train": result.metrics["train"],
+                        "validation": result.metrics.get("validation"),
+                    }
+                ),
+                backend=result.backend,
+                device=result.device,
             ),
-            backend=result.backend,
-            device=result.device,
-        ),
-        summary=json_safe(summary),
-        plot_png=png,
-        predictor=predictor,
-    )
+            summary=json_safe(summary),
+            plot_png=png,
+            predictor=self.predictor,
+        )
 
 
 def predict_values(predictor: Predictor, version: int, values: list[Any]) -> Answer:
@@ -169,6 +226,13 @@ def predict_csv(
             )
         ],
     )
+
+
+def _or_error(step: Callable[[], T]) -> T | Exception:
+    try:
+        return step()
+    except Exception as error:
+        return error
 
 
 def _after_fit(missing: list[str], part: str, step: Callable[[], T]) -> T | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from trainer import backend
 from trainer.crossval import Prepared, finish, prepare
 from trainer.dataset import Dataset
-from trainer.ensemble import MemberPlan, fit_members, plan_members
+from trainer.ensemble import MemberPlan, fit_members
 from trainer.fit import train
 from trainer.limits import Limits
 from trainer.params import TrainParams
@@ -84,13 +84,6 @@ def train_together(
             except Exception as error:
                 results[index] = error
     return [result if result is not None else RuntimeError("not trained") for result in results]
-
-
-def batch_key(n_features: int, params: TrainParams, n_rows: int, limits: Limits) -> object:
-    """What decides whether two tables can train in one program, known before parsing them
-    fully: the worker groups claimed jobs by it."""
-    recipe = resolve(params, limits)
-    return _key(n_features, recipe, plan_members(recipe, n_rows))
 
 
 def _batch_key(prepared: Prepared) -> object:
