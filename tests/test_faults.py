@@ -92,6 +92,19 @@ def outcome(store: Store, job_ids: list[int]) -> tuple[Counter[str], Counter[str
     return statuses, replies
 
 
+def each_succeeds_once(store: Store, url: str, jobs: list[int]) -> None:
+    """A real worker finishes `jobs`: each succeeds, and its chat gets one plot and one summary."""
+    survivor = start_worker(url)
+    try:
+        wait_until(lambda: all(store.records.get_job(CHAT, j).finished for j in jobs), 300)
+    finally:
+        survivor.terminate()
+        survivor.wait(60)
+    statuses, replies = outcome(store, jobs)
+    assert statuses == Counter({"succeeded": len(jobs)})
+    assert replies == Counter({"train_plot": len(jobs), "train_summary": len(jobs)})
+
+
 @pytest.fixture
 def url(store: Store) -> str:
     return store.db.url.render_as_string(hide_password=False)
@@ -124,15 +137,7 @@ def test_twenty_killed_workers_lose_no_job_and_finish_each_once(
             for victim in victims:
                 victim.send_signal(signal.SIGKILL)
                 victim.wait()
-    survivor = start_worker(server_url)
-    try:
-        wait_until(lambda: all(store.records.get_job(CHAT, j).finished for j in jobs), 300)
-    finally:
-        survivor.terminate()
-        survivor.wait(60)
-    statuses, replies = outcome(store, jobs)
-    assert statuses == Counter({"succeeded": 4})
-    assert replies == Counter({"train_plot": 4, "train_summary": 4})
+    each_succeeds_once(store, server_url, jobs)
     assert len(store.records.list_models(CHAT)) == 4
     # Every victim held a job when it died; each job then succeeded once more.
     assert sum(store.records.get_job(CHAT, j).attempts for j in jobs) >= 20 + 4
@@ -159,15 +164,7 @@ def test_a_worker_killed_mid_batch_loses_none_of_its_batch(
     finally:
         victim.send_signal(signal.SIGKILL)
         victim.wait()
-    survivor = start_worker(url)
-    try:
-        wait_until(lambda: all(store.records.get_job(CHAT, j).finished for j in jobs), 300)
-    finally:
-        survivor.terminate()
-        survivor.wait(60)
-    statuses, replies = outcome(store, jobs)
-    assert statuses == Counter({"succeeded": 4})
-    assert replies == Counter({"train_plot": 4, "train_summary": 4})
+    each_succeeds_once(store, url, jobs)
     assert [store.records.get_job(CHAT, j).attempts for j in jobs] == [2, 2, 2, 2]
 
 
