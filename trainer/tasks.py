@@ -2,7 +2,8 @@
 
 The worker (trainer.worker) claims jobs, keeps their leases and stores what these return.
 ``train_model`` trains one table; ``train_models`` trains several tables together as one
-program (trainer.together) and packages each result the same way.
+program (trainer.together) and packages each result the same way, drawing their plots side by
+side (trainer.plot_pool).
 """
 
 from __future__ import annotations
