@@ -31,6 +31,8 @@ T = TypeVar("T")
 # Backoff for network trouble and Telegram's 5xx: 2, 4, 8 ... seconds, capped.
 RETRY_BASE_SECONDS = 2.0
 RETRY_CAP_SECONDS = 60.0
+
+# What each kind of outbox message says, as text or as a file's caption.
 TEXT_MESSAGES: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
     "train_summary": texts.train_summary,
     "predictions": texts.predictions,
