@@ -147,10 +147,6 @@ class Signal:
     lease_held: bool
     cancel_requested: bool
 
-    @property
-    def keep_going(self) -> bool:
-        return self.lease_held and not self.cancel_requested
-
 
 class CancelOutcome(enum.StrEnum):
     NOT_FOUND = "not_found"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from storage.models import JobKind
 from storage.store import Store
-from tests.stand_ins import endless_training
+from tests.stand_ins import stand_in_training
 from trainbot.settings import Settings
 from trainer import backend
 from trainer.worker import Worker
@@ -27,7 +27,7 @@ def main() -> None:
     try:
         worker = Worker(
             store, settings, name=settings.worker_name, kinds=(JobKind.TRAIN,),
-            train_task=endless_training,  # type: ignore[arg-type]
+            train_task=stand_in_training(None, pause=0.02),  # trains until killed
         )  # fmt: skip
         worker.run()
     finally:

@@ -42,14 +42,3 @@ def stand_in_training(epochs: int | None = 3, *, pause: float = 0.0) -> TrainTas
         return Trained(model=STAND_IN_MODEL, summary=summary, plot_png=b"\x89PNG stand-in")
 
     return task
-
-
-def endless_training(
-    content: bytes, params: TrainParams, on_progress: Callable[[Progress], bool], settings: Settings
-) -> None:
-    epoch = 0
-    while True:
-        epoch += 1
-        if not on_progress(Progress(epoch, 10**6, 1.0, None, None, epoch * 0.02)):
-            raise Cancelled("stopped")
-        time.sleep(0.02)
