@@ -63,13 +63,15 @@ class Database:
         they take turns under a lock (see `_migration_lock`) and the later ones find nothing
         left to do, instead of racing to create the same tables. A schema already at the head
         is seen with one query, without loading Alembic: it and its template engine cost the
-        bot 14 MB of its 150 MB.
+        bot 14 MB of its 150 MB. That query too waits for the lock: the first connection to a
+        new SQLite file turns it to WAL, and SQLite refuses two such switches at once with
+        "database is locked" rather than waiting its busy timeout.
         """
-        if revision == "head" and self.current_revision() == HEAD_REVISION:
-            return
-        from alembic import command
-
         with self._migration_lock() as connection:
+            if revision == "head" and _revision_on(connection) == HEAD_REVISION:
+                return
+            from alembic import command
+
             command.upgrade(self._alembic_config(connection), revision)
 
     def downgrade(self, revision: str) -> None:
@@ -86,12 +88,8 @@ class Database:
 
     def current_revision(self) -> str | None:
         """The revision in Alembic's version table (None on a database never migrated)."""
-        version = table("alembic_version", column("version_num"))
         with self.engine.connect() as connection:
-            try:
-                return connection.execute(select(version.c.version_num)).scalar_one_or_none()
-            except (OperationalError, ProgrammingError):
-                return None  # no version table yet
+            return _revision_on(connection)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -131,6 +129,18 @@ class Database:
         # and it comes from this engine (with its SQLite pragmas).
         config.attributes["connection"] = connection
         return config
+
+
+def _revision_on(connection: Connection) -> str | None:
+    version = table("alembic_version", column("version_num"))
+    try:
+        return connection.execute(select(version.c.version_num)).scalar_one_or_none()
+    except (OperationalError, ProgrammingError):
+        connection.rollback()  # PostgreSQL's transaction is aborted by the failed query
+        return None  # no version table yet
+    finally:
+        if connection.in_transaction():
+            connection.commit()
 
 
 def _release_advisory_lock(connection: Connection) -> None:
