@@ -139,6 +139,7 @@ def _revision_on(connection: Connection) -> str | None:
         connection.rollback()  # PostgreSQL's transaction is aborted by the failed query
         return None  # no version table yet
     finally:
+        # End the read, so that Alembic begins its own transaction on this connection.
         if connection.in_transaction():
             connection.commit()
 
