@@ -6,13 +6,14 @@ import dataclasses
 import io
 import sys
 from pathlib import Path
+from typing import Any
 
 import matplotlib.image
 import numpy as np
 import pytest
 
 from trainbot.settings import Settings
-from trainer import examples
+from trainer import examples, tasks
 from trainer.dataset import Dataset, parse_csv
 from trainer.fit import TrainResult, train
 from trainer.outcomes import Trained, TrainInput
@@ -20,7 +21,6 @@ from trainer.params import TrainParams
 from trainer.plot_pool import PlotPool
 from trainer.plots import draw_report_png, render_report_png, report_of
 from trainer.predictor import Predictor
-from trainer.tasks import train_models
 
 REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -84,6 +84,30 @@ def test_a_batch_trained_together_gets_a_plot_for_each_table(
     inputs = [
         TrainInput(content, TrainParams(epochs=5, seed=seed), lambda _: True) for seed in (1, 2)
     ]
-    trained = train_models(inputs, Settings(TRAINBOT_PLOT_PROCESSES=2))
+    trained = tasks.train_models(inputs, Settings(TRAINBOT_PLOT_PROCESSES=2))
     assert all(isinstance(t, Trained) and t.plot_png is not None for t in trained), trained
     assert all(_decode(t.plot_png).shape[:2] == (500, 1200) for t in trained)  # type: ignore[union-attr]
+
+
+def test_a_fit_whose_model_file_cannot_be_made_fails_alone_in_its_batch(
+    one_input: tuple[Dataset, TrainResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset, result = one_input
+    unsavable = dataclasses.replace(result)
+    real_save = tasks.save_model_bytes
+
+    def save(fitted: TrainResult, *args: Any) -> bytes:
+        if fitted is unsavable:
+            raise OSError("no space left on device")
+        return real_save(fitted, *args)
+
+    monkeypatch.setattr(tasks, "save_model_bytes", save)
+    params = TrainParams(epochs=30, seed=0)
+    first, failed, last = tasks.package_all(
+        [(dataset, result, params), (dataset, unsavable, params), (dataset, result, params)],
+        plot_processes=2,
+    )
+    assert isinstance(failed, OSError)
+    for trained in (first, last):
+        assert isinstance(trained, Trained) and trained.plot_png is not None
+        assert trained.model.keras_file and "missing" not in trained.summary

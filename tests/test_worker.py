@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.exc import DataError, OperationalError
 
 import trainer.leases as leases_module
-import trainer.tasks as tasks_module
+import trainer.plot_pool as plot_pool_module
 from bot import texts
 from storage.models import JobKind, JobStatus
 from storage.records import ChatRef, UserRef
@@ -198,7 +198,7 @@ def test_a_plot_that_fails_costs_the_plot_not_the_model(
     def broken_plot(*_args: Any, **_kwargs: Any) -> bytes:
         raise ValueError("mathtext could not parse this")
 
-    monkeypatch.setattr(tasks_module, "draw_report_png", broken_plot)
+    monkeypatch.setattr(plot_pool_module, "draw_report_png", broken_plot)
     job, model, replies = train_once(store, tiny_csv("y"))
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1), job.error
     assert model is not None and model.job_id == job.id

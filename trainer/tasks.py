@@ -33,7 +33,7 @@ from trainer.outcomes import (
     missing_parts,
 )
 from trainer.params import TrainParams
-from trainer.plots import Report, draw_report_png, report_of
+from trainer.plots import Report, report_of
 from trainer.predictor import Prediction, Predictor, save_model_bytes
 from trainer.together import TrainRequest, train_together
 
@@ -86,14 +86,7 @@ def train_models(inputs: Sequence[TrainInput], settings: Settings) -> list[Train
             outcomes[index] = result
         else:
             fitted.append((index, (dataset, result, inputs[index].params)))
-    try:
-        packaged: list[Trained | Exception] = list(
-            package_all([f for _, f in fitted], plot_processes=settings.plot_processes)
-        )
-    except Exception:
-        # One table's file could not be made: the others are packaged one by one, so only
-        # that one fails.
-        packaged = [_or_error(lambda f=f: package(*f)) for _, f in fitted]
+    packaged = package_all([f for _, f in fitted], plot_processes=settings.plot_processes)
     for (index, _), trained in zip(fitted, packaged, strict=True):
         outcomes[index] = trained
     return [o if o is not None else RuntimeError("not trained") for o in outcomes]
@@ -107,19 +100,28 @@ def package(dataset: Dataset, result: TrainResult, params: TrainParams) -> Train
     Raising instead would retry the job, and a retry trains again from the start only to fail
     at the same step (a column named `$y^$` cost three full trainings that way).
     """
-    reply = _Reply.of(dataset, result, params)
-    report = reply.report
-    return reply.finish(None if report is None else _or_error(lambda: draw_report_png(report)))
+    (trained,) = package_all([(dataset, result, params)])
+    if isinstance(trained, Exception):
+        raise trained
+    return trained
 
 
 def package_all(
     fitted: Sequence[tuple[Dataset, TrainResult, TrainParams]], *, plot_processes: int = 0
-) -> list[Trained]:
-    """`package` for a batch, its plots drawn side by side (trainer.plot_pool)."""
-    replies = [_Reply.of(dataset, result, params) for dataset, result, params in fitted]
-    pool = plot_pool.shared(plot_processes)
-    drawn = iter(pool.draw_all([reply.report for reply in replies if reply.report]))
-    return [reply.finish(next(drawn) if reply.report else None) for reply in replies]
+) -> list[Trained | Exception]:
+    """`package` for a batch, the plots drawn side by side (trainer.plot_pool); per fit, what
+    to store or the exception that failed it (its model file could not be made), in order."""
+    replies = [_or_error(lambda f=f: _Reply.of(*f)) for f in fitted]
+    reports = [r.report for r in replies if isinstance(r, _Reply) and r.report is not None]
+    drawn = iter(plot_pool.shared(plot_processes).draw_all(reports))
+    packaged: list[Trained | Exception] = []
+    for reply in replies:
+        if isinstance(reply, Exception):
+            packaged.append(reply)
+            continue
+        png = next(drawn) if reply.report is not None else None
+        packaged.append(_or_error(lambda reply=reply, png=png: reply.finish(png)))
+    return packaged
 
 
 @dataclass
