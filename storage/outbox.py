@@ -11,7 +11,7 @@ from sqlalchemy.orm import undefer
 from storage import notify
 from storage.db import Database
 from storage.models import Artifact, Job, OutboxMessage, ProgressMessage, utcnow
-from storage.views import ArtifactInfo, JobInfo, OutboxItem, ProgressChange, view_of
+from storage.views import ArtifactInfo, JobInfo, OutboxItem, ProgressChange, view_of, view_or_none
 
 
 class Outbox:
@@ -49,7 +49,7 @@ class Outbox:
                 .where(Artifact.id == artifact_id)
                 .options(undefer(Artifact.content))
             ).one_or_none()
-            return None if artifact is None else view_of(ArtifactInfo, artifact)
+            return view_or_none(ArtifactInfo, artifact)
 
     def mark_delivered(self, message_id: int, telegram_message_id: int | None) -> None:
         with self.db.session() as session:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, undefer
 
 from storage.db import Database
 from storage.models import UNFINISHED, Artifact, Chat, Job, Model, ProgressMessage, Upload, User
-from storage.views import ArtifactInfo, JobInfo, ModelInfo, UploadInfo, view_of
+from storage.views import ArtifactInfo, JobInfo, ModelInfo, UploadInfo, view_of, view_or_none
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class Records:
             job = session.scalars(
                 select(Job).where(Job.id == job_id, Job.chat_id == chat_id)
             ).one_or_none()
-            return None if job is None else view_of(JobInfo, job)
+            return view_or_none(JobInfo, job)
 
     def list_jobs(self, chat_id: int, limit: int = 10) -> list[JobInfo]:
         with self.db.session() as session:
@@ -140,14 +140,15 @@ class Records:
         if with_file:
             query = query.options(undefer(Model.keras_file))
         with self.db.session() as session:
-            return _model_view(session.scalars(query).one_or_none())
+            return view_or_none(ModelInfo, session.scalars(query).one_or_none())
 
     def model_by_id(self, chat_id: int, model_id: int) -> ModelInfo | None:
         with self.db.session() as session:
-            return _model_view(
+            return view_or_none(
+                ModelInfo,
                 session.scalars(
                     select(Model).where(Model.chat_id == chat_id, Model.id == model_id)
-                ).one_or_none()
+                ).one_or_none(),
             )
 
     def model_file(self, chat_id: int, model_id: int) -> bytes | None:
@@ -159,10 +160,11 @@ class Records:
 
     def active_model(self, chat_id: int) -> ModelInfo | None:
         with self.db.session() as session:
-            return _model_view(
+            return view_or_none(
+                ModelInfo,
                 session.scalars(
                     select(Model).where(Model.chat_id == chat_id, Model.is_active)
-                ).one_or_none()
+                ).one_or_none(),
             )
 
     def activate_model(self, chat_id: int, version: int) -> ModelInfo | None:
@@ -202,7 +204,7 @@ class Records:
                 .where(Artifact.id == artifact_id, Artifact.chat_id == chat_id)
                 .options(undefer(Artifact.content))
             ).one_or_none()
-            return None if artifact is None else view_of(ArtifactInfo, artifact)
+            return view_or_none(ArtifactInfo, artifact)
 
     def job_artifacts(self, chat_id: int, job_id: int) -> list[ArtifactInfo]:
         with self.db.session() as session:
@@ -214,10 +216,6 @@ class Records:
                     .order_by(Artifact.id)
                 )
             ]
-
-
-def _model_view(model: Model | None) -> ModelInfo | None:
-    return None if model is None else view_of(ModelInfo, model)
 
 
 def _upsert(session: Session, table: type[Chat] | type[User], values: dict[str, Any]) -> None:

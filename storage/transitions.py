@@ -51,7 +51,7 @@ def held(job: JobInfo) -> tuple[ColumnElement[bool], ...]:
 
 
 NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_token": None, "lease_expires_at": None}
-# What a transition that may end a job hands back, to tell its chat (see _tell_chat).
+# What a transition that may end a job hands back, to tell its chat (storage.results.tell_chat).
 ENDED = (Job.id, Job.status, Job.kind, Job.chat_id, Job.reply_to_message_id, Job.error)
 
 

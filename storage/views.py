@@ -36,6 +36,11 @@ def view_of(cls: type[View], row: Any) -> View:
     )
 
 
+def view_or_none(cls: type[View], row: Any | None) -> View | None:
+    """`view_of`, or None where there is no row."""
+    return None if row is None else view_of(cls, row)
+
+
 @dataclass(frozen=True)
 class JobInfo:
     id: int
