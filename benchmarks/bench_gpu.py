@@ -37,9 +37,9 @@ def probe_precision() -> dict[str, Any]:
     import jax.numpy as jnp
 
     from trainer import backend
-    from trainer.dataset import parse_csv
-    from trainer.fit import train
+    from trainer.learn.single import train
     from trainer.params import TrainParams
+    from trainer.tables.dataset import parse_csv
 
     reference = parse_csv(bench_trainer.REFERENCE.read_bytes())
     x200 = np.array([[200.0]])

@@ -40,9 +40,9 @@ def measure() -> dict[str, Any]:
     from sklearn.model_selection import KFold
 
     from trainer.backend import backend_name
-    from trainer.dataset import Dataset
-    from trainer.fit import train
+    from trainer.learn.single import train
     from trainer.params import TrainParams
+    from trainer.tables.dataset import Dataset
 
     rows = []
     for table in all_tables():

@@ -44,10 +44,10 @@ def measure(backend: str) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from trainer import examples
     from trainer.backend import device_description
-    from trainer.dataset import parse_csv
-    from trainer.fit import train
-    from trainer.metrics import fit_linear, regression_metrics
+    from trainer.judge.metrics import fit_linear, regression_metrics
+    from trainer.learn.single import train
     from trainer.params import TrainParams
+    from trainer.tables.dataset import parse_csv
 
     results: dict[str, Any] = {"backend": backend}
     reference = parse_csv(REFERENCE.read_bytes())
@@ -106,7 +106,7 @@ def measure(backend: str) -> dict[str, Any]:
 
     from sklearn.datasets import load_diabetes
 
-    from trainer.dataset import Dataset
+    from trainer.tables.dataset import Dataset
 
     diabetes = load_diabetes(as_frame=True, scaled=False)
     table = Dataset(

@@ -1,7 +1,7 @@
 """Telegram HTML for the bot's sentences: escaping, lengths as Telegram counts them, cutting a
 message to fit, plain text for a resend, and durations.
 
-Numbers and file sizes come from `trainer.readable`, so that a chat and the command line show
+Numbers and file sizes come from `trainer.words`, so that a chat and the command line show
 the same figures.
 """
 

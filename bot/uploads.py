@@ -19,8 +19,10 @@ from telegram.error import BadRequest, NetworkError
 
 from bot import replies, texts
 from bot.context import BotContext
-from trainer.columns import CellError, ColumnPlan
-from trainer.dataset import (
+from trainer.errors import PredictError
+from trainer.limits import Limits
+from trainer.tables.columns import CellError, ColumnPlan
+from trainer.tables.dataset import (
     Dataset,
     DatasetError,
     Table,
@@ -29,9 +31,7 @@ from trainer.dataset import (
     parse_csv,
     read_table,
 )
-from trainer.errors import PredictError
-from trainer.inputs import check_rows, rows_of
-from trainer.limits import Limits
+from trainer.tables.inputs import check_rows, rows_of
 
 log = logging.getLogger(__name__)
 

@@ -107,8 +107,8 @@ class User(Base):
 class Upload(Base):
     """A table a chat sent (the CSV or .xlsx bytes), kept for the jobs that read it.
 
-    Named apart from trainer.dataset.Dataset, the table read into numbers; its rows stay in the
-    `datasets` table.
+    Named apart from trainer.tables.dataset.Dataset, the table read into numbers; its rows
+    stay in the `datasets` table.
     """
 
     __tablename__ = "datasets"

@@ -12,7 +12,7 @@ from storage.clock import db_now
 from storage.db import Database
 from storage.models import Worker
 
-# A worker beats at least this often, idle or busy (trainer.worker). One silent for
+# A worker beats at least this often, idle or busy (trainer.worker.loop). One silent for
 # STALE_SECONDS, a few missed beats rather than one slow one, is not serving
 # (`trainbot health worker`).
 BEAT_SECONDS = 5.0

@@ -14,7 +14,7 @@ from storage.store import Store
 from tests.stand_ins import stand_in_training
 from trainbot.settings import Settings
 from trainer import backend
-from trainer.worker import Worker
+from trainer.worker.loop import Worker
 
 
 def main() -> None:

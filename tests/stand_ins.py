@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from storage.results import NewModel
 from trainbot.settings import Settings
-from trainer.outcomes import Trained, TrainTask
 from trainer.params import TrainParams
 from trainer.progress import Cancelled, Progress
+from trainer.worker.outcomes import Trained, TrainTask
 
 STAND_IN_MODEL = NewModel(
     keras_file=b"not really keras",

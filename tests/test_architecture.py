@@ -60,7 +60,7 @@ def test_importing_any_bot_module_loads_no_keras_tensorflow_or_jax() -> None:
 
 def test_the_worker_loop_loads_keras_only_with_its_first_job() -> None:
     """A worker comes up and registers in about a second, however long Keras takes to load."""
-    assert heavy_modules_after("import trainer.worker") == ""
+    assert heavy_modules_after("import trainer.worker.loop") == ""
 
 
 def test_the_trainer_never_imports_telegram_or_the_bot() -> None:

@@ -31,11 +31,11 @@ from tests.fake_telegram import ChatMessage, FakeTelegram
 from tests.tcp_proxy import TcpProxy
 from tests.waiting import until
 from trainbot.settings import Settings
-from trainer.dataset import Dataset
-from trainer.fit import train
+from trainer.learn.single import train
+from trainer.model_file.predictor import save_model_bytes
 from trainer.params import TrainParams
-from trainer.predictor import save_model_bytes
-from trainer.worker import Worker
+from trainer.tables.dataset import Dataset
+from trainer.worker.loop import Worker
 
 # PTB 22 warns on every 429 that retry_after will become a timedelta; bot.app.run opts in.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

@@ -36,10 +36,10 @@ from tests.test_bot_e2e import (
 from tests.waiting import until
 from trainbot import cli
 from trainbot.settings import ConfigError, Settings
-from trainer.dataset import Dataset
-from trainer.fit import train
+from trainer.learn.single import train
+from trainer.model_file.predictor import save_model_bytes
 from trainer.params import TrainParams
-from trainer.predictor import save_model_bytes
+from trainer.tables.dataset import Dataset
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

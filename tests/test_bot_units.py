@@ -329,7 +329,7 @@ def test_the_predict_limit_is_a_sliding_window_and_tells_once() -> None:
 
 
 def test_the_model_file_caption_says_how_to_call_a_model_that_stands_alone() -> None:
-    from trainer.dataset import parse_csv
+    from trainer.tables.dataset import parse_csv
 
     table = b"region,size,price\n" + b"".join(
         f"{region},{size},{size * 3}\n".encode()

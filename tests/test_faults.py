@@ -23,7 +23,7 @@ from tests.tcp_proxy import TcpProxy
 from tests.waiting import wait_until
 from trainbot.settings import Settings
 from trainer.params import TrainParams
-from trainer.worker import Worker
+from trainer.worker.loop import Worker
 
 CHAT = 77
 # JAX starts several times faster than TensorFlow, which matters for 20 worker restarts.

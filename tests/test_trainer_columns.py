@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.workbooks import lying_zip_bomb, xlsx, zip_bomb
-from trainer.cells import lenient_number, read_dates, read_numbers
-from trainer.columns import CellError, ColumnPlan
-from trainer.dataset import Dataset, DatasetError, input_cells, parse_csv, read_table
 from trainer.errors import PredictError
-from trainer.inputs import check_rows, example, parse_inputs, rows_of
 from trainer.limits import Limits
+from trainer.tables.cells import lenient_number, read_dates, read_numbers
+from trainer.tables.columns import CellError, ColumnPlan
+from trainer.tables.dataset import Dataset, DatasetError, input_cells, parse_csv, read_table
+from trainer.tables.inputs import check_rows, example, parse_inputs, rows_of
 
 REGIONS = ["north", "south", "east", "west"]
 

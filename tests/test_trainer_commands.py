@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer import commands, examples
+from trainbot import local_commands as commands
+from trainer import examples
 from trainer.limits import Limits
 from trainer.progress import Progress
 

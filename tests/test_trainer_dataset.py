@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trainer.dataset import Dataset, DatasetError, choose_columns, parse_csv, read_table
 from trainer.limits import Limits
+from trainer.tables.dataset import Dataset, DatasetError, choose_columns, parse_csv, read_table
 
 try:  # works whether or not tests/ is a package
     from tests.badcsv import cases
@@ -162,9 +162,10 @@ def test_limits_are_respected() -> None:
 
 def test_dataset_modules_do_not_import_keras() -> None:
     code = (
-        "import sys, trainer, trainer.dataset, trainer.params, trainer.limits, trainer.recipes;"
-        "import trainer.cells, trainer.columns, trainer.roles, trainer.excel, trainer.csvfile;"
-        "import trainer.inputs, trainer.errors, openpyxl;"
+        "import sys, trainer, trainer.tables.dataset, trainer.params, trainer.limits;"
+        "import trainer.learn.recipes, trainer.tables.cells, trainer.tables.columns;"
+        "import trainer.tables.roles, trainer.tables.workbook, trainer.tables.delimited;"
+        "import trainer.tables.inputs, trainer.errors, openpyxl;"
         "heavy = {'keras', 'tensorflow', 'jax'} & set(sys.modules);"
         "assert not heavy, heavy"
     )

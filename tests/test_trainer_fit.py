@@ -13,11 +13,11 @@ import pytest
 
 from trainer import examples
 from trainer.backend import backend_name, device_description, load_keras
-from trainer.dataset import Dataset, parse_csv
-from trainer.fit import Cancelled, Progress, TrainResult, split_rows, train
-from trainer.model import build_model, compile_model
+from trainer.learn.network import build_model, compile_model
+from trainer.learn.recipes import TUTORIAL, schedule
+from trainer.learn.single import Cancelled, Progress, TrainResult, split_rows, train
 from trainer.params import TrainParams
-from trainer.recipes import TUTORIAL, schedule
+from trainer.tables.dataset import Dataset, parse_csv
 
 REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 ROOT = Path(__file__).parents[1]
@@ -166,8 +166,8 @@ def test_other_backend_works_too() -> None:
         "import json, numpy as np\n"
         "from trainer import examples\n"
         "from trainer.backend import backend_name\n"
-        "from trainer.dataset import parse_csv\n"
-        "from trainer.fit import train\n"
+        "from trainer.tables.dataset import parse_csv\n"
+        "from trainer.learn.single import train\n"
         "from trainer.params import TrainParams\n"
         "table = parse_csv(examples.fahrenheit_csv(200))\n"
         "result = train(table, TrainParams(epochs=30))\n"

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from trainer import examples
-from trainer.crossval import fold_of_each_row, network_wins
-from trainer.dataset import Dataset, parse_csv
-from trainer.fit import TrainResult, train
-from trainer.metrics import fit_ridge
+from trainer.judge.metrics import fit_ridge
+from trainer.learn.crossval import fold_of_each_row, network_wins
+from trainer.learn.single import TrainResult, train
+from trainer.model_file.predictor import Predictor, save_model_bytes
 from trainer.params import TrainParams
-from trainer.plots import report_figure, report_of
-from trainer.predictor import Predictor, save_model_bytes
+from trainer.report.drawing import report_figure, report_of
+from trainer.tables.dataset import Dataset, parse_csv
 
 ROOT = Path(__file__).parents[1]
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trainer.learn.recipes import DEFAULT, TUTORIAL, Recipe, resolve, schedule
 from trainer.limits import Limits
 from trainer.params import ParamError, TrainParams, parse_params, parse_predict_values
-from trainer.recipes import DEFAULT, TUTORIAL, Recipe, resolve, schedule
 
 LIMITS = Limits()
 

@@ -13,14 +13,15 @@ import numpy as np
 import pytest
 
 from trainbot.settings import Settings
-from trainer import examples, tasks
-from trainer.dataset import Dataset, parse_csv
-from trainer.fit import TrainResult, train
-from trainer.outcomes import Trained, TrainInput
+from trainer import examples
+from trainer.learn.single import TrainResult, train
+from trainer.model_file.predictor import Predictor
 from trainer.params import TrainParams
-from trainer.plot_pool import PlotPool
-from trainer.plots import draw_report_png, render_report_png, report_of
-from trainer.predictor import Predictor
+from trainer.report.drawing import draw_report_png, render_report_png, report_of
+from trainer.report.processes import PlotPool
+from trainer.tables.dataset import Dataset, parse_csv
+from trainer.worker import tasks
+from trainer.worker.outcomes import Trained, TrainInput
 
 REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

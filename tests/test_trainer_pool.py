@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from trainer import examples
-from trainer.dataset import Dataset, parse_csv
-from trainer.fit import Cancelled, Progress, train
-from trainer.model import build_model, compile_model
+from trainer.learn.network import build_model, compile_model
+from trainer.learn.programs import NetworkKey, NetworkPool
+from trainer.learn.recipes import DEFAULT
+from trainer.learn.single import Cancelled, Progress, train
 from trainer.params import TrainParams
-from trainer.pool import NetworkKey, NetworkPool
-from trainer.recipes import DEFAULT
+from trainer.tables.dataset import Dataset, parse_csv
 
 GRID = np.linspace(-3.0, 3.0, 20)[:, None]
 SHORT = {"epochs": 24}

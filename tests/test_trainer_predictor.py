@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 from tests.test_trainer_columns import CELLS, insurance
 from tests.workbooks import xlsx
 from trainer import examples
-from trainer import predictor as predictor_module
-from trainer.columns import ColumnPlan
-from trainer.dataset import Dataset, DatasetError, parse_csv
-from trainer.fit import TrainResult, train
+from trainer.learn.single import TrainResult, train
+from trainer.model_file import predictor as predictor_module
+from trainer.model_file.predictor import PredictError, Predictor, load_model_bytes, save_model_bytes
 from trainer.params import TrainParams
-from trainer.predictor import PredictError, Predictor, load_model_bytes, save_model_bytes
+from trainer.tables.columns import ColumnPlan
+from trainer.tables.dataset import Dataset, DatasetError, parse_csv
 
 REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from trainer import examples
-from trainer.dataset import Dataset, parse_csv
-from trainer.fit import Cancelled, Progress, train
+from trainer.learn.batch import TrainRequest, train_together
+from trainer.learn.programs import NetworkPool
+from trainer.learn.single import Cancelled, Progress, train
 from trainer.params import TrainParams
-from trainer.pool import NetworkPool
-from trainer.together import TrainRequest, train_together
+from trainer.tables.dataset import Dataset, parse_csv
 
 GRID = np.linspace(-2.5, 2.5, 11)[:, None]
 

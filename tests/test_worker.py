@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import DataError, OperationalError
 
-import trainer.leases as leases_module
-import trainer.plot_pool as plot_pool_module
+import trainer.report.processes as plot_pool_module
+import trainer.worker.leases as leases_module
 from bot import texts
 from storage.models import JobKind, JobStatus
 from storage.records import ChatRef, UserRef
@@ -23,10 +23,10 @@ from storage.views import CancelOutcome
 from tests.stand_ins import stand_in_training
 from tests.waiting import wait_until
 from trainbot.settings import Settings
-from trainer.model_cache import ModelCache
+from trainer.model_file.predictor import Prediction
 from trainer.params import TrainParams
-from trainer.predictor import Prediction
-from trainer.worker import PREDICT_BATCH, Worker
+from trainer.worker.loop import PREDICT_BATCH, Worker
+from trainer.worker.predictors import ModelCache
 
 CHAT = 5150
 

@@ -4,6 +4,7 @@ import sys
 
 from trainbot.cli import main
 
-# Guarded: a process that multiprocessing spawns (trainer.plot_pool) imports this module again.
+# Guarded: a process that multiprocessing spawns (trainer.report.processes) imports this
+# module again.
 if __name__ == "__main__":
     sys.exit(main())

@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from trainer import commands
+    from trainbot import local_commands
 
     parser = argparse.ArgumentParser(
         prog="trainbot",
@@ -83,12 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     train = subcommands.add_parser(
         "train", help="train on a local CSV or .xlsx, no Telegram needed"
     )
-    commands.add_arguments(train)
+    local_commands.add_arguments(train)
     train.set_defaults(handler=_train)
     predict = subcommands.add_parser(
         "predict", help="predict from a saved .keras model and a CSV or .xlsx of inputs"
     )
-    commands.add_predict_arguments(predict)
+    local_commands.add_predict_arguments(predict)
     predict.set_defaults(handler=_predict)
 
     db = subcommands.add_parser("db", help="database schema and retention")
@@ -129,15 +129,15 @@ def _open_store(settings: Settings) -> Store:
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from trainer import commands
+    from trainbot import local_commands
 
-    return commands.run(args, settings.limits)
+    return local_commands.run(args, settings.limits)
 
 
 def _predict(args: argparse.Namespace, settings: Settings) -> int:
-    from trainer import commands
+    from trainbot import local_commands
 
-    return commands.run_predict(args, settings.limits)
+    return local_commands.run_predict(args, settings.limits)
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -263,7 +263,7 @@ _HEALTH_CHECKS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from storage.models import JobKind
-    from trainer.worker import ALL_KINDS, Worker
+    from trainer.worker.loop import ALL_KINDS, Worker
 
     store = _open_store(settings)
     stop = threading.Event()

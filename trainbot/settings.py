@@ -148,7 +148,8 @@ class Settings(BaseSettings):
     # Training jobs a worker claims at once and trains as one program; 0: 8 on a CPU, 64 on
     # a GPU (trainer.worker.TRAIN_BATCH).
     train_batch: int = Field(0, ge=0, le=512, alias="TRAINBOT_TRAIN_BATCH")
-    # Processes that draw a batch's reports side by side (trainer.plot_pool); 0: one per core.
+    # Processes that draw a batch's reports side by side (trainer.report.processes); 0: one
+    # per core.
     plot_processes: int = Field(0, ge=0, le=256, alias="TRAINBOT_PLOT_PROCESSES")
     train_wait_seconds: float = Field(300.0, ge=1.0, alias="TRAINBOT_TRAIN_WAIT")
     worker_name: str | None = Field(None, alias="TRAINBOT_WORKER_NAME")

@@ -16,7 +16,7 @@ from bot.handlers.arguments import Asked, one_argument
 from bot.parsing import parse_model_version
 from storage.store import Store
 from storage.views import ModelInfo
-from trainer.readable import number
+from trainer.words import number
 
 
 async def models(update: Update, context: BotContext) -> None:

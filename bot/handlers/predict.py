@@ -10,9 +10,9 @@ from bot.context import BotContext
 from bot.parsing import parse_command
 from bot.uploads import Refusal
 from storage.views import ModelInfo
-from trainer.columns import ColumnPlan
 from trainer.errors import PredictError
-from trainer.inputs import example, parse_inputs
+from trainer.tables.columns import ColumnPlan
+from trainer.tables.inputs import example, parse_inputs
 
 
 async def predict_command(update: Update, context: BotContext) -> None:

@@ -4,7 +4,7 @@ failures (a reply it could not send)."""
 from __future__ import annotations
 
 from bot.formatting import esc
-from trainer.readable import size
+from trainer.words import size
 
 __all__ = [
     "COMMANDS",

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.formatting import clip, duration, esc
-from trainer.readable import number
+from trainer.words import number
 
 __all__ = [
     "CANCEL_USAGE",

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.formatting import MAX_CAPTION, clip, esc, names, utf16_len
-from trainer.columns import ColumnPlan
+from trainer.tables.columns import ColumnPlan
 
 __all__ = [
     "NO_MODELS",

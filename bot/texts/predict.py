@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.formatting import MAX_CAPTION, clip, duration, esc, names
 from bot.texts.jobs import position_phrase
-from trainer.readable import number
+from trainer.words import number
 
 __all__ = [
     "NO_MODEL",

@@ -9,7 +9,7 @@ from typing import Any
 from bot.formatting import MAX_CAPTION, MAX_TEXT, clip, esc, names, utf16_len
 from bot.texts.jobs import position_phrase
 from bot.texts.predict import prediction_lines
-from trainer.readable import number
+from trainer.words import number
 
 __all__ = [
     "MISSING_PARTS",
@@ -78,7 +78,7 @@ def _fold_spread(validation: Mapping[str, Any]) -> str:
     return f" Held-out RMSE per fold: {number(min(folds), 3)} to {number(max(folds), 3)}."
 
 
-# The parts of a training's reply that a failed step after the fit can cost (trainer.worker).
+# The parts of a training's reply that a failed step after the fit can cost (trainer.worker.loop).
 MISSING_PARTS = {
     "plot": "the plot",
     "predictions": "the predictions you asked for",

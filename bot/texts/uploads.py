@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.formatting import esc
 from bot.texts.general import TRAIN_EXAMPLE
-from trainer.readable import size
+from trainer.words import size
 
 __all__ = [
     "ALREADY_STARTED",

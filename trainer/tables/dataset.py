@@ -11,8 +11,9 @@ Rules a user can rely on:
 - the inputs are ``x`` and the target ``y`` when such columns exist, else every column but the
   last is an input and the last is the target; ``x=`` and ``y=`` choose other columns;
 - the target must be numbers; rows without one are dropped; inputs may be numbers (also
-  "1,234.5", "$1,200", "12%"), categories, dates, with gaps: ``trainer.roles`` decides what each
-  column is, and the Dataset's ``notes`` say what was done with each one that was no plain number;
+  "1,234.5", "$1,200", "12%"), categories, dates, with gaps: ``trainer.tables.roles`` decides
+  what each column is, and the Dataset's ``notes`` say what was done with each one that was
+  no plain number;
 - row numbers in messages are line numbers of the file (or the sheet), the header being row 1.
 
 This module must stay free of Keras: the bot imports it for a quick check of uploads.
@@ -27,14 +28,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainer import excel, readable
-from trainer.cells import is_plain_number, lenient_number, looks_like_data, read_numbers
-from trainer.columns import CATEGORY, MAX_NAME, CellError, ColumnPlan, shorten, unique_name
-from trainer.csvfile import ONE_COLUMN, read_csv_cells
+from trainer import words
 from trainer.errors import DatasetError
-from trainer.inputs import example
 from trainer.limits import Limits
-from trainer.roles import MOSTLY, decide_columns
+from trainer.tables import workbook
+from trainer.tables.cells import is_plain_number, lenient_number, looks_like_data, read_numbers
+from trainer.tables.columns import CATEGORY, MAX_NAME, CellError, ColumnPlan, shorten, unique_name
+from trainer.tables.delimited import ONE_COLUMN, read_csv_cells
+from trainer.tables.inputs import example
+from trainer.tables.roles import MOSTLY, decide_columns
 
 __all__ = ["Dataset", "DatasetError", "Table", "parse_csv", "read_table"]
 
@@ -166,8 +168,8 @@ def read_table(
     if not data.strip():
         raise DatasetError("The file is empty.")
     check_upload_size(len(data), limits)
-    if excel.is_zip(data):
-        raw, line_numbers = excel.read_sheet(data, sheet=sheet, limits=limits)
+    if workbook.is_zip(data):
+        raw, line_numbers = workbook.read_sheet(data, sheet=sheet, limits=limits)
         if raw.shape[1] < min_columns:
             raise DatasetError(ONE_COLUMN)
         return _table(raw, line_numbers, ",", limits)
@@ -219,8 +221,7 @@ def check_upload_size(size: int, limits: Limits = Limits()) -> None:  # noqa: B0
     """Refuse an upload of ``size`` bytes over the limit, before reading or parsing it."""
     if size > limits.max_upload_bytes:
         raise DatasetError(
-            f"The file is {readable.size(size)}, over the "
-            f"{readable.size(limits.max_upload_bytes)} limit."
+            f"The file is {words.size(size)}, over the {words.size(limits.max_upload_bytes)} limit."
         )
 
 

@@ -15,16 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from trainer import backend
-from trainer.crossval import Prepared, finish, prepare
-from trainer.dataset import Dataset
-from trainer.ensemble import MemberPlan, fit_members
-from trainer.fit import train
+from trainer.learn.crossval import Prepared, finish, prepare
+from trainer.learn.fit import TrainResult
+from trainer.learn.members import MemberPlan, fit_members
+from trainer.learn.programs import NETWORKS, NetworkPool
+from trainer.learn.recipes import Recipe, resolve
+from trainer.learn.single import train
 from trainer.limits import Limits
 from trainer.params import TrainParams
-from trainer.pool import NETWORKS, NetworkPool
 from trainer.progress import Progress
-from trainer.recipes import Recipe, resolve
-from trainer.result import TrainResult
+from trainer.tables.dataset import Dataset
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from trainer import readable
+from trainer import words
 
 
 def judge(
@@ -78,7 +78,7 @@ def judge_cross_validated(
 
 def number(value: float) -> str:
     """A short figure for sentences, which only compare figures: 3 significant digits."""
-    return readable.number(value, 3)
+    return words.number(value, 3)
 
 
 def _times(larger: float, smaller: float) -> str:

@@ -12,7 +12,7 @@ from storage.views import JobInfo
 from trainer.errors import JobFailure
 
 if TYPE_CHECKING:
-    from trainer.predictor import Predictor
+    from trainer.model_file.predictor import Predictor
 
 GONE_MODEL = "That model no longer exists; train a new one with /train."
 
@@ -38,7 +38,7 @@ class ModelCache:
 
     def for_job(self, store: Store, job: JobInfo) -> tuple[int, Predictor]:
         """The job's model: its chat's version number and a loaded predictor."""
-        from trainer.predictor import Predictor  # the ML stack loads with the first job
+        from trainer.model_file.predictor import Predictor  # the ML stack loads with the first job
 
         if job.model_id is None:
             raise JobFailure(GONE_MODEL)

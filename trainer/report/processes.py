@@ -4,7 +4,7 @@ A report's PNG is about 0.15 to 0.2 s of matplotlib, once per job. On a CPU that
 as the batch's fit costs per job, and on a GPU host nearly all of a batch's time. matplotlib
 holds the GIL, so threads would draw one at a time; processes draw side by side. They are
 spawned (the worker's backend threads make fork unsafe) with the first batch, import only
-what drawing needs (trainer.plots: matplotlib, NumPy, no Keras) and stay for the next ones.
+what drawing needs (trainer.report.drawing: matplotlib, NumPy, no Keras) and stay for the next ones.
 A drawing that fails is that job's alone (its reply says the plot is missing); a pool that
 breaks is replaced, and the batch is drawn here meanwhile.
 """
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from trainer.plots import Report, draw_report_png
+from trainer.report.drawing import Report, draw_report_png
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from trainer.backend import backend_name, load_keras
-from trainer.recipes import Recipe
+from trainer.learn.recipes import Recipe
 
 
 def build_model(n_features: int, recipe: Recipe) -> Any:
@@ -136,7 +136,7 @@ def inference_function(model: Any, chunk: int = 65_536) -> Callable[[np.ndarray]
     A default-recipe model takes raw rows (its scaling is inside); a plain Dense stack, such
     as the tutorial's network, takes rows scaled as its ``scaling`` says.
     """
-    from trainer.export import NumpyRegressor
+    from trainer.model_file.standalone import NumpyRegressor
 
     regressor = NumpyRegressor.from_model(model)
     if regressor is not None:

@@ -1,9 +1,9 @@
 """What a worker does with a job's input: plain functions from (input) to (what to store).
 
-The worker (trainer.worker) claims jobs, keeps their leases and stores what these return.
+The worker (trainer.worker.loop) claims jobs, keeps their leases and stores what these return.
 ``train_model`` trains one table; ``train_models`` trains several tables together as one
-program (trainer.together) and packages each result the same way, drawing their plots side by
-side (trainer.plot_pool).
+program (trainer.learn.batch) and packages each result the same way, drawing their plots side by
+side (trainer.report.processes).
 """
 
 from __future__ import annotations
@@ -19,11 +19,15 @@ import numpy as np
 
 from storage.results import NewArtifact, NewMessage, NewModel
 from trainbot.settings import Settings
-from trainer import plot_pool
-from trainer.dataset import Dataset, parse_csv
-from trainer.fit import Progress, TrainResult, train
+from trainer.learn.batch import TrainRequest, train_together
+from trainer.learn.single import Progress, TrainResult, train
 from trainer.limits import Limits
-from trainer.outcomes import (
+from trainer.model_file.predictor import Prediction, Predictor, save_model_bytes
+from trainer.params import TrainParams
+from trainer.report import processes
+from trainer.report.drawing import Report, report_of
+from trainer.tables.dataset import Dataset, parse_csv
+from trainer.worker.outcomes import (
     DETAILS,
     PLOT,
     PREDICTIONS,
@@ -32,10 +36,6 @@ from trainer.outcomes import (
     TrainInput,
     missing_parts,
 )
-from trainer.params import TrainParams
-from trainer.plots import Report, report_of
-from trainer.predictor import Prediction, Predictor, save_model_bytes
-from trainer.together import TrainRequest, train_together
 
 T = TypeVar("T")
 
@@ -109,11 +109,11 @@ def package(dataset: Dataset, result: TrainResult, params: TrainParams) -> Train
 def package_all(
     fitted: Sequence[tuple[Dataset, TrainResult, TrainParams]], *, plot_processes: int = 0
 ) -> list[Trained | Exception]:
-    """`package` for a batch, the plots drawn side by side (trainer.plot_pool); per fit, what
+    """`package` for a batch, the plots drawn side by side (trainer.report.processes); per fit, what
     to store or the exception that failed it (its model file could not be made), in order."""
     replies = [_or_error(lambda f=f: _Reply.of(*f)) for f in fitted]
     reports = [r.report for r in replies if isinstance(r, _Reply) and r.report is not None]
-    drawn = iter(plot_pool.shared(plot_processes).draw_all(reports))
+    drawn = iter(processes.shared(plot_processes).draw_all(reports))
     packaged: list[Trained | Exception] = []
     for reply in replies:
         if isinstance(reply, Exception):

@@ -23,12 +23,12 @@ from storage.views import JobInfo
 from trainbot.settings import Settings
 from trainer import backend
 from trainer.errors import DatasetError, JobFailure, PredictError
-from trainer.leases import REGISTRY_BEAT_SECONDS, LeaseKeeper, StopReason, Waiting, Watch
-from trainer.model_cache import ModelCache
-from trainer.outcomes import Trained, TrainInput, TrainTask
+from trainer.learn.recipes import resolve
 from trainer.params import TrainParams
 from trainer.progress import Cancelled, Progress
-from trainer.recipes import resolve
+from trainer.worker.leases import REGISTRY_BEAT_SECONDS, LeaseKeeper, StopReason, Waiting, Watch
+from trainer.worker.outcomes import Trained, TrainInput, TrainTask
+from trainer.worker.predictors import ModelCache
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ DB_RETRY_MAX_SECONDS = 10.0
 # Predictions claimed together. Each keeps its lease while it waits its turn, so a batch must
 # finish well within the lease even when every model in it has to be loaded first.
 PREDICT_BATCH = 8
-# Training jobs claimed together and trained as one program (trainer.together), by device:
+# Training jobs claimed together and trained as one program (trainer.learn.batch), by device:
 # on a CPU the program's cost grows with its members, on a GPU it hardly does.
 TRAIN_BATCH = {"cpu": 8, "gpu": 64}
 ALL_KINDS: tuple[JobKind, ...] = (JobKind.PREDICT, JobKind.TRAIN)
@@ -52,7 +52,7 @@ class Worker:
     training lane, so a `/predict` never waits behind a training. The training lane claims
     up to `train_batch` waiting jobs at once and trains them together.
 
-    What a job computes lives in trainer.tasks, plain functions from the job's input to what
+    What a job computes lives in trainer.worker.tasks, plain functions from the job's input to what
     to store; the worker around them does the bookkeeping: leases, progress, cancel,
     timeouts, results. The ML stack (Keras) loads with the first job, not with the worker, so
     a worker comes up (and registers) in well under a second. `train_task` stands in for the
@@ -312,7 +312,7 @@ class Worker:
     def _run_training(self, inputs: list[tuple[JobInfo, TrainInput]]) -> list[Trained | Exception]:
         task = self.train_task
         if task is None:
-            from trainer.tasks import train_model, train_models  # the ML stack loads here
+            from trainer.worker.tasks import train_model, train_models  # the ML stack loads here
 
             if len(inputs) > 1:
                 return train_models([job_input for _, job_input in inputs], self.settings)
@@ -413,7 +413,7 @@ class Worker:
     # -- prediction --------------------------------------------------------------------------
 
     def _predict(self, job: JobInfo) -> None:
-        from trainer.tasks import predict_csv, predict_values
+        from trainer.worker.tasks import predict_csv, predict_values
 
         version, predictor = self.models.for_job(self.store, job)
         if job.params.get("csv"):

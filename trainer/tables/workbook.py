@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainer import readable
+from trainer import words
 from trainer.errors import DatasetError
 from trainer.limits import Limits
 
@@ -85,8 +85,8 @@ def _open_archive(data: bytes, limits: Limits) -> zipfile.ZipFile:
     unpacked = sum(member.file_size for member in members)
     if unpacked > limits.max_unzipped_bytes:
         raise DatasetError(
-            f"This workbook unpacks to {readable.size(unpacked)}, over the "
-            f"{readable.size(limits.max_unzipped_bytes)} I open; please save the sheet as CSV."
+            f"This workbook unpacks to {words.size(unpacked)}, over the "
+            f"{words.size(limits.max_unzipped_bytes)} I open; please save the sheet as CSV."
         )
     return archive
 
@@ -152,7 +152,7 @@ def _read_rows(worksheet: Any, limits: Limits) -> tuple[pd.DataFrame, np.ndarray
         size += sum(len(cell) + 1 for cell in cells)
         if size > limits.max_upload_bytes:
             raise DatasetError(
-                f"The sheet holds more than {readable.size(limits.max_upload_bytes)} of cells, "
+                f"The sheet holds more than {words.size(limits.max_upload_bytes)} of cells, "
                 "the limit for one table."
             )
         rows.append(cells)

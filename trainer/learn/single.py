@@ -1,6 +1,6 @@
 """Train a model on a Dataset: the default recipe's cross-validated members, or one network.
 
-``train`` is the entry point. The default recipe lives in trainer.crossval; this module keeps
+``train`` is the entry point. The default recipe lives in trainer.learn.crossval; this module keeps
 the single-network path of the tutorial recipe: split, scale, fit with progress and cancel,
 then measure against a least-squares line.
 """
@@ -16,18 +16,18 @@ from typing import Any
 import numpy as np
 
 from trainer import backend
-from trainer.crossval import train_cross_validated
-from trainer.dataset import Dataset
+from trainer.judge.metrics import fit_linear, regression_metrics
+from trainer.judge.verdicts import judge
+from trainer.learn.crossval import train_cross_validated
+from trainer.learn.fit import TrainResult
+from trainer.learn.network import build_model, compile_model, inference_function
+from trainer.learn.programs import NETWORKS, NetworkKey, NetworkPool
+from trainer.learn.recipes import Recipe, Schedule, resolve, schedule
+from trainer.learn.scaling import apply_scaling, fit_scaling, predict_scaled
 from trainer.limits import Limits
-from trainer.metrics import fit_linear, regression_metrics
-from trainer.model import build_model, compile_model, inference_function
 from trainer.params import TrainParams
-from trainer.pool import NETWORKS, NetworkKey, NetworkPool
 from trainer.progress import Cancelled, Progress, Reporter
-from trainer.recipes import Recipe, Schedule, resolve, schedule
-from trainer.result import TrainResult
-from trainer.scaling import apply_scaling, fit_scaling, predict_scaled
-from trainer.verdict import judge
+from trainer.tables.dataset import Dataset
 
 __all__ = [
     "Cancelled",

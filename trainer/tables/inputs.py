@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainer.columns import CellError, ColumnPlan
 from trainer.errors import PredictError
 from trainer.limits import Limits
+from trainer.tables.columns import CellError, ColumnPlan
 
 Row = dict[str, str]
 

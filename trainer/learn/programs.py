@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from trainer.recipes import Recipe
+from trainer.learn.recipes import Recipe
 
-# A CPU worker's batches come in four sizes (1, 2, 4 and 8 tables, trainer.together), each a
+# A CPU worker's batches come in four sizes (1, 2, 4 and 8 tables, trainer.learn.batch), each a
 # program of its own per table shape: 8 keeps them for two shapes, where 4 had every second
 # shape evict the first's and compile again (about 2 s each on 2 cores). Each idle network
 # holds its compiled program: 15 to 55 MB here, so 8 cost a worker up to about 250 MB more.

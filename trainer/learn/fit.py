@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from trainer.model import inference_function
-from trainer.scaling import predict_scaled
+from trainer.learn.network import inference_function
+from trainer.learn.scaling import predict_scaled
 
 
 @dataclass

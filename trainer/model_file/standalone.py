@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from trainer.backend import load_keras
-from trainer.stacked import MemberWeights
+from trainer.learn.stacked import MemberWeights
 
 
 def standalone_model(

@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 
 from trainer.backend import load_keras
-from trainer.columns import CATEGORY, DATE, NUMBER, CellError, Column, ColumnPlan, Encoded
-from trainer.dataset import Table, cell_sentence, input_cells, read_table
 from trainer.errors import DatasetError, PredictError
-from trainer.fit import TrainResult, predict_scaled
-from trainer.inputs import cells_of, rows_of
+from trainer.learn.network import inference_function
+from trainer.learn.single import TrainResult, predict_scaled
 from trainer.limits import Limits
-from trainer.model import inference_function
+from trainer.tables.columns import CATEGORY, DATE, NUMBER, CellError, Column, ColumnPlan, Encoded
+from trainer.tables.dataset import Table, cell_sentence, input_cells, read_table
+from trainer.tables.inputs import cells_of, rows_of
 
 __all__ = ["PredictError", "Prediction", "PredictionTable", "Predictor"]
 

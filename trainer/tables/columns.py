@@ -1,9 +1,9 @@
 """What a model does with each column of a table: the ColumnPlan, and applying it to raw cells.
 
-A plan is decided once, from the training table (``trainer.roles``), and then travels with the
-model as JSON (inside the stored ``scaling`` dict, under ``"columns"``). Applying it to new raw
-cells (a CSV or sheet of inputs, or ``/predict age=50 region=north``) gives exactly the numeric
-matrix the network was trained on:
+A plan is decided once, from the training table (``trainer.tables.roles``), and then travels
+with the model as JSON (inside the stored ``scaling`` dict, under ``"columns"``). Applying it to
+new raw cells (a CSV or sheet of inputs, or ``/predict age=50 region=north``) gives exactly the
+numeric matrix the network was trained on:
 
 - a number column gives one feature, with empty cells filled by the training median, and a
   0/1 feature ``<name>_missing`` after it when training had gaps;
@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from trainer.cells import MISSING, Dates, Numbers, read_dates, read_numbers, year_to_text
+from trainer.tables.cells import MISSING, Dates, Numbers, read_dates, read_numbers, year_to_text
 
 NUMBER, CATEGORY, DATE, IGNORED = "number", "category", "date", "ignored"
 OTHER_LEVEL, MISSING_LEVEL = "(other)", "(missing)"
@@ -176,7 +176,8 @@ class ColumnPlan:
         An input missing from ``cells`` counts as empty in every row. Raises CellError for a
         cell that is no number (or date) where one is needed, or is infinite, and for an
         empty cell of a column that has no fill (models trained before plans existed).
-        ``parsed`` holds columns read already (by ``trainer.roles``), so they are not read twice.
+        ``parsed`` holds columns read already (by ``trainer.tables.roles``), so they are not
+        read twice.
         """
         n_rows = _row_count(cells, n_rows)
         blocks: list[np.ndarray] = []

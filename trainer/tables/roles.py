@@ -2,7 +2,7 @@
 
 The rules, in order, for each column (after the rows without a target are dropped):
 - no values at all: ignored;
-- every value a number (in any form ``trainer.cells`` reads): a number column, unless it is
+- every value a number (in any form ``trainer.tables.cells`` reads): a number column, unless it is
   constant or an integer row counter named like an id (``id``, ``index``, ``customer_id``,
   or a blank header over 1, 2, 3, ...), which are ignored;
 - mostly numbers with a few words: refused, naming the first word (a typo or a footer is
@@ -25,9 +25,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from trainer.cells import MISSING, Dates, Numbers, read_dates, read_numbers
-from trainer.columns import CATEGORY, DATE, IGNORED, NUMBER, Column, ColumnPlan
 from trainer.errors import DatasetError
+from trainer.tables.cells import MISSING, Dates, Numbers, read_dates, read_numbers
+from trainer.tables.columns import CATEGORY, DATE, IGNORED, NUMBER, Column, ColumnPlan
 
 MAX_LEVELS = 25  # as PyCaret's default: one-hot columns per category at most
 RARE = 2  # a level seen fewer times goes to "other"

@@ -1,4 +1,4 @@
-"""What a worker's tasks take and give back (trainer.tasks): plain data, no Keras.
+"""What a worker's tasks take and give back (trainer.worker.tasks): plain data, no Keras.
 
 Kept apart from the tasks themselves so that the worker's loop, which only moves these
 around, starts without loading the ML stack.
@@ -17,7 +17,7 @@ from trainer.params import TrainParams
 from trainer.progress import Progress
 
 if TYPE_CHECKING:
-    from trainer.predictor import Predictor
+    from trainer.model_file.predictor import Predictor
 
 # The parts of a training's reply that a failing step after the fit can cost; the summary's
 # "missing" list names them, and the bot says so (bot/texts.py).

@@ -2,11 +2,12 @@
 
 1. Rows are split into ``folds`` folds; member m trains on every fold but m.
 2. Each member starts as the ridge line of its own training rows, its MLP adding nothing.
-3. All members train together (trainer.ensemble); the round kept is the one whose pooled
+3. All members train together (trainer.learn.members); the round kept is the one whose pooled
    out-of-fold error is lowest.
 4. The out-of-fold error of the members is compared with that of the ridge lines on the same
    folds. The chat gets the average of the members only if it is clearly lower; otherwise a
-   ridge line fitted on every row. Either way the model is a plain Keras model (trainer.export).
+   ridge line fitted on every row. Either way the model is a plain Keras model
+   (trainer.model_file.standalone).
 
 So a chat never gets a model that generalises worse than a line, as far as its own rows can
 tell, and every figure it is shown comes from rows the model did not learn.
@@ -22,8 +23,10 @@ from typing import Any
 import numpy as np
 
 from trainer import backend
-from trainer.dataset import Dataset
-from trainer.ensemble import (
+from trainer.judge.metrics import LinearFit, fit_linear, fit_ridge, regression_metrics
+from trainer.judge.verdicts import judge_cross_validated, number
+from trainer.learn.fit import TrainResult
+from trainer.learn.members import (
     MemberPlan,
     MembersFit,
     MemberTask,
@@ -31,15 +34,13 @@ from trainer.ensemble import (
     initial_weights,
     plan_members,
 )
-from trainer.export import standalone_model
-from trainer.metrics import LinearFit, fit_linear, fit_ridge, regression_metrics
-from trainer.pool import NETWORKS, NetworkPool
+from trainer.learn.programs import NETWORKS, NetworkPool
+from trainer.learn.recipes import Recipe
+from trainer.learn.scaling import apply_scaling, fit_scaling
+from trainer.learn.stacked import MemberWeights
+from trainer.model_file.standalone import standalone_model
 from trainer.progress import Cancelled, Progress, Reporter
-from trainer.recipes import Recipe
-from trainer.result import TrainResult
-from trainer.scaling import apply_scaling, fit_scaling
-from trainer.stacked import MemberWeights
-from trainer.verdict import judge_cross_validated, number
+from trainer.tables.dataset import Dataset
 
 
 def fold_of_each_row(n_rows: int, folds: int, seed: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Training settings as data: the tutorial's recipe, the default one, and user overrides.
 
 The tutorial recipe is the article's, one network trained for 500 epochs. The default recipe
-trains cross-validated members together (trainer.ensemble), with a step budget that grows with
+trains cross-validated members together (trainer.learn.members), with a step budget that grows with
 the table and early stopping on the members' held-out rows.
 """
 
@@ -21,7 +21,7 @@ class Recipe:
 
     name: str
     # "single": one Keras network, as in the tutorial; "stacked": cross-validated members
-    # with a linear path, trained as one program (trainer.stacked), or the line if it wins.
+    # with a linear path, trained as one program (trainer.learn.stacked), or the line if it wins.
     engine: str = "single"
     hidden_layers: tuple[int, ...] = (32, 32, 32)
     activation: str = "relu"
@@ -32,7 +32,7 @@ class Recipe:
     adam_beta_2: float = 0.95
     lr_decay: str = "cosine"  # "cosine" (over the run) or "none"
     # Passes over the data. A single network needs them; for stacked members None derives
-    # them from step_budget (trainer.ensemble.plan_members), and early stopping ends the run.
+    # them from step_budget (trainer.learn.members.plan_members), and early stopping ends the run.
     epochs: int | None = None
     step_budget: int = 1600
     batch_size: int | None = None  # None: the tutorial's 32 (single), or by rows (stacked)

@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from trainer import readable
-from trainer.dataset import DatasetError, check_upload_size, parse_csv
+from trainer import words
 from trainer.errors import PredictError
-from trainer.inputs import parse_inputs
 from trainer.limits import Limits
 from trainer.params import PRESETS, ParamError, parse_params
 from trainer.progress import Progress as TrainingProgress
+from trainer.tables.dataset import DatasetError, check_upload_size, parse_csv
+from trainer.tables.inputs import parse_inputs
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -74,9 +74,9 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
         return _fail(str(error), EXIT_BAD_INPUT)
 
     # Imported here: Keras takes seconds to load and bad input should fail fast.
-    from trainer.fit import train
-    from trainer.plots import render_report_png
-    from trainer.predictor import Predictor
+    from trainer.learn.single import train
+    from trainer.model_file.predictor import Predictor
+    from trainer.report.drawing import render_report_png
 
     bar = None if args.json else _ProgressBar(sys.stderr)
     try:
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
             return _fail(f"can't write {args.plot}: {error.strerror}", EXIT_FAILED)
         plot = str(args.plot)
     if args.save is not None:
-        from trainer.predictor import save_model_bytes
+        from trainer.model_file.predictor import save_model_bytes
 
         try:
             args.save.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +135,7 @@ def run_predict(args: argparse.Namespace, limits: Limits) -> int:
         return _fail(f"can't read {args.model}: {error.strerror or error}.", EXIT_BAD_INPUT)
     except DatasetError as error:
         return _fail(str(error), EXIT_BAD_INPUT)
-    from trainer.predictor import Predictor
+    from trainer.model_file.predictor import Predictor
 
     try:
         table = Predictor.from_model_file(model).predict_table(inputs, limits)
@@ -262,7 +262,7 @@ def _table(report: dict[str, Any]) -> str:
 
 def _num(value: float | None) -> str:
     """A figure of the table and the bar: 4 significant digits, enough to compare by."""
-    return readable.number(value, 4)
+    return words.number(value, 4)
 
 
 class _ProgressBar:

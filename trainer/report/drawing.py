@@ -14,11 +14,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-from trainer.dataset import Dataset
+from trainer.tables.dataset import Dataset
 
 if TYPE_CHECKING:
-    from trainer.fit import TrainResult
-    from trainer.predictor import Prediction
+    from trainer.learn.single import TrainResult
+    from trainer.model_file.predictor import Prediction
 
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 12, 5, 100
 MAX_POINTS = 2000  # more dots add bytes, not information

@@ -1,6 +1,6 @@
 """Reading CSV bytes into text cells: encoding, delimiter, quoting, and what went wrong.
 
-``trainer.dataset`` turns the cells into a named table; this module only knows about text.
+``trainer.tables.dataset`` turns the cells into a named table; this module only knows about text.
 It must stay free of Keras: the bot imports it for a quick check of uploads.
 """
 
@@ -13,9 +13,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from trainer.cells import is_plain_number, looks_like_data
 from trainer.errors import DatasetError
 from trainer.limits import Limits
+from trainer.tables.cells import is_plain_number, looks_like_data
 
 DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}

@@ -1,4 +1,4 @@
-"""Train stacked members (trainer.stacked) with checkpoints, early stopping and progress.
+"""Train stacked members (trainer.learn.stacked) with checkpoints, early stopping and progress.
 
 The plan grows with the table instead of being a fixed budget: mini-batches of about a
 sixteenth of the rows (16 to 1,024), at most ``step_budget`` optimizer steps and
@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from trainer.model import compile_model
-from trainer.pool import NETWORKS, NetworkKey, NetworkPool
+from trainer.learn.network import compile_model
+from trainer.learn.programs import NETWORKS, NetworkKey, NetworkPool
+from trainer.learn.recipes import Recipe
+from trainer.learn.stacked import MemberWeights, build_members, keras, masked_mse
 from trainer.progress import Reporter
-from trainer.recipes import Recipe
-from trainer.stacked import MemberWeights, build_members, keras, masked_mse
 
 # Rows per member scored after each round: the training loss shown is an estimate, and so is
 # the held-out error that picks the round; a sample keeps rounds cheap on big tables.
