@@ -37,7 +37,7 @@ def probe_precision() -> dict[str, Any]:
     import jax.numpy as jnp
 
     from trainer import backend
-    from trainer.learn.single import train
+    from trainer.learn.training import train
     from trainer.params import TrainParams
     from trainer.tables.dataset import parse_csv
 

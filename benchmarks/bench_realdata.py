@@ -40,7 +40,7 @@ def measure() -> dict[str, Any]:
     from sklearn.model_selection import KFold
 
     from trainer.backend import backend_name
-    from trainer.learn.single import train
+    from trainer.learn.training import train
     from trainer.params import TrainParams
     from trainer.tables.dataset import Dataset
 

@@ -44,8 +44,9 @@ def measure(backend: str) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from trainer import examples
     from trainer.backend import device_description
-    from trainer.judge.metrics import fit_linear, regression_metrics
-    from trainer.learn.single import train
+    from trainer.judge.lines import fit_linear
+    from trainer.judge.metrics import regression_metrics
+    from trainer.learn.training import train
     from trainer.params import TrainParams
     from trainer.tables.dataset import parse_csv
 

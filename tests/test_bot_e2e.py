@@ -31,8 +31,8 @@ from tests.fake_telegram import ChatMessage, FakeTelegram
 from tests.tcp_proxy import TcpProxy
 from tests.waiting import until
 from trainbot.settings import Settings
-from trainer.learn.single import train
-from trainer.model_file.predictor import save_model_bytes
+from trainer.learn.training import train
+from trainer.model_file.keras_file import save_model_bytes
 from trainer.params import TrainParams
 from trainer.tables.dataset import Dataset
 from trainer.worker.loop import Worker

@@ -36,8 +36,8 @@ from tests.test_bot_e2e import (
 from tests.waiting import until
 from trainbot import cli
 from trainbot.settings import ConfigError, Settings
-from trainer.learn.single import train
-from trainer.model_file.predictor import save_model_bytes
+from trainer.learn.training import train
+from trainer.model_file.keras_file import save_model_bytes
 from trainer.params import TrainParams
 from trainer.tables.dataset import Dataset
 

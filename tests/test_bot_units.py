@@ -67,6 +67,42 @@ def test_the_summary_shows_metrics_verdict_and_predictions() -> None:
     assert "87 epochs in 0.812 s on CPU (tensorflow)" in text
 
 
+def test_the_summary_says_the_stored_facts_in_words() -> None:
+    """The trainer stores facts (trainer.words puts them in words); older rows hold sentences."""
+    payload = summary_payload()
+    payload["choice"] = {"kind": "network", "folds": 5, "network_mse": 0.25, "line_mse": 4.0}
+    payload["verdict"] = {"kind": "curved_still_improving", "network_mse": 0.25, "line_mse": 4.0}
+    payload["columns"] = [
+        {"column": "id", "kind": "ignored", "reason": "counter"},
+        {"column": "city <b>", "kind": "category", "levels": 3, "other": 0, "missing": 2},
+    ]
+    payload["predictions"] = [
+        {
+            "inputs": [900.0],
+            "value": 1.5,
+            "warnings": [
+                {"column": "x", "kind": "far_outside", "value": "900", "low": "0", "high": "99"}
+            ],
+        }
+    ]
+    text = shown(texts.train_summary(payload))
+    assert (
+        "You get the network (an average of 5 members): 5-fold cross-validation: MSE 0.25" in text
+    )
+    assert "The relation is curved: the network beats a straight line 16.0x" in text
+    assert "still improving when its step budget ran out: more epochs may help." in text
+    assert "• id: ignored (a row number or id)" in text
+    assert "• city <b>: a category, one column for each of 3 values; 2 empty cells as" in text
+    assert (
+        "⚠️ x = 900 is far outside the training range 0 to 99, so this prediction is a guess."
+        in text
+    )
+    caption = texts.predictions_csv_caption(
+        {"rows": 2, "notes": [{"column": "x", "kind": "absent", "role": "number", "fill": "2"}]}
+    )
+    assert "x: not in the file, so in every row I used 2, the training median" in shown(caption)
+
+
 @pytest.mark.parametrize(("n_features", "n_predictions"), [(1, 5000), (50, 50), (50, 1)])
 def test_the_summary_always_fits_one_message(n_features: int, n_predictions: int) -> None:
     html_text = texts.train_summary(summary_payload(n_features, n_predictions))

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.workbooks import lying_zip_bomb, xlsx, zip_bomb
+from trainer import words
 from trainer.errors import PredictError
 from trainer.limits import Limits
 from trainer.tables.cells import lenient_number, read_dates, read_numbers
@@ -77,8 +78,8 @@ def test_thousands_currency_and_percent_train_as_numbers() -> None:
     dataset = parse_csv(_csv("area,price,rate,y", rows))
     assert dataset.feature_names == ["area", "price", "rate"]
     np.testing.assert_array_equal(dataset.features[11], [1011.5, 2200.0, 11.0])
-    assert 'area: read "1,000.5" as 1000.5' in dataset.notes
-    assert 'price: read "$0" as 0' in dataset.notes
+    assert 'area: read "1,000.5" as 1000.5' in words.column_notes(dataset.notes)
+    assert 'price: read "$0" as 0' in words.column_notes(dataset.notes)
     # The target may carry the same signs.
     money = parse_csv(_csv("x,y", [f'{i},"${i * 1000:,}"' for i in range(12)]))
     assert money.target[5] == 5000.0
@@ -113,7 +114,7 @@ def test_column_roles_are_decided_and_said() -> None:
         "income",
     ]
     assert dataset.features.shape == (dataset.n_rows, 9) and np.isfinite(dataset.features).all()
-    assert dataset.notes == [
+    assert words.column_notes(dataset.notes) == [
         "charges: 4 rows without a value dropped",
         "id: ignored (a row number or id)",
         "when: a date, used as year and day of week",
@@ -139,7 +140,8 @@ def test_gaps_are_filled_with_the_median_and_marked() -> None:
 def test_rows_without_a_target_are_dropped_until_too_few_are_left() -> None:
     rows = [f"{i},{'' if i % 4 == 0 else i * 2}" for i in range(16)]
     dataset = parse_csv(_csv("x,y", rows))
-    assert dataset.n_rows == 12 and dataset.notes[0] == "y: 4 rows without a value dropped"
+    assert dataset.n_rows == 12
+    assert words.column_notes(dataset.notes)[0] == "y: 4 rows without a value dropped"
     with pytest.raises(DatasetError, match=r'Only 9 rows have a value in column "y" \(3 empty\)'):
         parse_csv(_csv("x,y", [f"{i},{'' if i % 4 == 0 else i}" for i in range(12)]))
 
@@ -150,7 +152,8 @@ def test_categories_keep_25_levels_and_count_rare_ones_as_other() -> None:
     [column] = dataset.plan.inputs
     assert column.role == "category" and len(column.levels) == 25 and column.other
     assert dataset.feature_names[-1] == "city=(other)"
-    assert "city: a category, one column for each of 25 values, 15 other values" in dataset.notes[0]
+    note = words.column_notes(dataset.notes)[0]
+    assert "city: a category, one column for each of 25 values, 15 other values" in note
     # Every row is exactly one level (or other).
     np.testing.assert_array_equal(dataset.features.sum(axis=1), np.ones(70))
 
@@ -160,14 +163,14 @@ def test_a_category_with_gaps_gets_a_missing_level() -> None:
     dataset = parse_csv(_csv("colour,y", rows))
     assert dataset.feature_names == ["colour=red", "colour=blue", "colour=(missing)"]
     np.testing.assert_array_equal(dataset.features[2], [0.0, 0.0, 1.0])
-    assert "4 empty cells as their own value" in dataset.notes[0]
+    assert "4 empty cells as their own value" in words.column_notes(dataset.notes)[0]
 
 
 def test_free_text_and_constants_are_ignored() -> None:
     rows = [f"{i},same,{'word' if i < 3 else f'w{i}'},{i}" for i in range(12)]
     dataset = parse_csv(_csv("a,const,words,y", rows))
     assert dataset.input_names == ["a"]
-    assert dataset.notes == [
+    assert words.column_notes(dataset.notes) == [
         'const: ignored (always "same")',
         "words: ignored (text, 10 values)",
     ]
@@ -242,7 +245,7 @@ def test_the_plan_survives_json_and_encodes_the_training_rows_again() -> None:
 
 
 def test_the_plan_describes_itself_for_a_caption() -> None:
-    assert parse_csv(insurance()).plan.describe() == [
+    assert words.plan_lines(parse_csv(insurance()).plan) == [
         "when: when_year, when_weekday (year fraction, Monday 0, hours); empty: 2024-06-26",
         "region: 1 in region=north, region=south, region=east, region=west for its value "
         "(unseen: all 0)",

@@ -11,12 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import examples
+from trainer import examples, words
 from trainer.backend import backend_name, device_description, load_keras
+from trainer.learn.fit import TrainResult
 from trainer.learn.network import build_model, compile_model
 from trainer.learn.recipes import TUTORIAL, schedule
-from trainer.learn.single import Cancelled, Progress, TrainResult, split_rows, train
+from trainer.learn.single import split_rows
+from trainer.learn.training import train
 from trainer.params import TrainParams
+from trainer.progress import Cancelled, Progress
 from trainer.tables.dataset import Dataset, parse_csv
 
 REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
@@ -52,8 +55,9 @@ def test_result_holds_what_the_worker_needs(trained: TrainResult) -> None:
         assert set(trained.baseline_metrics[split]) == {"mse", "rmse", "mae", "r2"}
     # A straight line is the exact answer here: the chat gets the line, and is told why.
     assert trained.model_kind == "line" and trained.beats_baseline is False
-    assert trained.verdict.startswith("The data follow a straight line")
-    assert "straight line" in trained.choice and "5-fold cross-validation" in trained.choice
+    assert words.verdict(trained.verdict).startswith("The data follow a straight line")
+    choice = words.choice(trained.choice)
+    assert "straight line" in choice and "5-fold cross-validation" in choice
     assert trained.baseline["coefficients"][0] == pytest.approx(5 / 9, rel=1e-3)
     history = trained.history
     assert len(history["epoch"]) == len(history["loss"]) == len(history["val_loss"]) >= 1
@@ -78,8 +82,10 @@ def test_network_beats_a_line_on_a_curve() -> None:
     dataset = parse_csv(examples.curve_csv("square", 400, seed=1))
     result = train(dataset, TrainParams(seed=1))
     assert result.beats_baseline and result.model_kind == "network"
-    assert result.verdict.startswith("The relation is curved: the network beats a straight line")
-    assert "average of 5 members" in result.choice
+    assert words.verdict(result.verdict).startswith(
+        "The relation is curved: the network beats a straight line"
+    )
+    assert "average of 5 members" in words.choice(result.choice)
 
 
 def test_several_inputs() -> None:
@@ -167,7 +173,7 @@ def test_other_backend_works_too() -> None:
         "from trainer import examples\n"
         "from trainer.backend import backend_name\n"
         "from trainer.tables.dataset import parse_csv\n"
-        "from trainer.learn.single import train\n"
+        "from trainer.learn.training import train\n"
         "from trainer.params import TrainParams\n"
         "table = parse_csv(examples.fahrenheit_csv(200))\n"
         "result = train(table, TrainParams(epochs=30))\n"

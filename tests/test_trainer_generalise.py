@@ -11,13 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import examples
-from trainer.judge.metrics import fit_ridge
-from trainer.learn.crossval import fold_of_each_row, network_wins
-from trainer.learn.single import TrainResult, train
-from trainer.model_file.predictor import Predictor, save_model_bytes
+from trainer import examples, words
+from trainer.judge.choice import network_wins
+from trainer.judge.lines import fit_ridge
+from trainer.learn.crossval import fold_of_each_row
+from trainer.learn.fit import TrainResult
+from trainer.learn.training import train
+from trainer.model_file.keras_file import save_model_bytes
+from trainer.model_file.predictor import Predictor
 from trainer.params import TrainParams
-from trainer.report.drawing import report_figure, report_of
+from trainer.report.data import report_of
+from trainer.report.drawing import report_figure
 from trainer.tables.dataset import Dataset, parse_csv
 
 ROOT = Path(__file__).parents[1]
@@ -48,7 +52,7 @@ def curve_result() -> tuple[Dataset, TrainResult]:
 
 def test_the_line_is_chosen_when_it_wins(noisy_line: Dataset, line_result: TrainResult) -> None:
     assert line_result.model_kind == "line" and not line_result.beats_baseline
-    assert line_result.choice.startswith("You get the straight line")
+    assert words.choice(line_result.choice).startswith("You get the straight line")
     # The chat's model is one Dense layer between its scaling layers: the ridge line.
     dense = [layer.name for layer in line_result.model.layers if "Dense" in type(layer).__name__]
     assert dense == ["line"]
@@ -79,9 +83,9 @@ def test_overfitting_on_a_tiny_noisy_table_is_detected_and_said() -> None:
     x = rng.normal(size=(14, 8))
     result = train(_table(x, x[:, 0] + rng.normal(0, 1.0, 14)), TrainParams(seed=0))
     assert result.model_kind == "line"
-    assert "far better than new ones" in result.verdict
-    assert "14 rows are too few for 8 inputs" in result.verdict
-    assert "more epochs" not in result.verdict
+    assert "far better than new ones" in words.verdict(result.verdict)
+    assert "14 rows are too few for 8 inputs" in words.verdict(result.verdict)
+    assert "more epochs" not in words.verdict(result.verdict)
 
 
 def test_a_lucky_network_on_few_noisy_rows_does_not_beat_the_line() -> None:

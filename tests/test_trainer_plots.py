@@ -14,10 +14,12 @@ import pytest
 
 from trainbot.settings import Settings
 from trainer import examples
-from trainer.learn.single import TrainResult, train
+from trainer.learn.fit import TrainResult
+from trainer.learn.training import train
 from trainer.model_file.predictor import Predictor
 from trainer.params import TrainParams
-from trainer.report.drawing import draw_report_png, render_report_png, report_of
+from trainer.report.data import report_of
+from trainer.report.drawing import draw_report_png, render_report_png
 from trainer.report.processes import PlotPool
 from trainer.tables.dataset import Dataset, parse_csv
 from trainer.worker import tasks

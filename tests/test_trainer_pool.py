@@ -9,8 +9,9 @@ from trainer import examples
 from trainer.learn.network import build_model, compile_model
 from trainer.learn.programs import NetworkKey, NetworkPool
 from trainer.learn.recipes import DEFAULT
-from trainer.learn.single import Cancelled, Progress, train
+from trainer.learn.training import train
 from trainer.params import TrainParams
+from trainer.progress import Cancelled, Progress
 from trainer.tables.dataset import Dataset, parse_csv
 
 GRID = np.linspace(-3.0, 3.0, 20)[:, None]

@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 
 from tests.test_trainer_columns import CELLS, insurance
 from tests.workbooks import xlsx
-from trainer import examples
-from trainer.learn.single import TrainResult, train
-from trainer.model_file import predictor as predictor_module
-from trainer.model_file.predictor import PredictError, Predictor, load_model_bytes, save_model_bytes
+from trainer import examples, words
+from trainer.learn.fit import TrainResult
+from trainer.learn.training import train
+from trainer.model_file import prediction_table as prediction_table_module
+from trainer.model_file.keras_file import load_model_bytes, save_model_bytes
+from trainer.model_file.predictor import PredictError, Predictor
 from trainer.params import TrainParams
 from trainer.tables.columns import ColumnPlan
 from trainer.tables.dataset import Dataset, DatasetError, parse_csv
@@ -195,7 +197,7 @@ def test_a_table_of_inputs_keeps_extra_columns_and_names_missing_ones(messy) -> 
         "age: far outside",
     ]
     assert table.rows == 3
-    assert table.notes == [
+    assert words.table_notes(table.notes) == [
         "when: not in the file, so in every row I used 2024-06-26, the training middle date",
         'region: 1 row with values not seen in training (like "mars"), counted as none of the '
         "known values",
@@ -231,7 +233,7 @@ def test_predictions_are_bounded_one_warning_per_column(formula_named: Predictor
     assert lines[0] == "'=cmd,'@evil_predicted,warning"
     assert lines[1].startswith("123456.7,") and lines[1].endswith(",'=cmd: far outside")
     assert len(table.data) < 5 * len(data)  # 14 times as much before
-    assert table.notes == [
+    assert words.table_notes(table.notes) == [
         "=cmd: 120,000 rows far outside the training range 0 to 19, so those predictions are "
         "guesses"
     ]
@@ -240,7 +242,7 @@ def test_predictions_are_bounded_one_warning_per_column(formula_named: Predictor
 def test_predictions_over_telegrams_limit_are_refused(
     formula_named: Predictor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(predictor_module, "MAX_OUTPUT_BYTES", 100_000)
+    monkeypatch.setattr(prediction_table_module, "MAX_OUTPUT_BYTES", 100_000)
     with pytest.raises(DatasetError, match=r"about 1 MB, over the 0 MB Telegram lets me send"):
         formula_named.predict_table(b"=cmd\n" + b"5\n" * 30_000)
 

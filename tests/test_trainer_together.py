@@ -8,8 +8,9 @@ import pytest
 from trainer import examples
 from trainer.learn.batch import TrainRequest, train_together
 from trainer.learn.programs import NetworkPool
-from trainer.learn.single import Cancelled, Progress, train
+from trainer.learn.training import train
 from trainer.params import TrainParams
+from trainer.progress import Cancelled, Progress
 from trainer.tables.dataset import Dataset, parse_csv
 
 GRID = np.linspace(-2.5, 2.5, 11)[:, None]

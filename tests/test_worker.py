@@ -123,7 +123,7 @@ def test_training_then_prediction_leave_a_model_a_plot_and_replies(
     assert answer.kind == "predictions"
     near, far = answer.payload["predictions"]
     assert abs(near["value"] - prediction["value"]) < 1e-3
-    assert near["warning"] is None and far["warning"]
+    assert near["warnings"] == [] and far["warnings"][0]["kind"] == "far_outside"
 
 
 def test_a_bad_file_fails_at_once_with_the_reason_and_is_not_retried(store: Store) -> None:

@@ -21,6 +21,9 @@ from trainbot.settings import ConfigError, Settings
 if TYPE_CHECKING:
     from storage.store import Store
 
+    # What add_subparsers returns (argparse names no public type for it).
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+
 log = logging.getLogger("trainbot")
 
 WORKER_RESTART_DELAY_SECONDS = 2.0
@@ -53,8 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from trainbot import local_commands
-
     parser = argparse.ArgumentParser(
         prog="trainbot",
         description="A Telegram bot that trains Keras regression models from CSV and Excel files. "
@@ -62,7 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"trainbot {__version__}")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_services(subcommands)
+    _add_local_commands(subcommands)
+    _add_database_commands(subcommands)
+    _add_health(subcommands)
+    return parser
 
+
+def _add_services(subcommands: Subcommands) -> None:
+    """`run`, `bot` and `worker`: the long-running processes."""
     run = subcommands.add_parser("run", help="bot and one worker together (needs a token)")
     run.set_defaults(handler=_run)
     bot = subcommands.add_parser("bot", help="only the Telegram bot (needs a token)")
@@ -80,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(handler=_worker)
 
+
+def _add_local_commands(subcommands: Subcommands) -> None:
+    """`train` and `predict`: local files, no Telegram and no database."""
+    from trainbot import local_commands
+
     train = subcommands.add_parser(
         "train", help="train on a local CSV or .xlsx, no Telegram needed"
     )
@@ -91,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     local_commands.add_predict_arguments(predict)
     predict.set_defaults(handler=_predict)
 
+
+def _add_database_commands(subcommands: Subcommands) -> None:
+    """`db upgrade`, `db prune` and `status`."""
     db = subcommands.add_parser("db", help="database schema and retention")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="apply the migrations (also done at start)")
@@ -106,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="one JSON object instead of text")
     status.set_defaults(handler=_status)
 
+
+def _add_health(subcommands: Subcommands) -> None:
     health = subcommands.add_parser(
         "health", help="exit 0 if a process is serving, else 1 (container health checks)"
     )
@@ -119,7 +138,6 @@ def _parser() -> argparse.ArgumentParser:
         help="worker: which one (default: TRAINBOT_WORKER_NAME, else any worker on this host)",
     )
     health.set_defaults(handler=_health)
-    return parser
 
 
 def _open_store(settings: Settings) -> Store:

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
         return _fail(str(error), EXIT_BAD_INPUT)
 
     # Imported here: Keras takes seconds to load and bad input should fail fast.
-    from trainer.learn.single import train
+    from trainer.learn.training import train
     from trainer.model_file.predictor import Predictor
     from trainer.report.drawing import render_report_png
 
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
             return _fail(f"can't write {args.plot}: {error.strerror}", EXIT_FAILED)
         plot = str(args.plot)
     if args.save is not None:
-        from trainer.model_file.predictor import save_model_bytes
+        from trainer.model_file.keras_file import save_model_bytes
 
         try:
             args.save.parent.mkdir(parents=True, exist_ok=True)
@@ -105,10 +105,10 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
             return _fail(f"can't write {args.save}: {error.strerror}", EXIT_FAILED)
     report = _report(result, predictions, plot)
     report["model_kind"] = result.model_kind
-    report["choice"] = result.choice
+    report["choice"] = words.choice(result.choice)
     report["validation"] = result.validation
     report["features"] = dataset.input_names
-    report["columns"] = dataset.notes
+    report["columns"] = words.column_notes(dataset.notes)
     if args.json:
         print(json.dumps(_json_safe(report)))
     else:
@@ -141,7 +141,7 @@ def run_predict(args: argparse.Namespace, limits: Limits) -> int:
         table = Predictor.from_model_file(model).predict_table(inputs, limits)
     except (DatasetError, PredictError) as error:
         return _fail(str(error), EXIT_BAD_INPUT)
-    for note in table.notes:
+    for note in words.table_notes(table.notes):
         print(f"trainbot: {note}", file=sys.stderr)
     if args.out is None:
         sys.stdout.buffer.write(table.data)
@@ -192,7 +192,7 @@ def _report(result: Any, predictions: list[Any], plot: str | None) -> dict[str, 
         "metrics": result.metrics,
         "baseline_metrics": result.baseline_metrics,
         "beats_baseline": result.beats_baseline,
-        "verdict": result.verdict,
+        "verdict": words.verdict(result.verdict),
         "predictions": [prediction.to_dict() for prediction in predictions],
         "fit_seconds": round(result.fit_seconds, 3),
         "epochs_run": result.epochs_run,

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.formatting import MAX_CAPTION, clip, esc, names, utf16_len
+from trainer import words
 from trainer.tables.columns import ColumnPlan
 
 __all__ = [
@@ -76,7 +77,7 @@ def model_file_caption(
         plan = ColumnPlan.of_model(scaling, features, target)
         if not plan.plain:
             # Categories, dates and gaps become those numbers as trainbot.json inside says.
-            text += " Made from your columns as: " + esc("; ".join(plan.describe()))
+            text += " Made from your columns as: " + esc("; ".join(words.plan_lines(plan)))
         return clip(text, MAX_CAPTION)
     # Older networks work on standardised values; the scaling makes their numbers usable.
     with_scaling = (

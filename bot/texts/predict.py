@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.formatting import MAX_CAPTION, clip, duration, esc, names
 from bot.texts.jobs import position_phrase
+from trainer import words
 from trainer.words import number
 
 __all__ = [
@@ -84,8 +85,10 @@ def prediction_lines(
                 f"{esc(f)} = {_shown(v)}" for f, v in zip(labels, inputs, strict=False)
             )
         lines.append(f"{given} → <b>{esc(target)} = {number(p.get('value'))}</b>")
-        if p.get("warning"):
-            lines.append(f"   ⚠️ {esc(p['warning'])}")
+        # Facts since trainbot spoke in one voice; a reply stored before then holds its sentence.
+        warning = words.prediction_warning(p.get("warnings")) or p.get("warning")
+        if warning:
+            lines.append(f"   ⚠️ {esc(warning)}")
     return lines
 
 
@@ -102,5 +105,5 @@ def predictions_csv_caption(payload: Mapping[str, Any]) -> str:
     rows = int(payload.get("rows") or 0)
     version = payload.get("model_version")
     source = f" from model v{version}" if version is not None else ""
-    notes = [f"• {esc(note)}" for note in payload.get("notes") or []]
+    notes = [f"• {esc(note)}" for note in words.table_notes(payload.get("notes") or [])]
     return clip("\n".join([f"🔮 Predictions for {rows:,} rows{source}.", *notes]), MAX_CAPTION)

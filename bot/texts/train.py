@@ -9,6 +9,7 @@ from typing import Any
 from bot.formatting import MAX_CAPTION, MAX_TEXT, clip, esc, names, utf16_len
 from bot.texts.jobs import position_phrase
 from bot.texts.predict import prediction_lines
+from trainer import words
 from trainer.words import number
 
 __all__ = [
@@ -30,9 +31,10 @@ def train_queued(
     )
 
 
-def column_lines(notes: Sequence[str], limit: int = 8) -> list[str]:
-    """The block saying what was done with each column that was no plain number."""
-    shown = [f"• {esc(note)}" for note in notes[:limit]]
+def column_lines(notes: Sequence[Any], limit: int = 8) -> list[str]:
+    """The block saying what was done with each column that was no plain number (the notes as
+    stored: facts, or the sentences of a summary stored before them)."""
+    shown = [f"• {esc(words.column_note(note))}" for note in notes[:limit]]
     if len(notes) > limit:
         shown.append(f"… and {len(notes) - limit} more")
     return ["", "<b>Columns</b>", *shown] if shown else []
@@ -103,9 +105,11 @@ def train_summary(payload: Mapping[str, Any]) -> str:
         *_metric_table(payload.get("metrics") or {}, payload.get("baseline") or {}),
     ]
     if payload.get("choice"):
-        lines.append(esc(payload["choice"]) + _fold_spread(payload.get("validation") or {}))
+        lines.append(
+            esc(words.choice(payload["choice"])) + _fold_spread(payload.get("validation") or {})
+        )
     if payload.get("verdict"):
-        lines.append(esc(payload["verdict"]))
+        lines.append(esc(words.verdict(payload["verdict"])))
     lines.append(
         f"{payload.get('epochs_run', '?')} epochs in {number(payload.get('fit_seconds'), 3)} s "
         f"on {esc(payload.get('device') or 'cpu')} ({esc(payload.get('backend') or '?')})."

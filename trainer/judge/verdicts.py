@@ -1,32 +1,60 @@
-"""One sentence that says how the model did and what would help, following the evidence."""
+"""How a model did and what would help, as data: a verdict's kind and the numbers behind it.
+
+The rules follow the evidence (out-of-fold errors, the training rows' errors, the line's R²);
+trainer.words puts a verdict in words, for the chat and the command line alike.
+"""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from trainer import words
+# A single network (the tutorial's recipe), against the least-squares line.
+BEATS_LINE = "beats_line"  # clearly lower error than the line
+LIKE_LINE = "like_line"  # within 10 % of the line: the relation looks linear
+LOSES_ON_LINE = "loses_on_line"  # worse than the line, and the data follow a line
+LOSES = "loses"  # worse than the line: more passes or more rows may help
+# The default recipe's cross-validated choice between the members and the line.
+CURVED = "curved"  # the members won
+CURVED_STILL_IMPROVING = "curved_still_improving"  # won, and ran out of steps still improving
+CURVED_UNDERFIT = "curved_underfit"  # won, but fit training rows no better than new ones
+TOO_FEW_ROWS = "too_few_rows"  # the line, because the members learned their rows by heart
+STRAIGHT = "straight"  # the line, and the data follow a line
+LINE_AS_GOOD = "line_as_good"  # the line: the network did no better on rows neither saw
+NOTHING_HELD_OUT = "nothing_held_out"  # val=0: nothing to judge by
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A verdict's kind (one of the constants above) and the numbers it rests on."""
+
+    kind: str
+    numbers: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{"kind": ..., **numbers}``."""
+        return {"kind": self.kind, **self.numbers}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        numbers = {key: value for key, value in data.items() if key != "kind"}
+        return cls(str(data.get("kind", "")), numbers)
 
 
 def judge(
     network: dict[str, float | None], line: dict[str, float | None], split: str
-) -> tuple[bool, str]:
-    """Whether a single network beats the least-squares line, and one sentence saying so."""
+) -> tuple[bool, Verdict]:
+    """Whether a single network beats the least-squares line on ``split``, and the verdict."""
     net_mse, line_mse = network["mse"] or 0.0, line["mse"] or 0.0
-    compared = f"{split} MSE {number(net_mse)} vs {number(line_mse)} for the line"
+    numbers = {"split": split, "network_mse": net_mse, "line_mse": line_mse}
     if net_mse < 0.9 * line_mse:
-        times = _times(line_mse, net_mse)
-        return True, f"The network beats a straight line: {times} lower error ({compared})."
+        return True, Verdict(BEATS_LINE, numbers)
     if net_mse <= 1.1 * line_mse:
-        return (
-            net_mse < line_mse,
-            f"The network does about as well as a straight line ({compared}), "
-            "so the relation looks linear.",
-        )
+        return net_mse < line_mse, Verdict(LIKE_LINE, numbers)
     if (line.get("r2") or 0.0) > 0.99:
-        advice = "the data follow a straight line, which a line fits best"
-    else:
-        advice = "try more epochs or more data"
-    return False, f"A straight line does better than the network ({compared}): {advice}."
+        return False, Verdict(LOSES_ON_LINE, numbers)
+    return False, Verdict(LOSES, numbers)
 
 
 def judge_cross_validated(
@@ -41,46 +69,29 @@ def judge_cross_validated(
     still_improving: bool,
     n_rows: int,
     n_inputs: int,
-) -> str:
-    """The verdict on a cross-validated choice between the members and the line.
+) -> Verdict:
+    """The verdict on a cross-validated choice (``kind``) between the members and the line.
 
     ``network_mse`` and ``line_mse`` are out of fold, at the kept round; ``final_*`` are the
     members' errors on their training and held-out rows when training ended.
     """
-    compared = (
-        f"held-out MSE {number(network_mse)} for the network, {number(line_mse)} for the line"
-    )
+    compared = {"network_mse": network_mse, "line_mse": line_mse}
     if kind == "network":
-        text = (
-            f"The relation is curved: the network beats a straight line "
-            f"{_times(line_mse, network_mse)} on rows it never saw ({compared})."
-        )
         if still_improving:
-            text += " It was still improving when its step budget ran out: more epochs may help."
-        elif final_train_mse > 0.8 * final_val_mse and (network_r2 or 0.0) < 0.5:
-            text += " It fits training rows no better than new ones: a bigger network may help."
-        return text
+            return Verdict(CURVED_STILL_IMPROVING, compared)
+        if final_train_mse > 0.8 * final_val_mse and (network_r2 or 0.0) < 0.5:
+            return Verdict(CURVED_UNDERFIT, compared)
+        return Verdict(CURVED, compared)
     if final_train_mse < 0.5 * final_val_mse:
-        inputs = f"{n_inputs} input{'s' if n_inputs != 1 else ''}"
-        return (
-            f"The network learned its training rows far better than new ones (MSE "
-            f"{number(final_train_mse)} vs {number(final_val_mse)}): {n_rows} rows are too few "
-            f"for {inputs}, so you get the straight line, which is safer. More rows or fewer "
-            "inputs may let a network help."
+        return Verdict(
+            TOO_FEW_ROWS,
+            {
+                "final_train_mse": final_train_mse,
+                "final_val_mse": final_val_mse,
+                "n_rows": n_rows,
+                "n_inputs": n_inputs,
+            },
         )
     if line_r2 is not None and line_r2 > 0.99:
-        return f"The data follow a straight line, so a line suffices and you get it ({compared})."
-    return (
-        f"A straight line does as well as the network on rows neither saw ({compared}), so you "
-        "get the line: the relation looks linear, or the noise hides any curve."
-    )
-
-
-def number(value: float) -> str:
-    """A short figure for sentences, which only compare figures: 3 significant digits."""
-    return words.number(value, 3)
-
-
-def _times(larger: float, smaller: float) -> str:
-    times = larger / smaller if smaller > 0 else math.inf
-    return f"{times:.1f}x" if times < 100 else f"{times:,.0f}x"
+        return Verdict(STRAIGHT, compared)
+    return Verdict(LINE_AS_GOOD, compared)

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from trainer import backend
 from trainer.learn.crossval import Prepared, finish, prepare
 from trainer.learn.fit import TrainResult
-from trainer.learn.members import MemberPlan, fit_members
+from trainer.learn.members import fit_members
 from trainer.learn.programs import NETWORKS, NetworkPool
 from trainer.learn.recipes import Recipe, resolve
-from trainer.learn.single import train
+from trainer.learn.rounds import MemberPlan
+from trainer.learn.training import train
 from trainer.limits import Limits
 from trainer.params import TrainParams
 from trainer.progress import Progress

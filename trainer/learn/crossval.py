@@ -23,19 +23,16 @@ from typing import Any
 import numpy as np
 
 from trainer import backend
-from trainer.judge.metrics import LinearFit, fit_linear, fit_ridge, regression_metrics
-from trainer.judge.verdicts import judge_cross_validated, number
+from trainer.judge import verdicts
+from trainer.judge.choice import LINE, NETWORK, NOTHING_HELD_OUT, Choice, network_wins
+from trainer.judge.lines import LinearFit, fit_linear, fit_ridge
+from trainer.judge.metrics import regression_metrics
+from trainer.judge.verdicts import Verdict, judge_cross_validated
 from trainer.learn.fit import TrainResult
-from trainer.learn.members import (
-    MemberPlan,
-    MembersFit,
-    MemberTask,
-    fit_members,
-    initial_weights,
-    plan_members,
-)
+from trainer.learn.members import MemberTask, fit_members, initial_weights
 from trainer.learn.programs import NETWORKS, NetworkPool
 from trainer.learn.recipes import Recipe
+from trainer.learn.rounds import MemberPlan, MembersFit, plan_members
 from trainer.learn.scaling import apply_scaling, fit_scaling
 from trainer.learn.stacked import MemberWeights
 from trainer.model_file.standalone import standalone_model
@@ -139,41 +136,77 @@ def finish(prepared: Prepared, fitted: MembersFit) -> TrainResult:
     """Choose between the members and the line out of fold, and measure what was chosen."""
     if fitted.cancelled:
         raise Cancelled("training was cancelled")
-    dataset, recipe, folds, fold = prepared.dataset, prepared.recipe, prepared.folds, prepared.fold
-    scaling, x, y, plan = prepared.scaling, prepared.x, prepared.y, prepared.plan
-    n_rows, n_inputs = dataset.n_rows, dataset.features.shape[1]
-    members = prepared.task.members
-    started = prepared.started
-    y_raw = dataset.target
-    unscale = _unscaler(scaling)
-    if folds:
-        network_oof = unscale(_out_of_fold(fitted.weights, x, fold, members))
-        ridge_oof = unscale(_out_of_fold(_lines_only(fitted.weights), x, fold, members))
-        network_mse = _mse(y_raw, network_oof)
-        ridge_mse = _mse(y_raw, ridge_oof)
-        use_network = network_wins(y_raw, network_oof, ridge_oof, recipe.line_margin)
-    else:
-        network_oof = ridge_oof = np.full(n_rows, np.nan)
-        network_mse = ridge_mse = float("nan")
-        use_network = True
-
+    dataset, folds = prepared.dataset, prepared.folds
+    oof = _OutOfFold.of(prepared, fitted)
+    use_network = (
+        network_wins(dataset.target, oof.network, oof.ridge, prepared.recipe.line_margin)
+        if folds
+        else True
+    )
     if use_network:
-        kind, held_out, kept = "network", network_oof, fitted.weights
+        kind, held_out, kept = NETWORK, oof.network, fitted.weights
         line = _average_line(fitted.weights)
     else:
         # Only the line is kept: fitted on every row, it is what the chat gets.
-        ridge = fit_ridge(x, y)
-        kind, held_out, kept = "line", ridge_oof, None
+        ridge = fit_ridge(prepared.x, prepared.y)
+        kind, held_out, kept = LINE, oof.ridge, None
         line = (ridge.coefficients, ridge.intercept)
     model = standalone_model(
-        kept, line, scaling, feature_names=dataset.feature_names, target_name=dataset.target_name
+        kept,
+        line,
+        prepared.scaling,
+        feature_names=dataset.feature_names,
+        target_name=dataset.target_name,
     )
-    fit_seconds = time.perf_counter() - started
+    fit_seconds = time.perf_counter() - prepared.started
+    result = _result(prepared, fitted, model, kind, held_out, fit_seconds)
+    _measure(result, dataset, prepared.fold if folds else None, held_out, folds)
+    if folds:
+        _judge(result, prepared, fitted, oof)
+    else:
+        result.verdict = Verdict(verdicts.NOTHING_HELD_OUT)
+        result.choice = Choice(NOTHING_HELD_OUT)
+        result.beats_baseline = True
+    return result
 
-    scaling = {**scaling, "in_model": True}
-    result = TrainResult(
+
+@dataclass(frozen=True)
+class _OutOfFold:
+    """Each row predicted by the member that did not train on it, with and without the
+    members' MLPs (original units), and the MSE of both; NaN when nothing was held out."""
+
+    network: np.ndarray
+    ridge: np.ndarray
+    network_mse: float
+    ridge_mse: float
+
+    @classmethod
+    def of(cls, prepared: Prepared, fitted: MembersFit) -> _OutOfFold:
+        if not prepared.folds:
+            nothing = np.full(prepared.dataset.n_rows, np.nan)
+            return cls(nothing, nothing, float("nan"), float("nan"))
+        unscale = _unscaler(prepared.scaling)
+        x, fold, members = prepared.x, prepared.fold, prepared.task.members
+        network = unscale(_out_of_fold(fitted.weights, x, fold, members))
+        ridge = unscale(_out_of_fold(_lines_only(fitted.weights), x, fold, members))
+        y_raw = prepared.dataset.target
+        return cls(network, ridge, _mse(y_raw, network), _mse(y_raw, ridge))
+
+
+def _result(
+    prepared: Prepared,
+    fitted: MembersFit,
+    model: Any,
+    kind: str,
+    held_out: np.ndarray,
+    fit_seconds: float,
+) -> TrainResult:
+    """The result before it is measured and judged."""
+    dataset, folds, n_rows = prepared.dataset, prepared.folds, prepared.dataset.n_rows
+    least_squares = fit_linear(dataset.features, dataset.target)
+    return TrainResult(
         model=model,
-        scaling=scaling,
+        scaling={**prepared.scaling, "in_model": True},
         feature_names=list(dataset.feature_names),
         target_name=dataset.target_name,
         feature_ranges=dataset.feature_ranges(),
@@ -181,82 +214,56 @@ def finish(prepared: Prepared, fitted: MembersFit) -> TrainResult:
         metrics={},
         baseline_metrics={},
         beats_baseline=False,
-        verdict="",
+        verdict=Verdict(""),
         fit_seconds=fit_seconds,
         epochs_run=fitted.epochs_run,
         backend=backend.backend_name(),
         device=backend.device_description(),
-        recipe=recipe.to_dict(),
+        recipe=prepared.recipe.to_dict(),
         n_train=n_rows,
         n_validation=n_rows if folds else 0,
+        baseline={
+            "coefficients": least_squares.coefficients.tolist(),
+            "intercept": least_squares.intercept,
+        },
         model_kind=kind,
         best_epoch=fitted.best_epoch if folds else None,
         held_out=held_out if folds else None,
     )
-    least_squares = fit_linear(dataset.features, y_raw)
-    result.baseline = {
-        "coefficients": least_squares.coefficients.tolist(),
-        "intercept": least_squares.intercept,
+
+
+def _judge(result: TrainResult, prepared: Prepared, fitted: MembersFit, oof: _OutOfFold) -> None:
+    """The cross-validation figures, the choice and the verdict of a table with folds."""
+    folds, fold, y_raw = prepared.folds, prepared.fold, prepared.dataset.target
+    final_train = fitted.history["loss"][-1] if fitted.history["loss"] else float("nan")
+    final_val = fitted.history["val_loss"][-1] if fitted.history["val_loss"] else float("nan")
+    held_out = result.held_out if result.held_out is not None else oof.network
+    result.validation = {
+        "folds": folds,
+        "network_mse": oof.network_mse,
+        "line_mse": oof.ridge_mse,
+        "final_train_mse": final_train,
+        "final_val_mse": final_val,
+        "fold_mse": _per_fold(y_raw, held_out, fold, folds),
     }
-    _measure(result, dataset, fold if folds else None, held_out, folds)
-    if folds:
-        final_train = fitted.history["loss"][-1] if fitted.history["loss"] else float("nan")
-        final_val = fitted.history["val_loss"][-1] if fitted.history["val_loss"] else float("nan")
-        result.validation = {
-            "folds": folds,
-            "network_mse": network_mse,
-            "line_mse": ridge_mse,
-            "final_train_mse": final_train,
-            "final_val_mse": final_val,
-            "fold_mse": _per_fold(y_raw, held_out, fold, folds),
-        }
-        line_metrics = result.baseline_metrics["validation"] or {}
-        result.verdict = judge_cross_validated(
-            kind=kind,
-            network_mse=network_mse,
-            line_mse=ridge_mse,
-            final_train_mse=final_train,
-            final_val_mse=final_val,
-            line_r2=line_metrics.get("r2"),
-            network_r2=regression_metrics(y_raw, network_oof)["r2"],
-            still_improving=fitted.best_epoch >= plan.max_passes,
-            n_rows=n_rows,
-            n_inputs=n_inputs,
-        )
-        result.choice = _choice(kind, network_mse, ridge_mse, folds)
-        result.beats_baseline = kind == "network"
-    else:
-        result.verdict = result.choice = (
-            "Nothing was held out (val=0), so there is no fair measure of how well this "
-            "network does on new rows."
-        )
-        result.beats_baseline = True
-    return result
-
-
-def network_wins(
-    actual: np.ndarray, network: np.ndarray, line: np.ndarray, margin: float, z: float = 1.0
-) -> bool:
-    """Whether the network's out-of-fold errors are clearly below the line's on the same rows.
-
-    Clearly: by ``margin`` of the line's MSE, and by ``z`` standard errors of the mean paired
-    difference of squared errors. On a few noisy rows a lucky network can look better by
-    chance; the standard error, large there, keeps the line unless the gain is real.
-    """
-    gain = (line - actual) ** 2 - (network - actual) ** 2
-    mean = float(np.mean(gain))
-    standard_error = float(np.std(gain, ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else 0.0
-    return mean > max(margin * float(np.mean((line - actual) ** 2)), z * standard_error)
-
-
-def _choice(kind: str, network_mse: float, line_mse: float, folds: int) -> str:
-    measured = (
-        f"{folds}-fold cross-validation: MSE {number(network_mse)} for the network, "
-        f"{number(line_mse)} for the line"
+    line_metrics = result.baseline_metrics["validation"] or {}
+    result.verdict = judge_cross_validated(
+        kind=result.model_kind,
+        network_mse=oof.network_mse,
+        line_mse=oof.ridge_mse,
+        final_train_mse=final_train,
+        final_val_mse=final_val,
+        line_r2=line_metrics.get("r2"),
+        network_r2=regression_metrics(y_raw, oof.network)["r2"],
+        still_improving=fitted.best_epoch >= prepared.plan.max_passes,
+        n_rows=prepared.dataset.n_rows,
+        n_inputs=prepared.dataset.features.shape[1],
     )
-    if kind == "network":
-        return f"You get the network (an average of {folds} members): {measured}."
-    return f"You get the straight line, because the network did not beat it ({measured})."
+    result.choice = Choice(
+        result.model_kind,
+        {"folds": folds, "network_mse": oof.network_mse, "line_mse": oof.ridge_mse},
+    )
+    result.beats_baseline = result.model_kind == NETWORK
 
 
 def _unscaler(scaling: dict[str, float]) -> Callable[[np.ndarray], np.ndarray]:

@@ -1,4 +1,4 @@
-"""What a training produced: the model, how it did, and what to tell the chat about it."""
+"""What a training produced: the model, how it did, and the facts to tell the chat about it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from trainer.learn.network import inference_function
-from trainer.learn.scaling import predict_scaled
+from trainer.judge.choice import Choice
+from trainer.judge.verdicts import Verdict
+from trainer.model_file.inference import inference_function, predict_scaled
 
 
 @dataclass
@@ -28,7 +29,7 @@ class TrainResult:
     metrics: dict[str, dict[str, float | None] | None]
     baseline_metrics: dict[str, dict[str, float | None] | None]
     beats_baseline: bool
-    verdict: str
+    verdict: Verdict
     fit_seconds: float
     epochs_run: int
     backend: str
@@ -37,9 +38,10 @@ class TrainResult:
     n_train: int = 0
     n_validation: int = 0
     baseline: dict[str, Any] = field(default_factory=dict)
-    # "network" or "line": which model the chat gets, and one sentence saying why.
+    # "network" or "line": which model the chat gets, and the figures it was chosen by (None
+    # for a single network, which is not chosen against the line).
     model_kind: str = "network"
-    choice: str = ""
+    choice: Choice | None = None
     # Cross-validation details: folds, out-of-fold MSE of network and line, spread.
     validation: dict[str, Any] = field(default_factory=dict)
     best_epoch: int | None = None  # where the kept weights come from (the loss plot marks it)
@@ -64,9 +66,9 @@ class TrainResult:
             "baseline": self.baseline,
             "beats_baseline": self.beats_baseline,
             "model_kind": self.model_kind,
-            "choice": self.choice,
+            "choice": self.choice.to_dict() if self.choice is not None else None,
             "validation": self.validation,
-            "verdict": self.verdict,
+            "verdict": self.verdict.to_dict(),
             "fit_seconds": self.fit_seconds,
             "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch,

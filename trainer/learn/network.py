@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -85,73 +84,3 @@ def _jit_compile(recipe: Recipe) -> bool | str:
     if recipe.jit_compile == "jax-only":
         return backend_name() == "jax"
     return recipe.jit_compile
-
-
-# Activations numpy inference understands; anything else falls back to calling the model.
-_ACTIVATIONS = {
-    "linear": lambda z: z,
-    "relu": lambda z: np.maximum(z, 0.0),
-    "tanh": np.tanh,
-    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
-}
-
-
-class DenseStack:
-    """A model's Dense layers as numpy arrays, for inference without Keras.
-
-    Calling a Keras model on a new input shape compiles code on JAX (about 0.3 s each time);
-    for these small networks plain numpy is faster than any compiled call.
-    """
-
-    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray, str]]) -> None:
-        self.layers = layers
-
-    @classmethod
-    def from_model(cls, model: Any) -> DenseStack | None:
-        """Read the Dense layers of ``model``; None if it holds anything else."""
-        layers = []
-        for layer in model.layers:
-            kind = type(layer).__name__
-            if kind == "InputLayer":
-                continue
-            activation = getattr(layer, "activation", None)
-            name = getattr(activation, "__name__", None)
-            if kind != "Dense" or name not in _ACTIVATIONS or not layer.use_bias:
-                return None
-            kernel, bias = (np.asarray(weight, dtype=np.float64) for weight in layer.get_weights())
-            layers.append((kernel, bias, name))
-        return cls(layers)
-
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        """Outputs of the network for rows of (already scaled) features."""
-        hidden = np.asarray(features, dtype=np.float64)
-        for kernel, bias, activation in self.layers:
-            hidden = _ACTIVATIONS[activation](hidden @ kernel + bias)
-        return hidden
-
-
-def inference_function(model: Any, chunk: int = 65_536) -> Callable[[np.ndarray], np.ndarray]:
-    """A function from feature rows to outputs: numpy if possible, else the model.
-
-    A default-recipe model takes raw rows (its scaling is inside); a plain Dense stack, such
-    as the tutorial's network, takes rows scaled as its ``scaling`` says.
-    """
-    from trainer.model_file.standalone import NumpyRegressor
-
-    regressor = NumpyRegressor.from_model(model)
-    if regressor is not None:
-        return regressor
-    stack = DenseStack.from_model(model)
-    if stack is not None:
-        return stack
-    keras = load_keras()
-
-    def call(features: np.ndarray) -> np.ndarray:
-        scaled = np.asarray(features, dtype=np.float32)
-        parts = [
-            keras.ops.convert_to_numpy(model(scaled[start : start + chunk], training=False))
-            for start in range(0, len(scaled), chunk)
-        ]
-        return np.concatenate(parts) if parts else np.zeros((0, 1))
-
-    return call

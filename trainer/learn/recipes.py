@@ -32,7 +32,7 @@ class Recipe:
     adam_beta_2: float = 0.95
     lr_decay: str = "cosine"  # "cosine" (over the run) or "none"
     # Passes over the data. A single network needs them; for stacked members None derives
-    # them from step_budget (trainer.learn.members.plan_members), and early stopping ends the run.
+    # them from step_budget (trainer.learn.rounds.plan_members), and early stopping ends the run.
     epochs: int | None = None
     step_budget: int = 1600
     batch_size: int | None = None  # None: the tutorial's 32 (single), or by rows (stacked)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,21 +30,3 @@ def apply_scaling(
     x = (features - np.asarray(scaling["x_mean"])) / np.asarray(scaling["x_std"])
     y = (target - scaling["y_mean"]) / scaling["y_std"]
     return x.astype(np.float32), y.astype(np.float32)
-
-
-def predict_scaled(
-    network: Callable[[np.ndarray], np.ndarray], scaling: dict[str, Any], features: np.ndarray
-) -> np.ndarray:
-    """Run ``network`` on raw features, standardising around it unless it does so itself.
-
-    Models of the default recipe carry their scaling as layers (``in_model``); older ones and
-    the tutorial's network get it applied here.
-    """
-    raw = np.asarray(features, dtype=np.float64)
-    if raw.ndim == 1:
-        raw = raw[:, None]
-    if scaling.get("in_model"):
-        return np.asarray(network(raw), dtype=np.float64).reshape(-1)
-    scaled = (raw - np.asarray(scaling["x_mean"])) / np.asarray(scaling["x_std"])
-    predicted = np.asarray(network(scaled), dtype=np.float64).reshape(-1)
-    return predicted * scaling["y_std"] + scaling["y_mean"]

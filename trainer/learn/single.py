@@ -1,8 +1,9 @@
-"""Train a model on a Dataset: the default recipe's cross-validated members, or one network.
+"""The tutorial's path: one network, trained as the article does (and as recipes with engine
+"single" ask): split, scale, fit with progress and cancel, then measure against a
+least-squares line.
 
-``train`` is the entry point. The default recipe lives in trainer.learn.crossval; this module keeps
-the single-network path of the tutorial recipe: split, scale, fit with progress and cancel,
-then measure against a least-squares line.
+The default recipe's cross-validated members live in trainer.learn.crossval;
+trainer.learn.training chooses between the two.
 """
 
 from __future__ import annotations
@@ -16,66 +17,30 @@ from typing import Any
 import numpy as np
 
 from trainer import backend
-from trainer.judge.metrics import fit_linear, regression_metrics
+from trainer.judge.lines import fit_linear
+from trainer.judge.metrics import regression_metrics
 from trainer.judge.verdicts import judge
-from trainer.learn.crossval import train_cross_validated
 from trainer.learn.fit import TrainResult
-from trainer.learn.network import build_model, compile_model, inference_function
-from trainer.learn.programs import NETWORKS, NetworkKey, NetworkPool
-from trainer.learn.recipes import Recipe, Schedule, resolve, schedule
-from trainer.learn.scaling import apply_scaling, fit_scaling, predict_scaled
-from trainer.limits import Limits
-from trainer.params import TrainParams
+from trainer.learn.network import build_model, compile_model
+from trainer.learn.programs import NetworkKey, NetworkPool
+from trainer.learn.recipes import Recipe, Schedule, schedule
+from trainer.learn.scaling import apply_scaling, fit_scaling
+from trainer.model_file.inference import inference_function, predict_scaled
 from trainer.progress import Cancelled, Progress, Reporter
 from trainer.tables.dataset import Dataset
-
-__all__ = [
-    "Cancelled",
-    "Progress",
-    "TrainResult",
-    "apply_scaling",
-    "fit_scaling",
-    "judge",
-    "predict_scaled",
-    "split_rows",
-    "train",
-]
 
 logger = logging.getLogger(__name__)
 
 
-def train(
-    dataset: Dataset,
-    params: TrainParams,
-    *,
-    limits: Limits = Limits(),  # noqa: B008 - frozen, so one shared default is safe
-    on_progress: Callable[[Progress], bool] | None = None,
-    progress_interval: float = 2.0,
-    pool: NetworkPool = NETWORKS,
-) -> TrainResult:
-    """Train the recipe chosen by ``params`` on ``dataset``; raise Cancelled if asked to stop.
-
-    Networks come from ``pool``: compiled once per shape and recipe, reused afterwards.
-    """
-    backend.configure()
-    recipe = resolve(params, limits)
-    if recipe.engine == "stacked":
-        return train_cross_validated(
-            dataset, recipe, on_progress=on_progress, progress_interval=progress_interval, pool=pool
-        )
-    return _train_single(dataset, recipe, on_progress, progress_interval, pool)
-
-
-def _train_single(
+def train_single(
     dataset: Dataset,
     recipe: Recipe,
     on_progress: Callable[[Progress], bool] | None,
     progress_interval: float,
     pool: NetworkPool,
 ) -> TrainResult:
-    """One network, as the tutorial trains it (and as recipes with engine "single" ask)."""
+    """One network on ``dataset``; raise Cancelled if ``on_progress`` says stop."""
     keras = backend.load_keras()
-
     train_rows, val_rows = split_rows(dataset.n_rows, recipe.validation_split, recipe.seed)
     scaling = fit_scaling(dataset.features[train_rows], dataset.target[train_rows], recipe.scale)
     x_scaled, y_scaled = apply_scaling(scaling, dataset.features, dataset.target)
@@ -88,23 +53,7 @@ def _train_single(
         plan,
     )
     n_features = dataset.features.shape[1]
-    key = NetworkKey.of(
-        n_features,
-        recipe,
-        total_steps=plan.total_steps,
-        steps_per_execution=plan.steps_per_execution,
-    )
-
-    def build() -> Any:
-        network = build_model(n_features, recipe)
-        compile_model(
-            network,
-            recipe,
-            total_steps=plan.total_steps,
-            steps_per_execution=plan.steps_per_execution,
-        )
-        return network
-
+    key, build = _program(n_features, recipe, plan)
     # fit_seconds covers building and compiling too (when no compiled network is in the pool).
     started = time.perf_counter()
     # A network built under the seed (cheap: nothing compiled) gives the starting weights, so a
@@ -125,29 +74,7 @@ def _train_single(
                 total_epochs=plan.passes,
             ),
         )
-        callbacks = [
-            keras.callbacks.LambdaCallback(
-                on_train_begin=monitor.on_train_begin,
-                on_train_batch_end=monitor.on_train_batch_end,
-                on_epoch_end=monitor.on_epoch_end,
-                on_train_end=monitor.on_train_end,
-            )
-        ]
-        # Repeating the rows makes one Keras epoch cover several passes: fewer epoch overheads.
-        x_fit = np.tile(x_scaled[train_rows], (plan.repeats, 1))
-        y_fit = np.tile(y_scaled[train_rows], plan.repeats)
-        # Seeded here, after any building, so the shuffling is the same for a fresh network
-        # and a pooled one.
-        keras.utils.set_random_seed(recipe.seed)
-        network.fit(
-            x_fit,
-            y_fit,
-            batch_size=plan.batch_size,
-            epochs=plan.rounds,
-            shuffle=True,
-            verbose=0,
-            callbacks=callbacks,
-        )
+        _fit(network, monitor, recipe, x_scaled[train_rows], y_scaled[train_rows])
         if monitor.cancelled:
             raise Cancelled("training was cancelled")
         # The pooled network trains the next table; the result keeps a copy of its own.
@@ -164,6 +91,59 @@ def _train_single(
         history=monitor.history,
         fit_seconds=fit_seconds,
         epochs_run=monitor.rounds_done * plan.repeats,
+    )
+
+
+def _program(
+    n_features: int, recipe: Recipe, plan: Schedule
+) -> tuple[NetworkKey, Callable[[], Any]]:
+    """The key of the compiled program this network trains with, and how to build one."""
+    key = NetworkKey.of(
+        n_features,
+        recipe,
+        total_steps=plan.total_steps,
+        steps_per_execution=plan.steps_per_execution,
+    )
+
+    def build() -> Any:
+        network = build_model(n_features, recipe)
+        compile_model(
+            network,
+            recipe,
+            total_steps=plan.total_steps,
+            steps_per_execution=plan.steps_per_execution,
+        )
+        return network
+
+    return key, build
+
+
+def _fit(network: Any, monitor: _Monitor, recipe: Recipe, x: np.ndarray, y: np.ndarray) -> None:
+    """Keras' fit of the training rows, one Keras epoch a round, watched by ``monitor``."""
+    keras = backend.load_keras()
+    plan = monitor.plan
+    callbacks = [
+        keras.callbacks.LambdaCallback(
+            on_train_begin=monitor.on_train_begin,
+            on_train_batch_end=monitor.on_train_batch_end,
+            on_epoch_end=monitor.on_epoch_end,
+            on_train_end=monitor.on_train_end,
+        )
+    ]
+    # Repeating the rows makes one Keras epoch cover several passes: fewer epoch overheads.
+    x_fit = np.tile(x, (plan.repeats, 1))
+    y_fit = np.tile(y, plan.repeats)
+    # Seeded here, after any building, so the shuffling is the same for a fresh network
+    # and a pooled one.
+    keras.utils.set_random_seed(recipe.seed)
+    network.fit(
+        x_fit,
+        y_fit,
+        batch_size=plan.batch_size,
+        epochs=plan.rounds,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
     )
 
 

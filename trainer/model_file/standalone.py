@@ -5,19 +5,20 @@ Inputs go in and predictions come out in the table's own units: standardisation 
 ``.keras`` file needs no JSON beside it. The averaged members are parallel branches of
 ordinary ``Dense`` layers; their linear paths average to a single ``Dense`` ("line").
 
-``NumpyRegressor`` reads such a model back into numpy for fast predictions: calling a Keras
-model on a new input shape compiles code on JAX (about 0.3 s each time).
+``trainer.model_file.inference`` reads such a model back into numpy for fast predictions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from trainer.backend import load_keras
-from trainer.learn.stacked import MemberWeights
+
+if TYPE_CHECKING:
+    from trainer.learn.stacked import MemberWeights
 
 
 def standalone_model(
@@ -80,65 +81,3 @@ def standalone_model(
 def _model_name(target_name: str) -> str:
     safe = "".join(c if c.isalnum() else "_" for c in target_name)[:40].strip("_")
     return f"predict_{safe or 'target'}"
-
-
-class NumpyRegressor:
-    """A standalone model's layers as numpy arrays: raw inputs in, raw predictions out."""
-
-    def __init__(
-        self,
-        mean: np.ndarray,
-        std: np.ndarray,
-        line: tuple[np.ndarray, np.ndarray],
-        members: list[list[tuple[np.ndarray, np.ndarray]]],
-        y_scale: float,
-        y_offset: float,
-    ) -> None:
-        self.mean, self.std = mean, std
-        self.line = line
-        self.members = members
-        self.y_scale, self.y_offset = y_scale, y_offset
-
-    @classmethod
-    def from_model(cls, model: Any) -> NumpyRegressor | None:
-        """Read a model made by ``standalone_model``; None for any other model."""
-        layers = {layer.name: layer for layer in model.layers}
-        if not {"standardise", "line", "unstandardise"} <= layers.keys():
-            return None
-        config = layers["standardise"].get_config()
-        mean = np.asarray(config["mean"], np.float64).reshape(-1)
-        std = np.sqrt(np.asarray(config["variance"], np.float64).reshape(-1))
-        kernel, bias = (np.asarray(w, np.float64) for w in layers["line"].get_weights())
-        members = []
-        member = 0
-        while f"member{member}_output" in layers:
-            stack = []
-            number = 1
-            while f"member{member}_hidden{number}" in layers:
-                layer = layers[f"member{member}_hidden{number}"]
-                stack.append(tuple(np.asarray(w, np.float64) for w in layer.get_weights()))
-                number += 1
-            output = layers[f"member{member}_output"].get_weights()
-            stack.append(tuple(np.asarray(w, np.float64) for w in output))
-            members.append(stack)
-            member += 1
-        rescale = layers["unstandardise"].get_config()
-        return cls(
-            mean, std, (kernel, bias), members, float(rescale["scale"]), float(rescale["offset"])
-        )
-
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        """(rows, 1) predictions for rows of raw features."""
-        x = (np.asarray(features, dtype=np.float64) - self.mean) / np.where(
-            self.std > 0, self.std, 1.0
-        )
-        out = x @ self.line[0] + self.line[1]
-        if self.members:
-            total = np.zeros_like(out)
-            for stack in self.members:
-                hidden = x
-                for kernel, bias in stack[:-1]:
-                    hidden = np.maximum(hidden @ kernel + bias, 0.0)
-                total += hidden @ stack[-1][0] + stack[-1][1]
-            out = out + total / len(self.members)
-        return out * self.y_scale + self.y_offset

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from trainer.report.drawing import Report, draw_report_png
+from trainer.report.data import Report
+from trainer.report.drawing import draw_report_png
 
 log = logging.getLogger(__name__)
 

@@ -216,23 +216,8 @@ class ColumnPlan:
                 shown.append(text if text else MISSING_LEVEL)
         return tuple(shown)
 
-    def describe(self) -> list[str]:
-        """One line per input saying which features it becomes (for a caption or a reader)."""
-        lines = []
-        for column, names in zip(self.inputs, self._feature_groups(), strict=True):
-            shown = ", ".join(names)
-            if column.role == CATEGORY:
-                unseen = f"{column.name}=(other)" if column.other else "all 0"
-                lines.append(f"{column.name}: 1 in {shown} for its value (unseen: {unseen})")
-            elif column.role == DATE:
-                lines.append(f"{column.name}: {shown} (year fraction, Monday 0, hours)")
-            else:
-                lines.append(f"{column.name}: {shown}")
-            if column.fill is not None and (column.indicator or column.role != CATEGORY):
-                lines[-1] += f"; empty: {column.fill_text()}"
-        return lines
-
-    def _feature_groups(self) -> list[list[str]]:
+    def feature_groups(self) -> list[list[str]]:
+        """Per input, the names of the features it becomes."""
         names, groups = iter(self.feature_names), []
         for column in self.inputs:
             groups.append([next(names) for _ in column.feature_names()])

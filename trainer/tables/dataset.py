@@ -36,7 +36,7 @@ from trainer.tables.cells import is_plain_number, lenient_number, looks_like_dat
 from trainer.tables.columns import CATEGORY, MAX_NAME, CellError, ColumnPlan, shorten, unique_name
 from trainer.tables.delimited import ONE_COLUMN, read_csv_cells
 from trainer.tables.inputs import example
-from trainer.tables.roles import MOSTLY, decide_columns
+from trainer.tables.roles import MOSTLY, ColumnNote, decide_columns
 
 __all__ = ["Dataset", "DatasetError", "Table", "parse_csv", "read_table"]
 
@@ -54,7 +54,7 @@ class Dataset:
     feature_names: list[str]
     target_name: str
     plan: ColumnPlan | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[ColumnNote] = field(default_factory=list)
 
     @property
     def n_rows(self) -> int:
@@ -84,7 +84,7 @@ class Dataset:
         return {
             "n_rows": self.n_rows,
             "feature_names": self.input_names,
-            "columns": list(self.notes),
+            "columns": [note.to_dict() for note in self.notes],
             "predict_example": example(plan) if len(plan.inputs) > 1 else None,
         }
 
@@ -291,7 +291,9 @@ def input_cells(table: Table, plan: ColumnPlan) -> tuple[dict[str, pd.Series], l
     return cells, absent
 
 
-def _target(table: Table, name: str, limits: Limits) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _target(
+    table: Table, name: str, limits: Limits
+) -> tuple[np.ndarray, np.ndarray, list[ColumnNote]]:
     """The target's numbers, the rows that have one, and a note on the rows dropped."""
     numbers = read_numbers(table.cells[name], table.decimal_comma)
     present = numbers.present
@@ -325,7 +327,7 @@ def _target(table: Table, name: str, limits: Limits) -> tuple[np.ndarray, np.nda
         raise DatasetError(
             f"The table has only {_rows(kept.size)} of data; I need at least {limits.min_rows}."
         )
-    notes = [f"{name}: {_rows(dropped)} without a value dropped"] if dropped else []
+    notes = [ColumnNote(name, "target_dropped", {"rows": dropped})] if dropped else []
     return numbers.values[kept], kept, notes
 
 

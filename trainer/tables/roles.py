@@ -1,4 +1,4 @@
-"""Deciding from a training table what each candidate input column is, and saying so.
+"""Deciding from a training table what each candidate input column is, and noting it.
 
 The rules, in order, for each column (after the rows without a target are dropped):
 - no values at all: ignored;
@@ -14,6 +14,9 @@ The rules, in order, for each column (after the rows without a target are droppe
 Columns the user chose with ``x=`` are never ignored: ids and free text become categories of
 their most common values, constants stay numbers.
 
+What was done with each column that is no plain number comes back as a ColumnNote (a kind and
+its values); trainer.words says it in words.
+
 This module must stay free of Keras: the bot validates uploads with it.
 """
 
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +44,27 @@ _ID_NAME = re.compile(
     r"|uuid|guid|.+[ _-]id|.+[a-z]Id",
 )
 _BLANK_HEADER = re.compile(r"column\d+|unnamed: ?\d+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ColumnNote:
+    """What was done with a column that was no plain number: ``kind`` is "ignored" (with a
+    ``reason``), "number" (cells read leniently, gaps filled), "date", "category" or
+    "target_dropped" (rows without a target), and ``values`` holds its figures."""
+
+    column: str
+    kind: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{"column": ..., "kind": ..., **values}``."""
+        return {"column": self.column, "kind": self.kind, **self.values}
+
+
+def ignored(name: str, reason: str, **values: Any) -> ColumnNote:
+    return ColumnNote(name, "ignored", {"reason": reason, **values})
+
+
 REASONS = {
     "empty": "no values",
     "constant": "the same value in every row",
@@ -56,14 +82,14 @@ def decide_columns(
     decimal_comma: bool,
     line_numbers: np.ndarray,
     parsed: dict[str, Numbers | Dates] | None = None,
-) -> tuple[ColumnPlan, list[str]]:
-    """The plan for ``candidates`` and one short note per column that was not a plain number.
+) -> tuple[ColumnPlan, list[ColumnNote]]:
+    """The plan for ``candidates`` and one note per column that was not a plain number.
 
     ``parsed``, when given, receives each number or date column as read, for
     ``ColumnPlan.encode`` to use instead of reading the cells again.
     """
     columns: list[Column] = []
-    notes: list[str] = []
+    notes: list[ColumnNote] = []
     for name in candidates:
         column, note, read = _decide(
             name, cells[name], explicit=explicit, decimal_comma=decimal_comma, lines=line_numbers
@@ -83,7 +109,7 @@ def decide_columns(
 
 def _decide(
     name: str, text: pd.Series, *, explicit: bool, decimal_comma: bool, lines: np.ndarray
-) -> tuple[Column, str | None, Numbers | Dates | None]:
+) -> tuple[Column, ColumnNote | None, Numbers | Dates | None]:
     # A look at the first rows settles most text columns at once: reading a million names
     # leniently as numbers, then as dates, would take seconds for nothing.
     head = text.iloc[:SAMPLE]
@@ -114,15 +140,15 @@ def _mostly_bad(read: Numbers | Dates) -> bool:
     return present > 0 and int(read.bad.sum()) > 0.5 * present
 
 
-def _empty(name: str, explicit: bool) -> tuple[Column, str, None]:
+def _empty(name: str, explicit: bool) -> tuple[Column, ColumnNote, None]:
     if explicit:
         raise DatasetError(f'Column "{name}" has no values.')
-    return Column(name, IGNORED, "empty"), f"{name}: ignored ({REASONS['empty']})", None
+    return Column(name, IGNORED, "empty"), ignored(name, "empty"), None
 
 
 def _number(
     name: str, text: pd.Series, numbers: Numbers, explicit: bool, lines: np.ndarray
-) -> tuple[Column, str | None]:
+) -> tuple[Column, ColumnNote | None]:
     present = numbers.present
     values = numbers.values[present]
     infinite = np.flatnonzero(present & np.isinf(numbers.values))
@@ -135,9 +161,10 @@ def _number(
     n_missing = len(text) - len(values)
     if not explicit and not n_missing:
         if np.ptp(values) == 0:
-            return Column(name, IGNORED, "constant"), f"{name}: ignored (always {values[0]:g})"
+            constant = ignored(name, "constant", value=float(values[0]))
+            return Column(name, IGNORED, "constant"), constant
         if _is_counter(name, values):
-            return Column(name, IGNORED, "id"), f"{name}: ignored (a row number or id)"
+            return Column(name, IGNORED, "id"), ignored(name, "counter")
     median = float(np.median(values))
     column = Column(
         name,
@@ -147,21 +174,21 @@ def _number(
         low=float(values.min()),
         high=float(values.max()),
     )
-    said = []
+    if numbers.example is None and not n_missing:
+        return column, None
+    said: dict[str, Any] = {"missing": n_missing, "median": median}
     if numbers.example is not None:
         read = numbers.values[np.flatnonzero(text.astype(str).str.strip() == numbers.example)[0]]
-        said.append(f'read "{_cell(numbers.example)}" as {read:g}')
-    if n_missing:
-        said.append(f"{_cells(n_missing)} filled with the median {median:g} (and marked)")
-    return column, (f"{name}: " + "; ".join(said)) if said else None
+        said.update(example=_cell(numbers.example), read=float(read))
+    return column, ColumnNote(name, "number", said)
 
 
-def _date(name: str, dates: Dates, explicit: bool) -> tuple[Column, str | None]:
+def _date(name: str, dates: Dates, explicit: bool) -> tuple[Column, ColumnNote]:
     present = ~dates.missing
     year = dates.year[present]
     n_missing = len(dates.year) - len(year)
     if not explicit and not n_missing and np.ptp(year) == 0:
-        return Column(name, IGNORED, "constant"), f"{name}: ignored (always the same date)"
+        return Column(name, IGNORED, "constant"), ignored(name, "same_date")
     parts = ["year"]
     # Monthly or yearly data fall on any weekday; only a weekday that moves within a month
     # can mean something.
@@ -181,25 +208,22 @@ def _date(name: str, dates: Dates, explicit: bool) -> tuple[Column, str | None]:
         parts=tuple(parts),
         day_first=dates.day_first,
     )
-    words = {"year": "year", "weekday": "day of week", "hour": "time of day"}
-    note = f"{name}: a date, used as " + " and ".join(words[part] for part in parts)
-    if n_missing:
-        note += f"; {_cells(n_missing)} filled with {column.fill_text()} (and marked)"
-    return column, note
+    note = {"parts": list(parts), "missing": n_missing, "fill": column.fill_text()}
+    return column, ColumnNote(name, "date", note)
 
 
 def _category(
     name: str, text: pd.Series, missing: np.ndarray, explicit: bool
-) -> tuple[Column, str | None]:
+) -> tuple[Column, ColumnNote]:
     values = text[~missing].astype(str).str.strip()
     counts = values.value_counts().to_dict()
     n_present, n_distinct, n_missing = len(values), len(counts), int(missing.sum())
     if not explicit:
         if n_distinct == 1 and not n_missing:
             only = next(iter(counts))
-            return Column(name, IGNORED, "constant"), f'{name}: ignored (always "{_cell(only)}")'
+            return Column(name, IGNORED, "constant"), ignored(name, "constant", value=_cell(only))
         if n_distinct == n_present:
-            return Column(name, IGNORED, "id"), f"{name}: ignored (a different value in every row)"
+            return Column(name, IGNORED, "id"), ignored(name, "all_different")
     # Most common first; ties in the order of first appearance, so the plan is reproducible.
     first_seen = {value: i for i, value in enumerate(pd.unique(values))}
     order = sorted(counts, key=lambda level: (-counts[level], first_seen[level]))
@@ -208,7 +232,7 @@ def _category(
         kept = order[:MAX_LEVELS]
     covered = sum(int(counts[level]) for level in kept) / n_present
     if not explicit and (not kept or covered < MIN_COVERED):
-        return Column(name, IGNORED, "text"), f"{name}: ignored (text, {n_distinct:,} values)"
+        return Column(name, IGNORED, "text"), ignored(name, "text", values=n_distinct)
     column = Column(
         name,
         CATEGORY,
@@ -216,12 +240,9 @@ def _category(
         other=len(kept) < n_distinct,
         missing_level=n_missing > 0,
     )
-    note = f"{name}: a category, one column for each of {_values(len(kept))}"
-    if column.other:
-        note += f", {_values(n_distinct - len(kept), 'other')} counted as other"
-    if n_missing:
-        note += f"; {_cells(n_missing)} as their own value"
-    return column, note
+    other = n_distinct - len(kept)
+    note = {"levels": len(kept), "other": other, "missing": n_missing}
+    return column, ColumnNote(name, "category", note)
 
 
 def _is_counter(name: str, values: np.ndarray) -> bool:
@@ -246,12 +267,3 @@ def _refuse_first(
 def _cell(cell: object, limit: int = 24) -> str:
     text = str(cell).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _cells(count: int) -> str:
-    return "1 empty cell" if count == 1 else f"{count:,} empty cells"
-
-
-def _values(count: int, kind: str = "") -> str:
-    kind = f"{kind} " if kind else ""
-    return f"1 {kind}value" if count == 1 else f"{count:,} {kind}values"

@@ -18,6 +18,7 @@ from storage.errors import DatabaseError
 from storage.store import Store
 from storage.views import JobInfo, Signal
 from storage.workers import BEAT_SECONDS
+from trainer.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,15 @@ class Watch:
         if self.reason is None:
             self.reason = reason
 
+    def heed(self, signal: Signal | None) -> None:
+        """Stop if the database says the lease is lost or the chat cancelled (None: no word)."""
+        if signal is None:
+            return
+        if not signal.lease_held:
+            self.stop(StopReason.LEASE_LOST)
+        elif signal.cancel_requested:
+            self.stop(StopReason.CANCEL)
+
 
 class Waiting:
     """The claimed jobs of a batch that wait their turn; their leases are renewed meanwhile."""
@@ -78,6 +88,29 @@ class Waiting:
         with self._lock:
             if self._jobs.pop(job.id, None) is not None:
                 self._lost.add(job.id)
+
+
+def record_progress(store: Store, watch: Watch, progress: Progress) -> None:
+    """Record a training's progress, and heed the answer (a lost lease, a cancel) and the
+    job's deadline."""
+    job = watch.job
+    try:
+        signal = store.queue.record_progress(
+            job,
+            epoch=progress.epoch,
+            total=progress.total_epochs,
+            loss=progress.loss,
+            val_loss=progress.val_loss,
+            eta_seconds=progress.eta_seconds,
+        )
+    except DatabaseError as exc:
+        # One lost progress report is not worth the training: the chat sees the next one,
+        # and the keeper renews the lease on its own (tolerating the same error).
+        log.warning("job %s: could not record progress (%s)", job.id, exc.orig)
+        signal = None
+    watch.heed(signal)
+    if time.monotonic() > watch.deadline:
+        watch.stop(StopReason.TIMEOUT)
 
 
 class LeaseKeeper:
@@ -122,20 +155,16 @@ class LeaseKeeper:
                 return
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + REGISTRY_BEAT_SECONDS
-                try:
-                    self.store.workers.beat(self.worker, watch.job.id)
-                except DatabaseError as exc:
-                    log.warning("worker %s: could not beat (%s)", self.worker, exc.orig)
-            if time.monotonic() < next_renewal:
-                continue
-            next_renewal = time.monotonic() + self.renew_every
-            signal = self._renew(watch.job)
-            if signal is None:
-                continue
-            if not signal.lease_held:
-                watch.stop(StopReason.LEASE_LOST)
-            elif signal.cancel_requested:
-                watch.stop(StopReason.CANCEL)
+                self._beat(watch.job)
+            if time.monotonic() >= next_renewal:
+                next_renewal = time.monotonic() + self.renew_every
+                watch.heed(self._renew(watch.job))
+
+    def _beat(self, job: JobInfo) -> None:
+        try:
+            self.store.workers.beat(self.worker, job.id)
+        except DatabaseError as exc:
+            log.warning("worker %s: could not beat (%s)", self.worker, exc.orig)
 
     def _keep_waiting(self, waiting: Waiting) -> None:
         while not waiting.done.wait(self.renew_every):

@@ -16,18 +16,25 @@ import traceback
 import uuid
 from collections.abc import Callable, Sequence
 
-from storage.errors import DatabaseError, database_away
+from storage.errors import DatabaseError
 from storage.models import JobKind
 from storage.store import Store
 from storage.views import JobInfo
 from trainbot.settings import Settings
-from trainer import backend
+from trainer import backend, words
 from trainer.errors import DatasetError, JobFailure, PredictError
 from trainer.learn.recipes import resolve
 from trainer.params import TrainParams
 from trainer.progress import Cancelled, Progress
-from trainer.worker.leases import REGISTRY_BEAT_SECONDS, LeaseKeeper, StopReason, Waiting, Watch
-from trainer.worker.outcomes import Trained, TrainInput, TrainTask
+from trainer.worker.leases import (
+    REGISTRY_BEAT_SECONDS,
+    LeaseKeeper,
+    StopReason,
+    Waiting,
+    Watch,
+    record_progress,
+)
+from trainer.worker.outcomes import Trained, TrainInput, TrainTask, store_training
 from trainer.worker.predictors import ModelCache
 
 log = logging.getLogger(__name__)
@@ -40,9 +47,6 @@ PREDICT_BATCH = 8
 # on a CPU the program's cost grows with its members, on a GPU it hardly does.
 TRAIN_BATCH = {"cpu": 8, "gpu": 64}
 ALL_KINDS: tuple[JobKind, ...] = (JobKind.PREDICT, JobKind.TRAIN)
-
-GONE_UPLOAD = "The uploaded file of this job is gone, so I cannot train on it."
-CRASHED = "Something went wrong on my side while running this job."
 
 
 class Worker:
@@ -265,19 +269,14 @@ class Worker:
                 "job %s crashed:\n%s", job.id, traceback.format_exc(),
                 extra={"job_id": job.id, "chat_id": job.chat_id, "worker": self.name},
             )  # fmt: skip
-            self.store.queue.fail(job, CRASHED)
+            self.store.queue.fail(job, words.CRASHED)
 
     def _stopped(self, job: JobInfo, watch: Watch) -> None:
         reason = watch.reason
         if reason is StopReason.SHUTDOWN:
             self.store.queue.release(job)
         elif reason is StopReason.TIMEOUT:
-            minutes = job.timeout_seconds / 60
-            self.store.queue.fail(
-                job,
-                f"This job ran past its time limit of {minutes:g} minutes, so I stopped it.",
-                retry=False,
-            )
+            self.store.queue.fail(job, words.past_time_limit(job.timeout_seconds), retry=False)
         elif reason is StopReason.CANCEL:
             self.store.queue.mark_cancelled(job)
         # LEASE_LOST: another worker owns the job now; whatever we had is dropped.
@@ -295,7 +294,7 @@ class Worker:
             for job in jobs:
                 content = self.store.records.dataset_content(job.chat_id, job.dataset_id or -1)
                 if content is None:
-                    self.store.queue.fail(job, GONE_UPLOAD, retry=False)
+                    self.store.queue.fail(job, words.GONE_UPLOAD, retry=False)
                     continue
                 params = TrainParams.from_dict(job.params)
                 on_progress = self._progress_reporter(job, watches[job.id])
@@ -331,7 +330,7 @@ class Worker:
         """Store a training's outcome, and put the new model in the cache for `/predict`."""
         if isinstance(outcome, Exception):
             raise outcome
-        if self._store_training(job, outcome) and outcome.predictor is not None:
+        if store_training(self.store, job, outcome) and outcome.predictor is not None:
             model = self.store.records.active_model(job.chat_id)
             if model is not None and model.job_id == job.id:
                 self.models.put(model.id, outcome.predictor)
@@ -340,29 +339,8 @@ class Worker:
         """The job's progress callback: records progress, and says False once it must stop."""
 
         def on_progress(progress: Progress) -> bool:
-            if watch.reason is not None:
-                self._end_stopped(job, watch)
-                return False
-            try:
-                signal = self.store.queue.record_progress(
-                    job,
-                    epoch=progress.epoch,
-                    total=progress.total_epochs,
-                    loss=progress.loss,
-                    val_loss=progress.val_loss,
-                    eta_seconds=progress.eta_seconds,
-                )
-            except DatabaseError as exc:
-                # One lost progress report is not worth the training: the chat sees the next
-                # one, and the keeper renews the lease on its own (tolerating the same error).
-                log.warning("job %s: could not record progress (%s)", job.id, exc.orig)
-            else:
-                if not signal.lease_held:
-                    watch.stop(StopReason.LEASE_LOST)
-                elif signal.cancel_requested:
-                    watch.stop(StopReason.CANCEL)
-            if time.monotonic() > watch.deadline:
-                watch.stop(StopReason.TIMEOUT)
+            if watch.reason is None:
+                record_progress(self.store, watch, progress)
             if watch.reason is not None:
                 self._end_stopped(job, watch)
             return watch.reason is None
@@ -377,39 +355,6 @@ class Worker:
         watch.ended = True
         self._stopped(job, watch)
 
-    def _store_training(self, job: JobInfo, trained: Trained) -> bool:
-        """Store the model with its reply; if the database refuses the whole, the model alone.
-
-        A database that is away is another matter: that error goes up, and the job runs
-        again once the lease runs out.
-        """
-        try:
-            return self._complete_training(job, trained)
-        except DatabaseError as exc:
-            if database_away(exc):
-                raise
-            log.error(
-                "job %s: the database refused the results (%s); storing the model alone",
-                job.id,
-                exc.orig,
-                extra={"job_id": job.id},
-            )
-        try:
-            return self._complete_training(job, trained.bare())
-        except DatabaseError as exc:
-            if database_away(exc):
-                raise
-            raise JobFailure(
-                "I trained the model, but could not store it. Please try again later."
-            ) from exc
-
-    def _complete_training(self, job: JobInfo, trained: Trained) -> bool:
-        artifacts, messages = trained.reply(job.id)
-        return self.store.queue.complete(
-            job, result=trained.summary, model=trained.model, artifacts=artifacts,
-            messages=messages,
-        )  # fmt: skip
-
     # -- prediction --------------------------------------------------------------------------
 
     def _predict(self, job: JobInfo) -> None:
@@ -419,7 +364,7 @@ class Worker:
         if job.params.get("csv"):
             content = self.store.records.dataset_content(job.chat_id, job.dataset_id or -1)
             if content is None:
-                raise JobFailure("The uploaded file of this job is gone.")
+                raise JobFailure(words.GONE_INPUTS)
             answer = predict_csv(predictor, version, content, job.id, self.settings.limits)
         else:
             answer = predict_values(predictor, version, job.params.get("values", []))

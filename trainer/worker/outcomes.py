@@ -1,4 +1,5 @@
-"""What a worker's tasks take and give back (trainer.worker.tasks): plain data, no Keras.
+"""What a worker's tasks take and give back (trainer.worker.tasks): plain data, no Keras, and
+storing a training's outcome.
 
 Kept apart from the tasks themselves so that the worker's loop, which only moves these
 around, starts without loading the ML stack.
@@ -7,17 +8,25 @@ around, starts without loading the ML stack.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from storage.errors import DatabaseError, database_away
 from storage.results import NewArtifact, NewMessage, NewModel
+from storage.store import Store
+from storage.views import JobInfo
 from trainbot.settings import Settings
+from trainer import words
+from trainer.errors import JobFailure
 from trainer.params import TrainParams
 from trainer.progress import Progress
 
 if TYPE_CHECKING:
     from trainer.model_file.predictor import Predictor
+
+log = logging.getLogger(__name__)
 
 # The parts of a training's reply that a failing step after the fit can cost; the summary's
 # "missing" list names them, and the bot says so (bot/texts.py).
@@ -87,3 +96,36 @@ class Answer:
 
 def missing_parts(missing: Iterable[str], *parts: str) -> list[str]:
     return list(dict.fromkeys([*missing, *parts]))
+
+
+def store_training(store: Store, job: JobInfo, trained: Trained) -> bool:
+    """Store the model with its reply; if the database refuses the whole, the model alone.
+
+    A database that is away is another matter: that error goes up, and the job runs again
+    once the lease runs out.
+    """
+    try:
+        return _complete(store, job, trained)
+    except DatabaseError as exc:
+        if database_away(exc):
+            raise
+        log.error(
+            "job %s: the database refused the results (%s); storing the model alone",
+            job.id,
+            exc.orig,
+            extra={"job_id": job.id},
+        )
+    try:
+        return _complete(store, job, trained.bare())
+    except DatabaseError as exc:
+        if database_away(exc):
+            raise
+        raise JobFailure(words.NOT_STORED) from exc
+
+
+def _complete(store: Store, job: JobInfo, trained: Trained) -> bool:
+    artifacts, messages = trained.reply(job.id)
+    return store.queue.complete(
+        job, result=trained.summary, model=trained.model, artifacts=artifacts,
+        messages=messages,
+    )  # fmt: skip

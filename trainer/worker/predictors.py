@@ -9,12 +9,11 @@ import cachetools
 
 from storage.store import Store
 from storage.views import JobInfo
+from trainer import words
 from trainer.errors import JobFailure
 
 if TYPE_CHECKING:
     from trainer.model_file.predictor import Predictor
-
-GONE_MODEL = "That model no longer exists; train a new one with /train."
 
 
 class ModelCache:
@@ -41,16 +40,16 @@ class ModelCache:
         from trainer.model_file.predictor import Predictor  # the ML stack loads with the first job
 
         if job.model_id is None:
-            raise JobFailure(GONE_MODEL)
+            raise JobFailure(words.GONE_MODEL)
         # Asked every time (a small row, no file) so a deleted model stops answering at once.
         model = store.records.model_by_id(job.chat_id, job.model_id)
         if model is None:
-            raise JobFailure(GONE_MODEL)
+            raise JobFailure(words.GONE_MODEL)
         predictor = self.get(model.id)
         if predictor is None:
             keras_file = store.records.model_file(job.chat_id, model.id)
             if keras_file is None:
-                raise JobFailure(GONE_MODEL)
+                raise JobFailure(words.GONE_MODEL)
             predictor = Predictor(
                 keras_file,
                 model.scaling,

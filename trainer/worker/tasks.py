@@ -20,12 +20,15 @@ import numpy as np
 from storage.results import NewArtifact, NewMessage, NewModel
 from trainbot.settings import Settings
 from trainer.learn.batch import TrainRequest, train_together
-from trainer.learn.single import Progress, TrainResult, train
+from trainer.learn.fit import TrainResult
+from trainer.learn.training import train
 from trainer.limits import Limits
-from trainer.model_file.predictor import Prediction, Predictor, save_model_bytes
+from trainer.model_file.keras_file import save_model_bytes
+from trainer.model_file.predictor import Prediction, Predictor
 from trainer.params import TrainParams
+from trainer.progress import Progress
 from trainer.report import processes
-from trainer.report.drawing import Report, report_of
+from trainer.report.data import Report, report_of
 from trainer.tables.dataset import Dataset, parse_csv
 from trainer.worker.outcomes import (
     DETAILS,
@@ -224,7 +227,11 @@ def predict_csv(
         messages=[
             NewMessage(
                 "predictions_csv",
-                {"rows": rows, "model_version": version, "notes": predicted.notes},
+                {
+                    "rows": rows,
+                    "model_version": version,
+                    "notes": [note.to_dict() for note in predicted.notes],
+                },
                 "csv",
             )
         ],
@@ -254,7 +261,7 @@ def prediction_dict(prediction: Prediction) -> dict[str, Any]:
         "inputs": list(prediction.inputs or prediction.values),
         "names": list(prediction.names),
         "value": prediction.predicted,
-        "warning": prediction.warning,
+        "warnings": [warning.to_dict() for warning in prediction.warnings],
     }
 
 
@@ -282,9 +289,9 @@ def _train_summary(
         "metrics": result.metrics,
         "baseline": result.baseline_metrics,
         "beats_baseline": bool(result.beats_baseline),
-        "verdict": result.verdict,
+        "verdict": result.verdict.to_dict(),
         "model_kind": result.model_kind,
-        "choice": result.choice,
+        "choice": result.choice.to_dict() if result.choice is not None else None,
         "validation": result.validation,
         "best_epoch": result.best_epoch,
         "predictions": [prediction_dict(p) for p in predictions],

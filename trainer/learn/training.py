@@ -1,0 +1,39 @@
+"""``train``: one table, by its recipe: the default recipe's cross-validated members
+(trainer.learn.crossval) or the tutorial's single network (trainer.learn.single)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from trainer import backend
+from trainer.learn.crossval import train_cross_validated
+from trainer.learn.fit import TrainResult
+from trainer.learn.programs import NETWORKS, NetworkPool
+from trainer.learn.recipes import resolve
+from trainer.learn.single import train_single
+from trainer.limits import Limits
+from trainer.params import TrainParams
+from trainer.progress import Progress
+from trainer.tables.dataset import Dataset
+
+
+def train(
+    dataset: Dataset,
+    params: TrainParams,
+    *,
+    limits: Limits = Limits(),  # noqa: B008 - frozen, so one shared default is safe
+    on_progress: Callable[[Progress], bool] | None = None,
+    progress_interval: float = 2.0,
+    pool: NetworkPool = NETWORKS,
+) -> TrainResult:
+    """Train the recipe chosen by ``params`` on ``dataset``; raise Cancelled if asked to stop.
+
+    Networks come from ``pool``: compiled once per shape and recipe, reused afterwards.
+    """
+    backend.configure()
+    recipe = resolve(params, limits)
+    if recipe.engine == "stacked":
+        return train_cross_validated(
+            dataset, recipe, on_progress=on_progress, progress_interval=progress_interval, pool=pool
+        )
+    return train_single(dataset, recipe, on_progress, progress_interval, pool)

@@ -1,0 +1,88 @@
+"""A table of inputs written back as CSV with a prediction and a warning column.
+
+Every text cell is defused: a spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or
+``@`` as a formula, so such cells (but numbers) get a leading quote. The file stays under what
+Telegram lets a bot send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from trainer import words
+from trainer.errors import DatasetError
+from trainer.model_file.warnings import InputWarning
+from trainer.tables.dataset import Table
+
+# Telegram refuses files over 50 MB from a bot; a table of predictions stays under it.
+MAX_OUTPUT_BYTES = 50_000_000
+# Spreadsheets run a cell as a formula when it starts with one of these.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class PredictionTable:
+    """A table of inputs with a prediction and a warning column, and notes said once per column."""
+
+    data: bytes  # CSV, UTF-8
+    rows: int
+    notes: list[InputWarning] = field(default_factory=list)
+
+
+def write_table(
+    table: Table,
+    predicted: np.ndarray,
+    tags: Sequence[Sequence[InputWarning]],
+    notes: list[InputWarning],
+    target_name: str,
+) -> PredictionTable:
+    """The CSV of ``table``'s cells, the predictions and each row's warning tags; raises
+    DatasetError when it would be too big to send."""
+    shown = [words.row_tags(row) for row in tags]
+    out = _output_frame(table, predicted, shown, target_name)
+    # From the cells, not the upload: an .xlsx is compressed, its CSV is not.
+    estimate = int(table.cells.apply(lambda cells: cells.str.len().sum() + len(cells)).sum())
+    estimate += table.n_rows * 24 + sum(len(tag) for tag in shown)
+    if estimate > MAX_OUTPUT_BYTES:
+        raise DatasetError(words.predictions_too_big(estimate, MAX_OUTPUT_BYTES))
+    text = out.to_csv(index=False, lineterminator="\n").encode()
+    if len(text) > MAX_OUTPUT_BYTES:
+        raise DatasetError(words.predictions_too_big(len(text), MAX_OUTPUT_BYTES))
+    return PredictionTable(text, table.n_rows, notes)
+
+
+def _output_frame(
+    table: Table, predicted: np.ndarray, tags: list[str], target_name: str
+) -> pd.DataFrame:
+    """The table's cells, the predictions and the warnings, every text cell defused."""
+    out = pd.DataFrame({f"c{i}": table.cells[name] for i, name in enumerate(table.names)})
+    out[f"c{len(table.names)}"] = [f"{value:.10g}" for value in predicted]
+    out[f"c{len(table.names) + 1}"] = tags
+    out.columns = [
+        _neutralise(name) for name in [*table.names, f"{target_name}_predicted", "warning"]
+    ]
+    for position in range(len(table.names)):
+        out.iloc[:, position] = _neutralise_column(out.iloc[:, position].astype(str))
+    out.iloc[:, -1] = _neutralise_column(out.iloc[:, -1].astype(str))
+    return out
+
+
+def _neutralise(cell: str) -> str:
+    """Prefix text that a spreadsheet would run as a formula; numbers stay as they are."""
+    return str(_neutralise_column(pd.Series([cell], dtype=object)).iloc[0])
+
+
+def _neutralise_column(cells: pd.Series) -> pd.Series:
+    risky = cells.str.startswith(_FORMULA_STARTS).to_numpy()
+    if not risky.any():
+        return cells
+    numbers = pd.to_numeric(cells[risky].str.replace(",", ".", regex=False), errors="coerce")
+    formula = ~np.isfinite(numbers.to_numpy(dtype=np.float64))
+    positions = np.flatnonzero(risky)[formula]
+    cells = cells.copy()
+    cells.iloc[positions] = "'" + cells.iloc[positions]
+    return cells
