@@ -39,9 +39,9 @@ def probe_precision() -> dict[str, Any]:
     from trainer import backend
     from trainer.learn.training import train
     from trainer.params import TrainParams
-    from trainer.tables.dataset import parse_csv
+    from trainer.tables.dataset import read_dataset
 
-    reference = parse_csv(bench_trainer.REFERENCE.read_bytes())
+    reference = read_dataset(bench_trainer.REFERENCE.read_bytes())
     x200 = np.array([[200.0]])
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((1024, 1024)).astype(np.float32) for _ in range(2))

@@ -48,10 +48,10 @@ def measure(backend: str) -> dict[str, Any]:
     from trainer.judge.metrics import regression_metrics
     from trainer.learn.training import train
     from trainer.params import TrainParams
-    from trainer.tables.dataset import parse_csv
+    from trainer.tables.dataset import read_dataset
 
     results: dict[str, Any] = {"backend": backend}
-    reference = parse_csv(REFERENCE.read_bytes())
+    reference = read_dataset(REFERENCE.read_bytes())
     grid = np.arange(1000.0)[:, None]
     truth = (grid[:, 0] - 32) * 5 / 9
     runs = []
@@ -64,7 +64,7 @@ def measure(backend: str) -> dict[str, Any]:
                 "error_at_200": abs(float(predicted[200]) - TRUTH_AT_200),
                 "mse": float(np.mean((predicted - truth) ** 2)),
                 "fit_seconds": result.fit_seconds,
-                "epochs": result.epochs_run,
+                "epochs": result.passes_run,
             }
         )
     results["reference"] = runs
@@ -81,8 +81,8 @@ def measure(backend: str) -> dict[str, Any]:
 
     noisy = []
     for seed in SEEDS:
-        data = parse_csv(examples.noisy_linear_csv(1000, seed=seed))
-        holdout = parse_csv(examples.noisy_linear_csv(2000, seed=1000 + seed))
+        data = read_dataset(examples.noisy_linear_csv(1000, seed=seed))
+        holdout = read_dataset(examples.noisy_linear_csv(2000, seed=1000 + seed))
         result = train(data, TrainParams(seed=seed))
         line = fit_linear(data.features, data.target)
         network_mse = regression_metrics(holdout.target, result.predict(holdout.features))["mse"]
@@ -94,8 +94,8 @@ def measure(backend: str) -> dict[str, Any]:
     for kind in ("square", "sine"):
         curves[kind] = []
         for seed in SEEDS:
-            data = parse_csv(examples.curve_csv(kind, 1000, seed=seed))
-            holdout = parse_csv(examples.curve_csv(kind, 2000, seed=1000 + seed))
+            data = read_dataset(examples.curve_csv(kind, 1000, seed=seed))
+            holdout = read_dataset(examples.curve_csv(kind, 2000, seed=1000 + seed))
             result = train(data, TrainParams(seed=seed))
             line = fit_linear(data.features, data.target)
             network_mse = regression_metrics(holdout.target, result.predict(holdout.features))[
@@ -122,7 +122,7 @@ def measure(backend: str) -> dict[str, Any]:
 
     big_bytes = examples.big_csv(BIG_ROWS)
     started = time.perf_counter()
-    big = parse_csv(big_bytes)
+    big = read_dataset(big_bytes)
     parse_seconds = time.perf_counter() - started
     result = train(big, TrainParams(seed=0))
     results["big"] = {
@@ -131,7 +131,7 @@ def measure(backend: str) -> dict[str, Any]:
         "parse_seconds": parse_seconds,
         "fit_seconds": result.fit_seconds,
         "total_seconds": time.perf_counter() - started,
-        "epochs": result.epochs_run,
+        "epochs": result.passes_run,
         "validation_r2": (result.metrics["validation"] or {}).get("r2"),
     }
     return results

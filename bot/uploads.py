@@ -28,7 +28,7 @@ from trainer.tables.dataset import (
     Table,
     cell_sentence,
     input_cells,
-    parse_csv,
+    read_dataset,
     read_table,
 )
 from trainer.tables.inputs import check_rows, rows_of
@@ -125,7 +125,7 @@ async def read_training_csv(
     ``predict=`` fit its inputs; Refusal with the reason if not."""
 
     def check() -> Dataset:
-        dataset = parse_csv(data, x=x, y=y, sheet=sheet, limits=limits)
+        dataset = read_dataset(data, x=x, y=y, sheet=sheet, limits=limits)
         if predict:
             # The worker predicts these after training; a misfit must not cost the model.
             plan = dataset.column_plan

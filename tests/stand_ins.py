@@ -10,7 +10,7 @@ from storage.results import NewModel
 from trainbot.settings import Settings
 from trainer.params import TrainParams
 from trainer.progress import Cancelled, Progress
-from trainer.worker.outcomes import Trained, TrainTask
+from trainer.worker.outcomes import TrainedJob, TrainTask
 
 STAND_IN_MODEL = NewModel(
     keras_file=b"not really keras",
@@ -30,7 +30,7 @@ def stand_in_training(epochs: int | None = 3, *, pause: float = 0.0) -> TrainTas
 
     def task(
         content: bytes, params: TrainParams, on_progress: Callable[[Progress], bool], _s: Settings
-    ) -> Trained:
+    ) -> TrainedJob:
         epoch = 0
         while epochs is None or epoch < epochs:
             epoch += 1
@@ -39,6 +39,6 @@ def stand_in_training(epochs: int | None = 3, *, pause: float = 0.0) -> TrainTas
                 raise Cancelled()
             time.sleep(pause)
         summary = {"n_rows": 1, "feature_names": ["x"], "target_name": "y", "epochs_run": epoch}
-        return Trained(model=STAND_IN_MODEL, summary=summary, plot_png=b"\x89PNG stand-in")
+        return TrainedJob(model=STAND_IN_MODEL, summary=summary, plot_png=b"\x89PNG stand-in")
 
     return task

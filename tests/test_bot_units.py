@@ -365,14 +365,14 @@ def test_the_predict_limit_is_a_sliding_window_and_tells_once() -> None:
 
 
 def test_the_model_file_caption_says_how_to_call_a_model_that_stands_alone() -> None:
-    from trainer.tables.dataset import parse_csv
+    from trainer.tables.dataset import read_dataset
 
     table = b"region,size,price\n" + b"".join(
         f"{region},{size},{size * 3}\n".encode()
         for region in ("north", "south")
         for size in range(8)
     )
-    dataset = parse_csv(table)
+    dataset = read_dataset(table)
     scaling = {"in_model": True, "columns": dataset.column_plan.to_dict()}
     text = shown(texts.model_file_caption(3, "price", dataset.feature_names, scaling))
     assert "It stands alone: model.predict(np.array([[region=north, region=south, size]]))" in text

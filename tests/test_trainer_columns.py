@@ -22,7 +22,7 @@ from trainer.errors import PredictError
 from trainer.limits import Limits
 from trainer.tables.cells import lenient_number, read_dates, read_numbers
 from trainer.tables.columns import CellError, ColumnPlan
-from trainer.tables.dataset import Dataset, DatasetError, input_cells, parse_csv, read_table
+from trainer.tables.dataset import Dataset, DatasetError, input_cells, read_dataset, read_table
 from trainer.tables.inputs import check_rows, example, parse_inputs, rows_of
 
 REGIONS = ["north", "south", "east", "west"]
@@ -75,13 +75,13 @@ def test_what_is_no_number(cell: str) -> None:
 
 def test_thousands_currency_and_percent_train_as_numbers() -> None:
     rows = [f'"{1000 + i:,}.5","${200 * i:,}",{i}%,{3 * i + 1}' for i in range(12)]
-    dataset = parse_csv(_csv("area,price,rate,y", rows))
+    dataset = read_dataset(_csv("area,price,rate,y", rows))
     assert dataset.feature_names == ["area", "price", "rate"]
     np.testing.assert_array_equal(dataset.features[11], [1011.5, 2200.0, 11.0])
     assert 'area: read "1,000.5" as 1000.5' in words.column_notes(dataset.notes)
     assert 'price: read "$0" as 0' in words.column_notes(dataset.notes)
     # The target may carry the same signs.
-    money = parse_csv(_csv("x,y", [f'{i},"${i * 1000:,}"' for i in range(12)]))
+    money = read_dataset(_csv("x,y", [f'{i},"${i * 1000:,}"' for i in range(12)]))
     assert money.target[5] == 5000.0
 
 
@@ -89,7 +89,7 @@ def test_thousands_currency_and_percent_train_as_numbers() -> None:
 
 
 def test_column_roles_are_decided_and_said() -> None:
-    dataset = parse_csv(insurance())
+    dataset = read_dataset(insurance())
     plan = dataset.plan
     assert plan is not None
     roles = {column.name: (column.role, column.reason) for column in plan.columns}
@@ -130,7 +130,7 @@ def test_column_roles_are_decided_and_said() -> None:
 
 def test_gaps_are_filled_with_the_median_and_marked() -> None:
     rows = [f"{'' if i in (2, 5) else i},{2 * i}" for i in range(12)]
-    dataset = parse_csv(_csv("x,y", rows))
+    dataset = read_dataset(_csv("x,y", rows))
     assert dataset.feature_names == ["x", "x_missing"]
     median = float(np.median([i for i in range(12) if i not in (2, 5)]))
     np.testing.assert_array_equal(dataset.features[2], [median, 1.0])
@@ -139,16 +139,16 @@ def test_gaps_are_filled_with_the_median_and_marked() -> None:
 
 def test_rows_without_a_target_are_dropped_until_too_few_are_left() -> None:
     rows = [f"{i},{'' if i % 4 == 0 else i * 2}" for i in range(16)]
-    dataset = parse_csv(_csv("x,y", rows))
+    dataset = read_dataset(_csv("x,y", rows))
     assert dataset.n_rows == 12
     assert words.column_notes(dataset.notes)[0] == "y: 4 rows without a value dropped"
     with pytest.raises(DatasetError, match=r'Only 9 rows have a value in column "y" \(3 empty\)'):
-        parse_csv(_csv("x,y", [f"{i},{'' if i % 4 == 0 else i}" for i in range(12)]))
+        read_dataset(_csv("x,y", [f"{i},{'' if i % 4 == 0 else i}" for i in range(12)]))
 
 
 def test_categories_keep_25_levels_and_count_rare_ones_as_other() -> None:
     rows = [f"city{i % 30 if i < 60 else 99 + i},{i}" for i in range(70)]
-    dataset = parse_csv(_csv("city,y", rows))
+    dataset = read_dataset(_csv("city,y", rows))
     [column] = dataset.plan.inputs
     assert column.role == "category" and len(column.levels) == 25 and column.other
     assert dataset.feature_names[-1] == "city=(other)"
@@ -160,7 +160,7 @@ def test_categories_keep_25_levels_and_count_rare_ones_as_other() -> None:
 
 def test_a_category_with_gaps_gets_a_missing_level() -> None:
     rows = [f"{['red', 'blue', ''][i % 3]},{i}" for i in range(12)]
-    dataset = parse_csv(_csv("colour,y", rows))
+    dataset = read_dataset(_csv("colour,y", rows))
     assert dataset.feature_names == ["colour=red", "colour=blue", "colour=(missing)"]
     np.testing.assert_array_equal(dataset.features[2], [0.0, 0.0, 1.0])
     assert "4 empty cells as their own value" in words.column_notes(dataset.notes)[0]
@@ -168,7 +168,7 @@ def test_a_category_with_gaps_gets_a_missing_level() -> None:
 
 def test_free_text_and_constants_are_ignored() -> None:
     rows = [f"{i},same,{'word' if i < 3 else f'w{i}'},{i}" for i in range(12)]
-    dataset = parse_csv(_csv("a,const,words,y", rows))
+    dataset = read_dataset(_csv("a,const,words,y", rows))
     assert dataset.input_names == ["a"]
     assert words.column_notes(dataset.notes) == [
         'const: ignored (always "same")',
@@ -179,13 +179,13 @@ def test_free_text_and_constants_are_ignored() -> None:
 def test_dates_become_year_fraction_weekday_and_hour() -> None:
     stamps = [dt.datetime(2024, 1, 1) + dt.timedelta(hours=7 * i) for i in range(20)]
     rows = [f"{stamp:%d.%m.%Y %H:%M},{i}" for i, stamp in enumerate(stamps)]
-    dataset = parse_csv(_csv("when,y", rows))
+    dataset = read_dataset(_csv("when,y", rows))
     assert dataset.feature_names == ["when_year", "when_weekday", "when_hour"]
     first, second = dataset.features[0], dataset.features[1]
     np.testing.assert_allclose(first, [2024.0, 0.0, 0.0])  # 1 January 2024 was a Monday
     np.testing.assert_allclose(second, [2024 + 7 / 24 / 366, 0.0, 7.0])
     # Monthly data: the weekday means nothing, so it is left out.
-    monthly = parse_csv(_csv("month,y", [f"2024-{m:02d}-01,{m}" for m in range(1, 13)]))
+    monthly = read_dataset(_csv("month,y", [f"2024-{m:02d}-01,{m}" for m in range(1, 13)]))
     assert monthly.feature_names == ["month_year"]
 
 
@@ -198,17 +198,17 @@ def test_day_and_month_order_is_decided_per_column() -> None:
 
 def test_x_chooses_columns_that_would_be_ignored() -> None:
     rows = [f"{i},name{i},{2 * i}" for i in range(12)]
-    dataset = parse_csv(_csv("id,name,y", rows), x=["ID", "name"])
+    dataset = read_dataset(_csv("id,name,y", rows), x=["ID", "name"])
     roles = [(c.name, c.role) for c in dataset.plan.columns]
     assert roles == [("id", "number"), ("name", "category")]
     with pytest.raises(DatasetError, match='Column "e" has no values'):
-        parse_csv(_csv("e,y", [f",{i}" for i in range(12)]), x=["e"])
+        read_dataset(_csv("e,y", [f",{i}" for i in range(12)]), x=["e"])
 
 
 def test_a_text_target_gets_one_sentence() -> None:
     rows = [f"{i},{REGIONS[i % 4]}" for i in range(12)]
     with pytest.raises(DatasetError) as caught:
-        parse_csv(_csv("x,region", rows))
+        read_dataset(_csv("x,region", rows))
     assert str(caught.value) == (
         'Column "region" holds text like "north", and I predict numbers; choose a column of '
         "numbers with y=NAME."
@@ -218,13 +218,13 @@ def test_a_text_target_gets_one_sentence() -> None:
 def test_long_names_are_shortened_once_and_stay_unique() -> None:
     long = "a" * 100
     rows = [f"{i},{i % 3},{i * 2}" for i in range(12)]
-    dataset = parse_csv(_csv(f"{long}1,{long}2,y", rows))
+    dataset = read_dataset(_csv(f"{long}1,{long}2,y", rows))
     first, second = dataset.input_names
     assert len(first) == len(second) == 64 and first != second and first.endswith("…")
-    assert parse_csv(_csv(f"{long}1,{long}2,y", rows), x=[second]).input_names == [second]
+    assert read_dataset(_csv(f"{long}1,{long}2,y", rows), x=[second]).input_names == [second]
     # The full name still finds a shortened column.
-    assert parse_csv(_csv(f"{long},b,y", rows), x=[long]).input_names == [first]
-    long_target = parse_csv(_csv(f"x,z,{'t' * 300}", rows), y="t" * 300)
+    assert read_dataset(_csv(f"{long},b,y", rows), x=[long]).input_names == [first]
+    long_target = read_dataset(_csv(f"x,z,{'t' * 300}", rows), y="t" * 300)
     assert len(long_target.target_name) == 64
 
 
@@ -232,7 +232,7 @@ def test_long_names_are_shortened_once_and_stay_unique() -> None:
 
 
 def test_the_plan_survives_json_and_encodes_the_training_rows_again() -> None:
-    dataset = parse_csv(insurance())
+    dataset = read_dataset(insurance())
     stored = json.loads(json.dumps({"x_mean": [0.0], "columns": dataset.plan.to_dict()}))
     plan = ColumnPlan.of_model(stored, dataset.feature_names, "charges")
     assert plan == dataset.plan
@@ -245,7 +245,7 @@ def test_the_plan_survives_json_and_encodes_the_training_rows_again() -> None:
 
 
 def test_the_plan_describes_itself_for_a_caption() -> None:
-    assert words.plan_lines(parse_csv(insurance()).plan) == [
+    assert words.plan_lines(read_dataset(insurance()).plan) == [
         "when: when_year, when_weekday (year fraction, Monday 0, hours); empty: 2024-06-26",
         "region: 1 in region=north, region=south, region=east, region=west for its value "
         "(unseen: all 0)",
@@ -264,7 +264,7 @@ def test_models_without_a_plan_read_plain_numbers() -> None:
 
 
 def test_unseen_categories_count_as_other_or_as_nothing() -> None:
-    dataset = parse_csv(insurance())
+    dataset = read_dataset(insurance())
     plan = dataset.plan
     encoded = plan.encode(
         {"region": pd.Series(["North", "mars", ""]), "age": pd.Series(["30", "", "1,000"])},
@@ -282,7 +282,7 @@ def test_unseen_categories_count_as_other_or_as_nothing() -> None:
 
 
 def test_named_inputs_in_any_case_and_the_rest_filled_later() -> None:
-    plan = parse_csv(insurance()).plan
+    plan = read_dataset(insurance()).plan
     rows = parse_inputs(["AGE=50", "Region=north", 'income="$2,000"'], plan)
     assert rows == [{"age": "50", "region": "north", "income": "$2,000"}]
     two = parse_inputs(["age=50", "region=south;", "age=60", "when=2024-03-01"], plan)
@@ -304,7 +304,7 @@ def test_named_inputs_in_any_case_and_the_rest_filled_later() -> None:
     ],
 )
 def test_named_inputs_that_do_not_fit_are_refused(tokens: list[str], message: str) -> None:
-    plan = parse_csv(insurance()).plan
+    plan = read_dataset(insurance()).plan
     with pytest.raises(PredictError) as caught:
         parse_inputs(tokens, plan)
     assert message in str(caught.value)
@@ -318,7 +318,7 @@ def test_bare_values_still_work_in_column_order() -> None:
     with pytest.raises(PredictError, match="at most 3 at once"):
         parse_inputs(["1", "2", "3", "4"], plan, Limits(max_predict_values=3))
     # A model's own unused columns (an id) are known names, not typos.
-    insurance_plan = parse_csv(insurance()).plan
+    insurance_plan = read_dataset(insurance()).plan
     check_rows(parse_inputs(["id=5", "age=3"], insurance_plan), insurance_plan)
 
 
@@ -333,9 +333,9 @@ def workbook_rows(n: int = 20) -> list[list[object]]:
 
 
 def test_a_workbook_reads_like_the_same_csv() -> None:
-    from_xlsx = parse_csv(xlsx(workbook_rows()))
+    from_xlsx = read_dataset(xlsx(workbook_rows()))
     lines = [f"{d.isoformat()},{s},{v!r}" for d, s, v in workbook_rows()[1:]]
-    from_csv = parse_csv(_csv("day,shop,sales", lines))
+    from_csv = read_dataset(_csv("day,shop,sales", lines))
     assert (
         from_xlsx.feature_names
         == from_csv.feature_names
@@ -354,25 +354,25 @@ def test_a_sheet_is_chosen_by_name_or_number() -> None:
     other = [["x", "y"]] + [[i, 3 * i] for i in range(12)]
     data = xlsx(workbook_rows(), sheets={"Second Sheet": other})
     for sheet in ("second sheet", "Second_Sheet", "2"):
-        assert parse_csv(data, sheet=sheet).feature_names == ["x"]
+        assert read_dataset(data, sheet=sheet).feature_names == ["x"]
     with pytest.raises(DatasetError, match='no sheet named "Third"; the sheets are: Data, Second'):
-        parse_csv(data, sheet="Third")
+        read_dataset(data, sheet="Third")
 
 
 def test_sheet_row_numbers_and_blank_rows() -> None:
     rows = [[None, None], ["x", "y"], *[[i, i] for i in range(12)], [None, None], [3, "oops"]]
     rows += [[i, i] for i in range(5)]
     with pytest.raises(DatasetError, match='not a number in row 16: "oops"'):
-        parse_csv(xlsx(rows))
+        read_dataset(xlsx(rows))
 
 
 def test_zip_bombs_are_refused_before_they_unpack() -> None:
     with pytest.raises(DatasetError, match=r"unpacks to 125\.8 MB, over the 100\.0 MB I open"):
-        parse_csv(zip_bomb())
+        read_dataset(zip_bomb())
     with pytest.raises(DatasetError, match="over the 10 kB I open"):
-        parse_csv(xlsx(workbook_rows(200)), limits=Limits(max_unzipped_bytes=10_000))
+        read_dataset(xlsx(workbook_rows(200)), limits=Limits(max_unzipped_bytes=10_000))
     with pytest.raises(DatasetError, match="can't open it"):
-        parse_csv(lying_zip_bomb())
+        read_dataset(lying_zip_bomb())
 
 
 # -- nothing crashes ----------------------------------------------------------------------
@@ -398,7 +398,7 @@ def test_messy_tables_give_a_dataset_or_a_sentence(
         quoted = [sep.join(f'"{cell}"' for cell in row) for row in rows]
         data = (sep.join(["a", "b", "y"]) + "\n" + "\n".join(quoted) + "\n").encode()
     try:
-        dataset = parse_csv(data, limits=Limits(min_rows=1))
+        dataset = read_dataset(data, limits=Limits(min_rows=1))
     except DatasetError as error:
         assert str(error).endswith(".") and "\n" not in str(error)
         return
@@ -410,7 +410,7 @@ def test_messy_tables_give_a_dataset_or_a_sentence(
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(max_size=12), max_size=8))
 def test_any_prediction_tokens_give_rows_or_a_sentence(tokens: list[str]) -> None:
-    plan = parse_csv(insurance()).plan
+    plan = read_dataset(insurance()).plan
     try:
         rows = parse_inputs(tokens, plan)
     except PredictError as error:

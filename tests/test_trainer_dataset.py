@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trainer.limits import Limits
-from trainer.tables.dataset import Dataset, DatasetError, choose_columns, parse_csv, read_table
+from trainer.tables.dataset import Dataset, DatasetError, choose_columns, read_dataset, read_table
 
 try:  # works whether or not tests/ is a package
     from tests.badcsv import cases
@@ -70,7 +70,7 @@ ACCEPTED = {
 @pytest.mark.parametrize("case", cases(), ids=lambda case: case.name)
 def test_bad_file_gets_its_message(case) -> None:
     with pytest.raises(DatasetError) as caught:
-        parse_csv(case.data)
+        read_dataset(case.data)
     message = str(caught.value)
     assert case.fragment in message
     assert "\n" not in message and message.endswith(".") and len(message) < 160
@@ -83,7 +83,7 @@ def test_corpus_is_big_and_uniquely_named() -> None:
 
 @pytest.mark.parametrize("name", sorted(ACCEPTED))
 def test_accepted_formats_give_the_same_numbers(name: str) -> None:
-    dataset = parse_csv(ACCEPTED[name])
+    dataset = read_dataset(ACCEPTED[name])
     # Names keep the file's spelling ("X"); matching x and y ignores case.
     assert [name.lower() for name in dataset.feature_names] == ["x"]
     assert dataset.target_name.lower() == "y"
@@ -93,7 +93,7 @@ def test_accepted_formats_give_the_same_numbers(name: str) -> None:
 
 
 def test_reference_file() -> None:
-    dataset = parse_csv(REFERENCE.read_bytes())
+    dataset = read_dataset(REFERENCE.read_bytes())
     assert dataset.n_rows == 1000
     assert (dataset.feature_names, dataset.target_name) == (["x"], "y")
     assert dataset.features[200, 0] == 200 and dataset.target[200] == 93.33
@@ -102,20 +102,20 @@ def test_reference_file() -> None:
 
 def test_no_header_names() -> None:
     three = _lines([f"{i},{i * 2},{i * 3 + 1}" for i in range(12)]).encode()
-    dataset = parse_csv(three)
+    dataset = read_dataset(three)
     assert (dataset.feature_names, dataset.target_name) == (["x1", "x2"], "y")
     np.testing.assert_array_equal(dataset.target, [i * 3 + 1 for i in range(12)])
 
 
 def test_default_columns_prefer_x_and_y() -> None:
     table = _lines(["id,x,note_count,y,z"] + [f"{i},{i},{i % 3},{i * 2},{-i}" for i in range(12)])
-    dataset = parse_csv(table.encode())
+    dataset = read_dataset(table.encode())
     assert (dataset.feature_names, dataset.target_name) == (["x"], "y")
 
 
 def test_default_columns_without_x_and_y_use_last_as_target() -> None:
     table = _lines(["temp,hum,sales"] + [f"{i},{i % 5},{i * 2 + i % 5}" for i in range(12)])
-    dataset = parse_csv(table.encode())
+    dataset = read_dataset(table.encode())
     assert (dataset.feature_names, dataset.target_name) == (["temp", "hum"], "sales")
     assert dataset.features.shape == (12, 2)
     assert dataset.feature_ranges() == [(0.0, 11.0), (0.0, 4.0)]
@@ -123,13 +123,13 @@ def test_default_columns_without_x_and_y_use_last_as_target() -> None:
 
 def test_user_chooses_columns_case_insensitively() -> None:
     table = _lines(["Temp,Hum,Sales,Other"] + [f"{i},{i % 5},{i * 2},{i}" for i in range(12)])
-    dataset = parse_csv(table.encode(), x=["temp", "HUM"], y="sales")
+    dataset = read_dataset(table.encode(), x=["temp", "HUM"], y="sales")
     assert (dataset.feature_names, dataset.target_name) == (["Temp", "Hum"], "Sales")
 
 
 def test_unknown_column_lists_the_available_ones() -> None:
     with pytest.raises(DatasetError, match=r'no column named "price"; the columns are: x, y\.'):
-        parse_csv(_plain().encode(), y="price")
+        read_dataset(_plain().encode(), y="price")
 
 
 def test_column_cannot_be_input_and_target() -> None:
@@ -140,7 +140,7 @@ def test_column_cannot_be_input_and_target() -> None:
 def test_row_numbers_count_blank_lines() -> None:
     data = b"\n\r\nx,y\n\n1,2\n2,oops\n" + b"3,4\n" * 10
     with pytest.raises(DatasetError, match="in row 6"):
-        parse_csv(data)
+        read_dataset(data)
 
 
 def test_single_column_allowed_when_asked() -> None:
@@ -151,13 +151,13 @@ def test_single_column_allowed_when_asked() -> None:
 
 def test_limits_are_respected() -> None:
     small = Limits(max_rows=20, max_upload_bytes=10_000, min_rows=3, max_columns=2)
-    assert parse_csv(_lines(["x,y", "1,2", "2,3", "3,5"]).encode(), limits=small).n_rows == 3
+    assert read_dataset(_lines(["x,y", "1,2", "2,3", "3,5"]).encode(), limits=small).n_rows == 3
     with pytest.raises(DatasetError, match="limit of 20"):
-        parse_csv(_lines(["x,y"] + ["1,2"] * 25).encode(), limits=small)
+        read_dataset(_lines(["x,y"] + ["1,2"] * 25).encode(), limits=small)
     with pytest.raises(DatasetError, match="3 columns; the limit is 2"):
-        parse_csv(_lines(["a,b,c"] + ["1,2,3"] * 5).encode(), limits=small)
+        read_dataset(_lines(["a,b,c"] + ["1,2,3"] * 5).encode(), limits=small)
     with pytest.raises(DatasetError, match="over the 10 kB limit"):
-        parse_csv(b"x,y\n" + b"1,2\n" * 3000, limits=small)
+        read_dataset(b"x,y\n" + b"1,2\n" * 3000, limits=small)
 
 
 def test_dataset_modules_do_not_import_keras() -> None:
@@ -176,7 +176,7 @@ def test_dataset_modules_do_not_import_keras() -> None:
 @given(st.binary(max_size=600))
 def test_any_bytes_give_a_dataset_or_a_dataset_error(data: bytes) -> None:
     try:
-        result = parse_csv(data)
+        result = read_dataset(data)
     except DatasetError as error:
         assert str(error)
     else:
@@ -190,7 +190,7 @@ CSVISH = st.text(alphabet="0123456789.,;\t\n\r -+eExyna\"'", max_size=400)
 @given(CSVISH, st.sampled_from(["utf-8", "utf-16", "latin-1"]))
 def test_csv_like_text_gives_a_dataset_or_a_dataset_error(text: str, encoding: str) -> None:
     try:
-        result = parse_csv(text.encode(encoding), limits=Limits(min_rows=1))
+        result = read_dataset(text.encode(encoding), limits=Limits(min_rows=1))
     except DatasetError as error:
         assert str(error)
     else:

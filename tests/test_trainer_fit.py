@@ -13,14 +13,14 @@ import pytest
 
 from trainer import examples, words
 from trainer.backend import backend_name, device_description, load_keras
-from trainer.learn.fit import TrainResult
+from trainer.learn.fit import Fit
 from trainer.learn.network import build_model, compile_model
 from trainer.learn.recipes import TUTORIAL, schedule
 from trainer.learn.single import split_rows
 from trainer.learn.training import train
 from trainer.params import TrainParams
 from trainer.progress import Cancelled, Progress
-from trainer.tables.dataset import Dataset, parse_csv
+from trainer.tables.dataset import Dataset, read_dataset
 
 REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 ROOT = Path(__file__).parents[1]
@@ -28,21 +28,21 @@ ROOT = Path(__file__).parents[1]
 
 @pytest.fixture(scope="module")
 def reference() -> Dataset:
-    return parse_csv(REFERENCE.read_bytes())
+    return read_dataset(REFERENCE.read_bytes())
 
 
 @pytest.fixture(scope="module")
-def trained(reference: Dataset) -> TrainResult:
+def trained(reference: Dataset) -> Fit:
     return train(reference, TrainParams(seed=0))
 
 
-def test_default_recipe_learns_the_reference_data(trained: TrainResult) -> None:
+def test_default_recipe_learns_the_reference_data(trained: Fit) -> None:
     predicted = trained.predict(np.array([[200.0]]))[0]
     assert abs(predicted - 93.33) < 1.0
     assert trained.metrics["validation"]["r2"] > 0.999
 
 
-def test_result_holds_what_the_worker_needs(trained: TrainResult) -> None:
+def test_result_holds_what_the_worker_needs(trained: Fit) -> None:
     assert (trained.feature_names, trained.target_name) == (["x"], "y")
     assert trained.feature_ranges == [(0.0, 999.0)]
     # Five-fold cross-validation: every row is learned by four members and scored by the fifth.
@@ -60,9 +60,9 @@ def test_result_holds_what_the_worker_needs(trained: TrainResult) -> None:
     assert "straight line" in choice and "5-fold cross-validation" in choice
     assert trained.baseline["coefficients"][0] == pytest.approx(5 / 9, rel=1e-3)
     history = trained.history
-    assert len(history["epoch"]) == len(history["loss"]) == len(history["val_loss"]) >= 1
-    assert history["epoch"][-1] == trained.epochs_run > 0
-    assert 0 <= trained.best_epoch <= trained.epochs_run
+    assert len(history["passes"]) == len(history["loss"]) == len(history["val_loss"]) >= 1
+    assert history["passes"][-1] == trained.passes_run > 0
+    assert 0 <= trained.best_pass <= trained.passes_run
     assert trained.held_out is not None and np.isfinite(trained.held_out).all()
     assert trained.fit_seconds > 0
     assert trained.backend == backend_name() and trained.device == device_description()
@@ -79,7 +79,7 @@ def test_validation_rows_are_random_not_the_tail() -> None:
 
 
 def test_network_beats_a_line_on_a_curve() -> None:
-    dataset = parse_csv(examples.curve_csv("square", 400, seed=1))
+    dataset = read_dataset(examples.curve_csv("square", 400, seed=1))
     result = train(dataset, TrainParams(seed=1))
     assert result.beats_baseline and result.model_kind == "network"
     assert words.verdict(result.verdict).startswith(
@@ -89,11 +89,11 @@ def test_network_beats_a_line_on_a_curve() -> None:
 
 
 def test_several_inputs() -> None:
-    dataset = parse_csv(examples.big_csv(300, seed=2))
+    dataset = read_dataset(examples.big_csv(300, seed=2))
     result = train(dataset, TrainParams(epochs=20, seed=2))
     assert result.feature_names == ["a", "b"]
     assert result.predict(dataset.features[:5]).shape == (5,)
-    assert result.epochs_run == 20
+    assert result.passes_run == 20
 
 
 def test_tutorial_preset_builds_the_seed_model() -> None:
@@ -113,7 +113,7 @@ def test_tutorial_preset_builds_the_seed_model() -> None:
 def test_tutorial_preset_trains_on_raw_values(reference: Dataset) -> None:
     result = train(reference, TrainParams(preset="tutorial", epochs=2))
     assert result.scaling == {"x_mean": [0.0], "x_std": [1.0], "y_mean": 0.0, "y_std": 1.0}
-    assert result.epochs_run == 2 and result.n_validation == 0
+    assert result.passes_run == 2 and result.n_validation == 0
     assert result.metrics["validation"] is None and result.history["val_loss"] == []
     assert result.recipe["optimizer"] == "rmsprop"
 
@@ -127,10 +127,10 @@ def test_progress_reports_and_final_report(reference: Dataset) -> None:
         progress_interval=0.0,
     )
     assert len(reports) >= 2
-    epochs = [report.epoch for report in reports]
+    epochs = [report.passes_done for report in reports]
     assert epochs == sorted(epochs)
     final = reports[-1]
-    assert final.epoch == final.total_epochs == 12
+    assert final.passes_done == final.total_passes == 12
     assert final.val_loss is not None and final.loss >= 0 and final.elapsed_seconds > 0
 
 
@@ -155,7 +155,7 @@ def test_cancel_stops_training(reference: Dataset) -> None:
     with pytest.raises(Cancelled):
         train(reference, TrainParams(epochs=3000), on_progress=stop, progress_interval=0.0)
     assert len(calls) == 1
-    assert calls[0].epoch < 3000
+    assert calls[0].passes_done < 3000
 
 
 def test_same_seed_same_network(reference: Dataset) -> None:
@@ -172,10 +172,10 @@ def test_other_backend_works_too() -> None:
         "import json, numpy as np\n"
         "from trainer import examples\n"
         "from trainer.backend import backend_name\n"
-        "from trainer.tables.dataset import parse_csv\n"
+        "from trainer.tables.dataset import read_dataset\n"
         "from trainer.learn.training import train\n"
         "from trainer.params import TrainParams\n"
-        "table = parse_csv(examples.fahrenheit_csv(200))\n"
+        "table = read_dataset(examples.fahrenheit_csv(200))\n"
         "result = train(table, TrainParams(epochs=30))\n"
         "again = train(table, TrainParams(epochs=30))  # the same network, reused from the pool\n"
         "x = np.array([[100.0], [150.0]])\n"
@@ -207,7 +207,7 @@ def test_other_backend_works_too() -> None:
     assert output["same"], "the same seed gave another network the second time"
 
 
-def test_this_backend_pins_full_precision(trained: TrainResult) -> None:
+def test_this_backend_pins_full_precision(trained: Fit) -> None:
     if backend_name() == "jax":
         import jax
 

@@ -15,14 +15,14 @@ from trainer import examples, words
 from trainer.judge.choice import network_wins
 from trainer.judge.lines import fit_ridge
 from trainer.learn.crossval import fold_of_each_row
-from trainer.learn.fit import TrainResult
+from trainer.learn.fit import Fit
 from trainer.learn.training import train
 from trainer.model_file.keras_file import save_model_bytes
 from trainer.model_file.predictor import Predictor
 from trainer.params import TrainParams
 from trainer.report.data import report_of
 from trainer.report.drawing import report_figure
-from trainer.tables.dataset import Dataset, parse_csv
+from trainer.tables.dataset import Dataset, read_dataset
 
 ROOT = Path(__file__).parents[1]
 
@@ -40,17 +40,17 @@ def noisy_line() -> Dataset:
 
 
 @pytest.fixture(scope="module")
-def line_result(noisy_line: Dataset) -> TrainResult:
+def line_result(noisy_line: Dataset) -> Fit:
     return train(noisy_line, TrainParams(seed=0))
 
 
 @pytest.fixture(scope="module")
-def curve_result() -> tuple[Dataset, TrainResult]:
-    dataset = parse_csv(examples.curve_csv("square", 300, seed=2))
+def curve_result() -> tuple[Dataset, Fit]:
+    dataset = read_dataset(examples.curve_csv("square", 300, seed=2))
     return dataset, train(dataset, TrainParams(seed=0))
 
 
-def test_the_line_is_chosen_when_it_wins(noisy_line: Dataset, line_result: TrainResult) -> None:
+def test_the_line_is_chosen_when_it_wins(noisy_line: Dataset, line_result: Fit) -> None:
     assert line_result.model_kind == "line" and not line_result.beats_baseline
     assert words.choice(line_result.choice).startswith("You get the straight line")
     # The chat's model is one Dense layer between its scaling layers: the ridge line.
@@ -64,7 +64,7 @@ def test_the_line_is_chosen_when_it_wins(noisy_line: Dataset, line_result: Train
 
 
 def test_the_network_is_chosen_on_a_curve_and_its_figures_are_out_of_fold(
-    curve_result: tuple[Dataset, TrainResult],
+    curve_result: tuple[Dataset, Fit],
 ) -> None:
     dataset, result = curve_result
     assert result.model_kind == "network"
@@ -106,19 +106,19 @@ def test_folds_are_random_and_even() -> None:
 
 
 def test_the_plot_marks_held_out_rows_and_the_kept_epoch(
-    curve_result: tuple[Dataset, TrainResult],
+    curve_result: tuple[Dataset, Fit],
 ) -> None:
     dataset, result = curve_result
     fit_axes, loss_axes = report_figure(report_of(dataset, result)).axes
     labels = [text.get_text() for text in fit_axes.get_legend().get_texts()]
     assert "rows (5-fold cross-validated)" in labels
     loss_labels = [text.get_text() for text in loss_axes.get_legend().get_texts()]
-    assert f"kept: epoch {result.best_epoch}" in loss_labels
+    assert f"kept: epoch {result.best_pass}" in loss_labels
     assert "straight line, held out" in loss_labels
 
 
 def test_a_held_out_share_is_drawn_apart_from_training_rows() -> None:
-    dataset = parse_csv(examples.big_csv(300, seed=1))
+    dataset = read_dataset(examples.big_csv(300, seed=1))
     result = train(dataset, TrainParams(preset="tutorial", epochs=2, validation_split=0.2))
     fit_axes, _ = report_figure(report_of(dataset, result)).axes
     labels = [text.get_text() for text in fit_axes.get_legend().get_texts()]
@@ -126,7 +126,7 @@ def test_a_held_out_share_is_drawn_apart_from_training_rows() -> None:
 
 
 def test_predictions_from_the_stored_model_are_the_chosen_models(
-    noisy_line: Dataset, line_result: TrainResult, curve_result: tuple[Dataset, TrainResult]
+    noisy_line: Dataset, line_result: Fit, curve_result: tuple[Dataset, Fit]
 ) -> None:
     """/predict loads the stored .keras bytes with the stored scaling, as the worker does."""
     for dataset, result in ((noisy_line, line_result), curve_result):
@@ -161,7 +161,7 @@ def _keras_alone(path: Path, rows: list[list[float]]) -> list[float]:
 
 
 def test_a_downloaded_model_predicts_in_raw_units_with_keras_alone(
-    tmp_path: Path, curve_result: tuple[Dataset, TrainResult]
+    tmp_path: Path, curve_result: tuple[Dataset, Fit]
 ) -> None:
     _, result = curve_result
     path = tmp_path / "model.keras"
@@ -178,7 +178,7 @@ def test_a_model_with_a_category_column_works_with_keras_alone(tmp_path: Path) -
         for region, factor in (("north", 10), ("south", 9), ("east", 11))
         for size in (8, 12, 15, 19, 23, 28, 31)
     ]
-    dataset = parse_csv(("region,size,price\n" + "\n".join(rows) + "\n").encode())
+    dataset = read_dataset(("region,size,price\n" + "\n".join(rows) + "\n").encode())
     result = train(dataset, TrainParams(seed=0, epochs=12))
     path = tmp_path / "houses.keras"
     path.write_bytes(save_model_bytes(result, dataset.column_plan))

@@ -14,24 +14,24 @@ import pytest
 
 from trainbot.settings import Settings
 from trainer import examples
-from trainer.learn.fit import TrainResult
+from trainer.learn.fit import Fit
 from trainer.learn.training import train
 from trainer.model_file.predictor import Predictor
 from trainer.params import TrainParams
 from trainer.report.data import report_of
 from trainer.report.drawing import draw_report_png, render_report_png
 from trainer.report.processes import PlotPool
-from trainer.tables.dataset import Dataset, parse_csv
+from trainer.tables.dataset import Dataset, read_dataset
 from trainer.worker import tasks
-from trainer.worker.outcomes import Trained, TrainInput
+from trainer.worker.outcomes import TrainedJob, TrainInput
 
 REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def one_input() -> tuple[Dataset, TrainResult]:
-    dataset = parse_csv(REFERENCE.read_bytes())
+def one_input() -> tuple[Dataset, Fit]:
+    dataset = read_dataset(REFERENCE.read_bytes())
     return dataset, train(dataset, TrainParams(epochs=30, seed=0))
 
 
@@ -40,7 +40,7 @@ def _decode(png: bytes) -> np.ndarray:
     return matplotlib.image.imread(io.BytesIO(png), format="png")
 
 
-def test_one_input_report_with_predictions(one_input: tuple[Dataset, TrainResult]) -> None:
+def test_one_input_report_with_predictions(one_input: tuple[Dataset, Fit]) -> None:
     dataset, result = one_input
     predictions = Predictor.from_result(result).predict([200, 1500])
     png = render_report_png(dataset, result, predictions)
@@ -51,21 +51,21 @@ def test_one_input_report_with_predictions(one_input: tuple[Dataset, TrainResult
 
 
 def test_several_inputs_report() -> None:
-    dataset = parse_csv(examples.big_csv(3000, seed=1))
+    dataset = read_dataset(examples.big_csv(3000, seed=1))
     result = train(dataset, TrainParams(epochs=10, seed=1))
     png = render_report_png(dataset, result, title="Sales")
     assert _decode(png).shape[:2] == (500, 1200)
     assert len(png) < 150_000
 
 
-def test_no_pyplot_state(one_input: tuple[Dataset, TrainResult]) -> None:
+def test_no_pyplot_state(one_input: tuple[Dataset, Fit]) -> None:
     had_pyplot = "matplotlib.pyplot" in sys.modules
     render_report_png(*one_input)
     assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
 
 
 def test_a_batch_of_reports_is_drawn_in_other_processes_each_failing_alone(
-    one_input: tuple[Dataset, TrainResult],
+    one_input: tuple[Dataset, Fit],
 ) -> None:
     report = report_of(*one_input)
     # Targets that do not match the rows: this one cannot be drawn.
@@ -81,25 +81,25 @@ def test_a_batch_of_reports_is_drawn_in_other_processes_each_failing_alone(
 
 
 def test_a_batch_trained_together_gets_a_plot_for_each_table(
-    one_input: tuple[Dataset, TrainResult],
+    one_input: tuple[Dataset, Fit],
 ) -> None:
     content = REFERENCE.read_bytes()
     inputs = [
         TrainInput(content, TrainParams(epochs=5, seed=seed), lambda _: True) for seed in (1, 2)
     ]
     trained = tasks.train_models(inputs, Settings(TRAINBOT_PLOT_PROCESSES=2))
-    assert all(isinstance(t, Trained) and t.plot_png is not None for t in trained), trained
+    assert all(isinstance(t, TrainedJob) and t.plot_png is not None for t in trained), trained
     assert all(_decode(t.plot_png).shape[:2] == (500, 1200) for t in trained)  # type: ignore[union-attr]
 
 
 def test_a_fit_whose_model_file_cannot_be_made_fails_alone_in_its_batch(
-    one_input: tuple[Dataset, TrainResult], monkeypatch: pytest.MonkeyPatch
+    one_input: tuple[Dataset, Fit], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dataset, result = one_input
     unsavable = dataclasses.replace(result)
     real_save = tasks.save_model_bytes
 
-    def save(fitted: TrainResult, *args: Any) -> bytes:
+    def save(fitted: Fit, *args: Any) -> bytes:
         if fitted is unsavable:
             raise OSError("no space left on device")
         return real_save(fitted, *args)
@@ -112,5 +112,5 @@ def test_a_fit_whose_model_file_cannot_be_made_fails_alone_in_its_batch(
     )
     assert isinstance(failed, OSError)
     for trained in (first, last):
-        assert isinstance(trained, Trained) and trained.plot_png is not None
+        assert isinstance(trained, TrainedJob) and trained.plot_png is not None
         assert trained.model.keras_file and "missing" not in trained.summary

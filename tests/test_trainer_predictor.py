@@ -15,25 +15,25 @@ from hypothesis import strategies as st
 from tests.test_trainer_columns import CELLS, insurance
 from tests.workbooks import xlsx
 from trainer import examples, words
-from trainer.learn.fit import TrainResult
+from trainer.learn.fit import Fit
 from trainer.learn.training import train
 from trainer.model_file import prediction_table as prediction_table_module
 from trainer.model_file.keras_file import load_model_bytes, save_model_bytes
 from trainer.model_file.predictor import PredictError, Predictor
 from trainer.params import TrainParams
 from trainer.tables.columns import ColumnPlan
-from trainer.tables.dataset import Dataset, DatasetError, parse_csv
+from trainer.tables.dataset import Dataset, DatasetError, read_dataset
 
 REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 
 
 @pytest.fixture(scope="module")
-def result() -> TrainResult:
-    return train(parse_csv(REFERENCE.read_bytes()), TrainParams(epochs=30, seed=0))
+def result() -> Fit:
+    return train(read_dataset(REFERENCE.read_bytes()), TrainParams(epochs=30, seed=0))
 
 
 @pytest.fixture(scope="module")
-def predictor(result: TrainResult) -> Predictor:
+def predictor(result: Fit) -> Predictor:
     return Predictor(
         save_model_bytes(result),
         result.scaling,
@@ -43,7 +43,7 @@ def predictor(result: TrainResult) -> Predictor:
     )
 
 
-def test_round_trip_gives_the_same_predictions(result: TrainResult, predictor: Predictor) -> None:
+def test_round_trip_gives_the_same_predictions(result: Fit, predictor: Predictor) -> None:
     values = [0.0, 200.0, 512.5, 999.0]
     loaded = [p.predicted for p in predictor.predict(values)]
     direct = result.predict(np.array(values)[:, None])
@@ -52,7 +52,7 @@ def test_round_trip_gives_the_same_predictions(result: TrainResult, predictor: P
     np.testing.assert_allclose(fresh, direct, rtol=1e-6)
 
 
-def test_saved_bytes_are_a_keras_file(result: TrainResult) -> None:
+def test_saved_bytes_are_a_keras_file(result: Fit) -> None:
     data = save_model_bytes(result)
     assert data.startswith(b"PK")  # .keras files are zip archives
     model = load_model_bytes(data)
@@ -82,7 +82,7 @@ def test_rejects_bad_inputs(predictor: Predictor) -> None:
 
 
 def test_several_inputs_take_rows_or_a_flat_list() -> None:
-    dataset = parse_csv(examples.big_csv(300, seed=3))
+    dataset = read_dataset(examples.big_csv(300, seed=3))
     result = train(dataset, TrainParams(epochs=5, seed=3))
     predictor = Predictor.from_result(result)
     rows = predictor.predict([[1.0, 2.0], [3.0, -1.0]])
@@ -134,7 +134,7 @@ def test_predict_csv_explains_bad_input(predictor: Predictor) -> None:
 def messy() -> tuple[Dataset, Predictor, Predictor]:
     """A few epochs on a table with an id, a date, a category, gaps and money: the predictor
     just trained, and one loaded back from the stored bytes and scaling."""
-    dataset = parse_csv(insurance())
+    dataset = read_dataset(insurance())
     result = train(dataset, TrainParams(epochs=3, seed=0))
     fresh = Predictor.from_result(result, dataset.plan)
     stored = json.loads(json.dumps(fresh.scaling))  # as the database gives it back
@@ -220,7 +220,7 @@ def test_a_table_of_inputs_keeps_extra_columns_and_names_missing_ones(messy) -> 
 def formula_named() -> Predictor:
     """A model whose input and target are named like spreadsheet formulas."""
     rows = "".join(f"{i},{2 * i + 1}\n" for i in range(20))
-    dataset = parse_csv(f"=cmd,@evil\n{rows}".encode())
+    dataset = read_dataset(f"=cmd,@evil\n{rows}".encode())
     return Predictor.from_result(train(dataset, TrainParams(epochs=3)), dataset.plan)
 
 
@@ -269,7 +269,7 @@ HEADERS = st.sampled_from(["when", "Region", "age", "income", "=cmd", "@x", "+y"
 def test_any_table_of_inputs_gives_a_defused_csv_or_a_sentence(
     header: list[str], rows: list[list[str]]
 ) -> None:
-    predictor = stand_in(parse_csv(insurance()).plan)
+    predictor = stand_in(read_dataset(insurance()).plan)
     lines = [",".join(header)] + [",".join(f'"{c}"' for c in row[: len(header)]) for row in rows]
     try:
         table = predictor.predict_table(("\n".join(lines) + "\n").encode())

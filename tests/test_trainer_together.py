@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 
 from trainer import examples
-from trainer.learn.batch import TrainRequest, train_together
-from trainer.learn.programs import NetworkPool
+from trainer.learn.batch import TrainRequest, train_batch
+from trainer.learn.programs import ProgramCache
 from trainer.learn.training import train
 from trainer.params import TrainParams
 from trainer.progress import Cancelled, Progress
-from trainer.tables.dataset import Dataset, parse_csv
+from trainer.tables.dataset import Dataset, read_dataset
 
 GRID = np.linspace(-2.5, 2.5, 11)[:, None]
 
 
 def _square(seed: int) -> Dataset:
-    return parse_csv(examples.curve_csv("square", 300, seed=seed))
+    return read_dataset(examples.curve_csv("square", 300, seed=seed))
 
 
 def _truth_error(result: object) -> float:
@@ -30,24 +30,24 @@ def batched() -> list[object]:
         TrainRequest(_square(1), TrainParams(seed=1)),
         TrainRequest(_square(2), TrainParams(seed=7)),
         # Another shape: a program of its own.
-        TrainRequest(parse_csv(examples.big_csv(250, seed=3)), TrainParams(seed=0, epochs=8)),
-        TrainRequest(parse_csv(examples.noisy_linear_csv(300, seed=4)), TrainParams(seed=2)),
+        TrainRequest(read_dataset(examples.big_csv(250, seed=3)), TrainParams(seed=0, epochs=8)),
+        TrainRequest(read_dataset(examples.noisy_linear_csv(300, seed=4)), TrainParams(seed=2)),
     ]
-    return train_together(requests, pool=NetworkPool())
+    return train_batch(requests, programs=ProgramCache())
 
 
 def test_each_table_in_a_batch_gets_what_it_would_get_alone(batched: list[object]) -> None:
     first, second, other_shape, line = batched
     for result, seed, table in ((first, 1, 1), (second, 7, 2)):
-        alone = train(_square(table), TrainParams(seed=seed), pool=NetworkPool())
+        alone = train(_square(table), TrainParams(seed=seed), programs=ProgramCache())
         assert result.model_kind == alone.model_kind == "network"  # type: ignore[attr-defined]
         # The same quality as alone (a seed moves this table's error by 5x either way).
         assert _truth_error(result) < 0.02 and _truth_error(alone) < 0.02
         validation = result.validation  # type: ignore[attr-defined]
         assert validation["network_mse"] < validation["line_mse"] / 50
-    assert other_shape.feature_names == ["a", "b"] and other_shape.epochs_run == 8  # type: ignore[attr-defined]
+    assert other_shape.feature_names == ["a", "b"] and other_shape.passes_run == 8  # type: ignore[attr-defined]
     # A noisy line gets the ridge line, which does not depend on what trained beside it.
-    alone = train(parse_csv(examples.noisy_linear_csv(300, seed=4)), TrainParams(seed=2))
+    alone = train(read_dataset(examples.noisy_linear_csv(300, seed=4)), TrainParams(seed=2))
     assert line.model_kind == alone.model_kind == "line"  # type: ignore[attr-defined]
     np.testing.assert_allclose(line.predict(GRID), alone.predict(GRID), rtol=1e-6)  # type: ignore[attr-defined]
 
@@ -58,26 +58,26 @@ def test_a_table_cancelled_in_a_batch_leaves_the_others_alone() -> None:
     def cancel(progress: Progress) -> bool:
         return False
 
-    results = train_together(
+    results = train_batch(
         [
             TrainRequest(_square(1), TrainParams(seed=1), on_progress=cancel),
             TrainRequest(_square(2), TrainParams(seed=7), on_progress=reports.append),
         ],
         progress_interval=0.0,
-        pool=NetworkPool(),
+        programs=ProgramCache(),
     )
     assert isinstance(results[0], Cancelled)
     kept = results[1]
     assert not isinstance(kept, Exception) and _truth_error(kept) < 0.02
-    assert reports and reports[-1].epoch == kept.epochs_run
+    assert reports and reports[-1].passes_done == kept.passes_run
 
 
 def test_a_table_that_fails_fails_alone() -> None:
     broken = Dataset(np.ones((12, 1)), np.arange(12.0), ["x"], "y")
     broken.features = np.full((12, 1), np.nan)  # what no parser lets through
-    results = train_together(
+    results = train_batch(
         [TrainRequest(broken, TrainParams()), TrainRequest(_square(3), TrainParams(seed=0))],
-        pool=NetworkPool(),
+        programs=ProgramCache(),
     )
     assert isinstance(results[0], Exception)
     assert not isinstance(results[1], Exception) and results[1].model_kind == "network"

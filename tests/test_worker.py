@@ -26,7 +26,7 @@ from trainbot.settings import Settings
 from trainer.model_file.predictor import Prediction
 from trainer.params import TrainParams
 from trainer.worker.loop import PREDICT_BATCH, Worker
-from trainer.worker.predictors import ModelCache
+from trainer.worker.predictors import PredictorCache
 
 CHAT = 5150
 
@@ -74,7 +74,7 @@ def a_model_for_predictions(store: Store, worker: Worker, predictor: StandInPred
     assert worker.run_once()
     model = store.records.active_model(CHAT)
     assert model is not None
-    worker.models.put(model.id, predictor)  # type: ignore[arg-type]
+    worker.predictors.put(model.id, predictor)  # type: ignore[arg-type]
     return model.id
 
 
@@ -397,7 +397,7 @@ def test_when_the_database_refuses_the_results_the_model_is_stored_alone(
 
 @pytest.mark.parametrize("size", [0, 2])
 def test_the_model_cache_keeps_recent_predictors(size: int) -> None:
-    cache = ModelCache(size)
+    cache = PredictorCache(size)
     for model_id in (1, 2, 3):
         cache.put(model_id, object())  # type: ignore[arg-type]
     assert cache.get(1) is None
@@ -483,7 +483,7 @@ def test_a_worker_of_one_kind_leaves_the_other_kind_alone(store: Store) -> None:
     only_training = Worker(store, settings(), name="w-only-train", kinds=(JobKind.TRAIN,))
     assert not only_training.run_once()
     only_predictions = Worker(store, settings(), name="w-only-predict", kinds=(JobKind.PREDICT,))
-    only_predictions.models.put(model_id, predictor)  # type: ignore[arg-type]
+    only_predictions.predictors.put(model_id, predictor)  # type: ignore[arg-type]
     queue_training(store)
     assert only_predictions.run_once()
     assert store.records.get_job(CHAT, prediction).status == JobStatus.SUCCEEDED

@@ -18,7 +18,7 @@ from trainer.errors import PredictError
 from trainer.limits import Limits
 from trainer.params import PRESETS, ParamError, parse_params
 from trainer.progress import Progress as TrainingProgress
-from trainer.tables.dataset import DatasetError, check_upload_size, parse_csv
+from trainer.tables.dataset import DatasetError, check_upload_size, read_dataset
 from trainer.tables.inputs import parse_inputs
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     """Run ``trainbot train``; returns the exit code."""
     try:
         params = parse_params(_param_tokens(args), limits)
-        dataset = parse_csv(
+        dataset = read_dataset(
             _read(args.file, limits), x=params.x, y=params.y, sheet=params.sheet, limits=limits
         )
         # Checked before training, which takes a while: a typo should fail at once.
@@ -195,7 +195,7 @@ def _report(result: Any, predictions: list[Any], plot: str | None) -> dict[str, 
         "verdict": words.verdict(result.verdict),
         "predictions": [prediction.to_dict() for prediction in predictions],
         "fit_seconds": round(result.fit_seconds, 3),
-        "epochs_run": result.epochs_run,
+        "epochs_run": result.passes_run,
         "backend": result.backend,
         "device": result.device,
         "plot": plot,
@@ -286,12 +286,12 @@ class _ProgressBar:
         figures = f"loss {_num(progress.loss)}"
         if progress.val_loss is not None:
             figures += f"  val {_num(progress.val_loss)}"
-        if progress.eta_seconds is not None and progress.epoch < progress.total_epochs:
+        if progress.eta_seconds is not None and progress.passes_done < progress.total_passes:
             figures += f"  eta {progress.eta_seconds:.0f}s"
         if self.task is None:
             self.bar.start()
-            self.task = self.bar.add_task("train", total=progress.total_epochs, figures="")
-        self.bar.update(self.task, completed=progress.epoch, figures=figures)
+            self.task = self.bar.add_task("train", total=progress.total_passes, figures="")
+        self.bar.update(self.task, completed=progress.passes_done, figures=figures)
         return True
 
     def finish(self) -> None:

@@ -15,38 +15,38 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from trainer.learn.batch import TrainRequest, train_together
-    from trainer.learn.fit import TrainResult
+    from trainer.learn.batch import TrainRequest, train_batch
+    from trainer.learn.fit import Fit
     from trainer.learn.training import train
     from trainer.limits import Limits
     from trainer.model_file.predictor import Prediction, Predictor
     from trainer.params import TrainParams
-    from trainer.tables.dataset import Dataset, parse_csv
+    from trainer.tables.dataset import Dataset, read_dataset
 
 _HOMES = {
     "Dataset": "trainer.tables.dataset",
-    "parse_csv": "trainer.tables.dataset",
+    "read_dataset": "trainer.tables.dataset",
     "TrainParams": "trainer.params",
     "Limits": "trainer.limits",
     "train": "trainer.learn.training",
-    "TrainResult": "trainer.learn.fit",
+    "Fit": "trainer.learn.fit",
     "TrainRequest": "trainer.learn.batch",
-    "train_together": "trainer.learn.batch",
+    "train_batch": "trainer.learn.batch",
     "Predictor": "trainer.model_file.predictor",
     "Prediction": "trainer.model_file.predictor",
 }
 
 __all__ = [
     "Dataset",
+    "Fit",
     "Limits",
     "Prediction",
     "Predictor",
     "TrainParams",
     "TrainRequest",
-    "TrainResult",
-    "parse_csv",
+    "read_dataset",
     "train",
-    "train_together",
+    "train_batch",
 ]
 
 

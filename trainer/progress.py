@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 @dataclass
 class Progress:
-    """A training progress report; epochs count passes over the training rows."""
+    """A training progress report: passes over the training rows done, of how many."""
 
-    epoch: int
-    total_epochs: int
+    passes_done: int
+    total_passes: int
     loss: float
     val_loss: float | None
     eta_seconds: float | None
@@ -35,12 +35,12 @@ class Reporter:
         *,
         interval: float,
         total_steps: int,
-        total_epochs: int,
+        total_passes: int,
     ) -> None:
         self.on_progress = on_progress
         self.interval = interval
         self.total_steps = max(1, total_steps)
-        self.total_epochs = total_epochs
+        self.total_passes = total_passes
         self.cancelled = False
         self.started = self.last_report = time.perf_counter()
 
@@ -59,10 +59,10 @@ class Reporter:
         elapsed = now - self.started
         remaining = max(0, self.total_steps - steps_done)
         eta = elapsed / steps_done * remaining if steps_done > 0 else None
-        epoch = min(self.total_epochs, steps_done * self.total_epochs // self.total_steps)
+        passes = min(self.total_passes, steps_done * self.total_passes // self.total_steps)
         progress = Progress(
-            epoch=int(epoch),
-            total_epochs=self.total_epochs,
+            passes_done=int(passes),
+            total_passes=self.total_passes,
             loss=loss,
             val_loss=val_loss,
             eta_seconds=eta,

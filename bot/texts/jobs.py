@@ -69,12 +69,12 @@ def progress_numbers(loss: float | None, val_loss: float | None, eta_seconds: fl
     return " · ".join(parts)
 
 
-def progress_done(model_version: Any, epochs_run: Any, fit_seconds: Any) -> str:
+def progress_done(model_version: Any, passes_run: Any, fit_seconds: Any) -> str:
     parts = []
     if model_version is not None:
         parts.append(f"model v{model_version}")
-    if epochs_run is not None and fit_seconds is not None:
-        parts.append(f"{epochs_run} epochs in {number(fit_seconds, 3)} s")
+    if passes_run is not None and fit_seconds is not None:
+        parts.append(f"{passes_run} epochs in {number(fit_seconds, 3)} s")
     return ", ".join(parts)
 
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from trainer import backend
 from trainer.learn.crossval import Prepared, finish, prepare
-from trainer.learn.fit import TrainResult
+from trainer.learn.fit import Fit
 from trainer.learn.members import fit_members
-from trainer.learn.programs import NETWORKS, NetworkPool
+from trainer.learn.programs import PROGRAMS, ProgramCache
 from trainer.learn.recipes import Recipe, resolve
 from trainer.learn.rounds import MemberPlan
 from trainer.learn.training import train
@@ -39,23 +39,23 @@ class TrainRequest:
     on_progress: Callable[[Progress], bool] | None = None
 
 
-def train_together(
+def train_batch(
     requests: list[TrainRequest],
     *,
     limits: Limits = Limits(),  # noqa: B008 - frozen, so one shared default is safe
     progress_interval: float = 2.0,
-    pool: NetworkPool = NETWORKS,
-) -> list[TrainResult | Exception]:
-    """A result per request, in order: a TrainResult, or the exception that table raised
+    programs: ProgramCache = PROGRAMS,
+) -> list[Fit | Exception]:
+    """A result per request, in order: a Fit, or the exception that table raised
     (``Cancelled`` when its ``on_progress`` said stop)."""
     backend.configure()
-    results: list[TrainResult | Exception | None] = [None] * len(requests)
+    results: list[Fit | Exception | None] = [None] * len(requests)
     groups: dict[object, list[tuple[int, Prepared]]] = {}
     for index, request in enumerate(requests):
         try:
             recipe = resolve(request.params, limits)
             if recipe.engine != "stacked":
-                results[index] = _alone(request, limits, progress_interval, pool)
+                results[index] = _alone(request, limits, progress_interval, programs)
                 continue
             prepared = prepare(request.dataset, recipe, request.on_progress, progress_interval)
         except Exception as error:
@@ -68,7 +68,7 @@ def train_together(
         try:
             fits = fit_members(
                 [prepared.task for _, prepared in members], first.recipe, first.plan,
-                pool=pool, use_early_stopping=first.recipe.epochs is None,
+                programs=programs, use_early_stopping=first.recipe.epochs is None,
                 slots=_slots(len(members)),
             )  # fmt: skip
         except Exception as error:
@@ -77,7 +77,7 @@ def train_together(
                 continue
             logger.exception("a batch of %d tables failed; training them one by one", len(members))
             for index, _ in members:
-                results[index] = _alone(requests[index], limits, progress_interval, pool)
+                results[index] = _alone(requests[index], limits, progress_interval, programs)
             continue
         for (index, prepared), fitted in zip(members, fits, strict=True):
             try:
@@ -106,12 +106,12 @@ def _slots(tables: int) -> int:
 
 
 def _alone(
-    request: TrainRequest, limits: Limits, progress_interval: float, pool: NetworkPool
-) -> TrainResult | Exception:
+    request: TrainRequest, limits: Limits, progress_interval: float, programs: ProgramCache
+) -> Fit | Exception:
     try:
         return train(
             request.dataset, request.params, limits=limits, on_progress=request.on_progress,
-            progress_interval=progress_interval, pool=pool,
+            progress_interval=progress_interval, programs=programs,
         )  # fmt: skip
     except Exception as error:
         return error

@@ -28,9 +28,9 @@ from trainer.judge.choice import LINE, NETWORK, NOTHING_HELD_OUT, Choice, networ
 from trainer.judge.lines import LinearFit, fit_linear, fit_ridge
 from trainer.judge.metrics import regression_metrics
 from trainer.judge.verdicts import Verdict, judge_cross_validated
-from trainer.learn.fit import TrainResult
+from trainer.learn.fit import Fit
 from trainer.learn.members import MemberTask, fit_members, initial_weights
-from trainer.learn.programs import NETWORKS, NetworkPool
+from trainer.learn.programs import PROGRAMS, ProgramCache
 from trainer.learn.recipes import Recipe
 from trainer.learn.rounds import MemberPlan, MembersFit, plan_members
 from trainer.learn.scaling import apply_scaling, fit_scaling
@@ -78,12 +78,12 @@ def train_cross_validated(
     *,
     on_progress: Callable[[Progress], bool] | None = None,
     progress_interval: float = 2.0,
-    pool: NetworkPool = NETWORKS,
-) -> TrainResult:
+    programs: ProgramCache = PROGRAMS,
+) -> Fit:
     """Train the stacked recipe on ``dataset``; raise Cancelled if ``on_progress`` says stop."""
     prepared = prepare(dataset, recipe, on_progress, progress_interval)
     (fitted,) = fit_members(
-        [prepared.task], recipe, prepared.plan, pool=pool,
+        [prepared.task], recipe, prepared.plan, programs=programs,
         use_early_stopping=recipe.epochs is None,
     )  # fmt: skip
     return finish(prepared, fitted)
@@ -123,7 +123,7 @@ def prepare(
         on_progress,
         interval=progress_interval,
         total_steps=plan.max_rounds * plan.steps_per_round,
-        total_epochs=plan.max_passes,
+        total_passes=plan.max_passes,
     )
     task = MemberTask(
         x=x, y=y, train_mask=train_mask, val_mask=val_mask, start=start, reporter=reporter,
@@ -132,7 +132,7 @@ def prepare(
     return Prepared(dataset, recipe, started, folds, fold, scaling, x, y, plan, task)
 
 
-def finish(prepared: Prepared, fitted: MembersFit) -> TrainResult:
+def finish(prepared: Prepared, fitted: MembersFit) -> Fit:
     """Choose between the members and the line out of fold, and measure what was chosen."""
     if fitted.cancelled:
         raise Cancelled("training was cancelled")
@@ -200,11 +200,11 @@ def _result(
     kind: str,
     held_out: np.ndarray,
     fit_seconds: float,
-) -> TrainResult:
+) -> Fit:
     """The result before it is measured and judged."""
     dataset, folds, n_rows = prepared.dataset, prepared.folds, prepared.dataset.n_rows
     least_squares = fit_linear(dataset.features, dataset.target)
-    return TrainResult(
+    return Fit(
         model=model,
         scaling={**prepared.scaling, "in_model": True},
         feature_names=list(dataset.feature_names),
@@ -216,7 +216,7 @@ def _result(
         beats_baseline=False,
         verdict=Verdict(""),
         fit_seconds=fit_seconds,
-        epochs_run=fitted.epochs_run,
+        passes_run=fitted.passes_run,
         backend=backend.backend_name(),
         device=backend.device_description(),
         recipe=prepared.recipe.to_dict(),
@@ -227,12 +227,12 @@ def _result(
             "intercept": least_squares.intercept,
         },
         model_kind=kind,
-        best_epoch=fitted.best_epoch if folds else None,
+        best_pass=fitted.best_pass if folds else None,
         held_out=held_out if folds else None,
     )
 
 
-def _judge(result: TrainResult, prepared: Prepared, fitted: MembersFit, oof: _OutOfFold) -> None:
+def _judge(result: Fit, prepared: Prepared, fitted: MembersFit, oof: _OutOfFold) -> None:
     """The cross-validation figures, the choice and the verdict of a table with folds."""
     folds, fold, y_raw = prepared.folds, prepared.fold, prepared.dataset.target
     final_train = fitted.history["loss"][-1] if fitted.history["loss"] else float("nan")
@@ -255,7 +255,7 @@ def _judge(result: TrainResult, prepared: Prepared, fitted: MembersFit, oof: _Ou
         final_val_mse=final_val,
         line_r2=line_metrics.get("r2"),
         network_r2=regression_metrics(y_raw, oof.network)["r2"],
-        still_improving=fitted.best_epoch >= prepared.plan.max_passes,
+        still_improving=fitted.best_pass >= prepared.plan.max_passes,
         n_rows=prepared.dataset.n_rows,
         n_inputs=prepared.dataset.features.shape[1],
     )
@@ -305,7 +305,7 @@ def _per_fold(
 
 
 def _measure(
-    result: TrainResult,
+    result: Fit,
     dataset: Dataset,
     fold: np.ndarray | None,
     held_out: np.ndarray,

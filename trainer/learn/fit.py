@@ -13,7 +13,7 @@ from trainer.model_file.inference import inference_function, predict_scaled
 
 
 @dataclass
-class TrainResult:
+class Fit:
     """A trained model with what is needed to use it, judge it and show it.
 
     ``metrics["validation"]`` are measured on rows the model never trained on: the
@@ -31,7 +31,7 @@ class TrainResult:
     beats_baseline: bool
     verdict: Verdict
     fit_seconds: float
-    epochs_run: int
+    passes_run: int
     backend: str
     device: str
     recipe: dict[str, Any]
@@ -44,7 +44,7 @@ class TrainResult:
     choice: Choice | None = None
     # Cross-validation details: folds, out-of-fold MSE of network and line, spread.
     validation: dict[str, Any] = field(default_factory=dict)
-    best_epoch: int | None = None  # where the kept weights come from (the loss plot marks it)
+    best_pass: int | None = None  # where the kept weights come from (the loss plot marks it)
     # Per row: the prediction of a model that did not train on it (NaN where none did).
     held_out: np.ndarray | None = None
     _network: Any = field(default=None, repr=False)
@@ -70,8 +70,8 @@ class TrainResult:
             "validation": self.validation,
             "verdict": self.verdict.to_dict(),
             "fit_seconds": self.fit_seconds,
-            "epochs_run": self.epochs_run,
-            "best_epoch": self.best_epoch,
+            "epochs_run": self.passes_run,
+            "best_epoch": self.best_pass,
             "n_train": self.n_train,
             "n_validation": self.n_validation,
             "backend": self.backend,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from trainer.learn.network import compile_model
-from trainer.learn.programs import NETWORKS, NetworkKey, NetworkPool
+from trainer.learn.programs import PROGRAMS, ProgramCache, ProgramKey
 from trainer.learn.recipes import Recipe
 from trainer.learn.rounds import MemberPlan, MembersFit, RoundMonitor
 from trainer.learn.stacked import MemberWeights, build_members, keras, masked_mse
@@ -43,7 +43,7 @@ class MemberTask:
         nothing = np.zeros_like(self.train_mask)
         return dataclasses.replace(
             self, train_mask=nothing, val_mask=nothing, reporter=Reporter(None, interval=1e9,
-            total_steps=1, total_epochs=1), inert=True,
+            total_steps=1, total_passes=1), inert=True,
         )  # fmt: skip
 
     @property
@@ -85,7 +85,7 @@ def fit_members(
     recipe: Recipe,
     plan: MemberPlan,
     *,
-    pool: NetworkPool = NETWORKS,
+    programs: ProgramCache = PROGRAMS,
     use_early_stopping: bool = True,
     slots: int | None = None,
 ) -> list[MembersFit]:
@@ -109,7 +109,7 @@ def fit_members(
         monitor,
     ]
     start = MemberWeights.concatenate([task.start for task in tasks])
-    with pool.borrow(key, build, _by_layer(start)) as network:
+    with programs.borrow(key, build, _by_layer(start)) as network:
         keras.utils.set_random_seed(tasks[0].seed)
         network.fit(
             x_fit,
@@ -126,12 +126,12 @@ def fit_members(
 
 def _program(
     tasks: list[MemberTask], recipe: Recipe, plan: MemberPlan
-) -> tuple[NetworkKey, Callable[[], Any]]:
+) -> tuple[ProgramKey, Callable[[], Any]]:
     """The key of the compiled program that trains ``tasks``' members, and how to build one."""
     n_features = tasks[0].x.shape[1]
     members = sum(task.members for task in tasks)
     shared_rows = len(tasks) == 1
-    key = NetworkKey.of(
+    key = ProgramKey.of(
         n_features,
         recipe,
         total_steps=0,  # the learning rate is set per round, so no step count is compiled in

@@ -1,9 +1,9 @@
-"""Compiled networks kept for reuse between trainings.
+"""The program cache: compiled networks kept for reuse between trainings.
 
 For networks this small, building, compiling and tracing a model costs more than training it:
 on the 2-core machine of benchmarks/RESULTS.md a second fit on the same compiled model took
 about half the time of a fresh one on TensorFlow and a third on JAX. A worker trains one
-table after another with the same shapes, so it borrows a compiled network from the pool,
+table after another with the same shapes, so it borrows a compiled program from the cache,
 resets its weights and optimizer state, and gives it back afterwards.
 """
 
@@ -28,7 +28,7 @@ DEFAULT_SIZE = 8
 
 
 @dataclass(frozen=True)
-class NetworkKey:
+class ProgramKey:
     """What a compiled training step bakes in: networks with equal keys are interchangeable."""
 
     n_features: int
@@ -59,7 +59,7 @@ class NetworkKey:
         members: int = 1,
         batch_size: int = 0,
         shared_rows: bool = True,
-    ) -> NetworkKey:
+    ) -> ProgramKey:
         return cls(
             n_features=n_features,
             hidden_layers=recipe.hidden_layers,
@@ -79,7 +79,7 @@ class NetworkKey:
         )
 
 
-class _Pooled:
+class _Compiled:
     """A compiled model with its optimizer's state as it was before any step."""
 
     def __init__(self, model: Any) -> None:
@@ -100,39 +100,39 @@ class _Pooled:
             variable.assign(value)
 
 
-class NetworkPool:
+class ProgramCache:
     """Idle compiled networks by key, least recently used dropped first; safe across threads."""
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._idle: OrderedDict[NetworkKey, list[_Pooled]] = OrderedDict()
+        self._idle: OrderedDict[ProgramKey, list[_Compiled]] = OrderedDict()
         self.built = 0  # networks compiled so far: tests and benchmarks read it
 
     @contextmanager
     def borrow(
         self,
-        key: NetworkKey,
+        key: ProgramKey,
         build: Callable[[], Any],
         weights: list[np.ndarray] | dict[str, list[np.ndarray]],
     ) -> Iterator[Any]:
-        """A compiled network for ``key`` holding ``weights``; back in the pool afterwards."""
+        """A compiled network for ``key`` holding ``weights``; back in the cache afterwards."""
         with self._lock:
             idle = self._idle.get(key)
-            pooled = idle.pop() if idle else None
-        if pooled is None:
-            pooled = _Pooled(build())
+            compiled = idle.pop() if idle else None
+        if compiled is None:
+            compiled = _Compiled(build())
             with self._lock:
                 self.built += 1
-        pooled.reset(weights)
+        compiled.reset(weights)
         try:
-            yield pooled.model
+            yield compiled.model
         finally:
-            self._give_back(key, pooled)
+            self._give_back(key, compiled)
 
-    def _give_back(self, key: NetworkKey, pooled: _Pooled) -> None:
+    def _give_back(self, key: ProgramKey, compiled: _Compiled) -> None:
         with self._lock:
-            self._idle.setdefault(key, []).append(pooled)
+            self._idle.setdefault(key, []).append(compiled)
             self._idle.move_to_end(key)
             while sum(len(models) for models in self._idle.values()) > self.size:
                 oldest_key, models = next(iter(self._idle.items()))
@@ -146,4 +146,4 @@ class NetworkPool:
 
 
 # One per process: the worker and `trainbot train` share it.
-NETWORKS = NetworkPool()
+PROGRAMS = ProgramCache()

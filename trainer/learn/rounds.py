@@ -85,8 +85,8 @@ class MembersFit:
 
     weights: MemberWeights
     history: dict[str, list[float]] = field(default_factory=dict)
-    best_epoch: int = 0  # passes at the kept round
-    epochs_run: int = 0  # passes actually run
+    best_pass: int = 0  # passes at the kept round
+    passes_run: int = 0  # passes actually run
     stopped_early: bool = False
     cancelled: bool = False
 
@@ -100,7 +100,7 @@ class _Tracked:
     val_rows: list[np.ndarray]
     loss_rows: list[np.ndarray]
     history: dict[str, list[float]] = field(
-        default_factory=lambda: {"epoch": [], "loss": [], "val_loss": []}
+        default_factory=lambda: {"passes": [], "loss": [], "val_loss": []}
     )
     best_val: float = math.inf
     best_round: int = 0
@@ -203,8 +203,8 @@ class RoundMonitor(keras.callbacks.Callback):
                 MembersFit(
                     weights=kept,
                     history=tracked.history,
-                    best_epoch=best_round * self.plan.repeats,
-                    epochs_run=tracked.rounds_done * self.plan.repeats,
+                    best_pass=best_round * self.plan.repeats,
+                    passes_run=tracked.rounds_done * self.plan.repeats,
                     stopped_early=tracked.rounds_done < self.plan.max_rounds,
                     cancelled=tracked.task.reporter.cancelled,
                 )
@@ -215,7 +215,7 @@ class RoundMonitor(keras.callbacks.Callback):
         task = tracked.task
         tracked.rounds_done = self.rounds_done
         tracked.last_loss = _pooled(weights, task, tracked.loss_rows) * task.loss_scale
-        tracked.history["epoch"].append(float(self.rounds_done * self.plan.repeats))
+        tracked.history["passes"].append(float(self.rounds_done * self.plan.repeats))
         tracked.history["loss"].append(tracked.last_loss)
         if not task.early_stopping:
             return

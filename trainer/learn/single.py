@@ -20,9 +20,9 @@ from trainer import backend
 from trainer.judge.lines import fit_linear
 from trainer.judge.metrics import regression_metrics
 from trainer.judge.verdicts import judge
-from trainer.learn.fit import TrainResult
+from trainer.learn.fit import Fit
 from trainer.learn.network import build_model, compile_model
-from trainer.learn.programs import NetworkKey, NetworkPool
+from trainer.learn.programs import ProgramCache, ProgramKey
 from trainer.learn.recipes import Recipe, Schedule, schedule
 from trainer.learn.scaling import apply_scaling, fit_scaling
 from trainer.model_file.inference import inference_function, predict_scaled
@@ -37,8 +37,8 @@ def train_single(
     recipe: Recipe,
     on_progress: Callable[[Progress], bool] | None,
     progress_interval: float,
-    pool: NetworkPool,
-) -> TrainResult:
+    programs: ProgramCache,
+) -> Fit:
     """One network on ``dataset``; raise Cancelled if ``on_progress`` says stop."""
     keras = backend.load_keras()
     train_rows, val_rows = split_rows(dataset.n_rows, recipe.validation_split, recipe.seed)
@@ -54,13 +54,13 @@ def train_single(
     )
     n_features = dataset.features.shape[1]
     key, build = _program(n_features, recipe, plan)
-    # fit_seconds covers building and compiling too (when no compiled network is in the pool).
+    # fit_seconds covers building and compiling too (when the cache holds no compiled program).
     started = time.perf_counter()
     # A network built under the seed (cheap: nothing compiled) gives the starting weights, so a
-    # pooled network starts exactly where a new one would; it ends up holding the result.
+    # cached program starts exactly where a new one would; it ends up holding the result.
     keras.utils.set_random_seed(recipe.seed)
     model = build_model(n_features, recipe)
-    with pool.borrow(key, build, model.get_weights()) as network:
+    with programs.borrow(key, build, model.get_weights()) as network:
         monitor = _Monitor(
             model=network,
             plan=plan,
@@ -71,13 +71,13 @@ def train_single(
                 on_progress,
                 interval=progress_interval,
                 total_steps=plan.total_steps,
-                total_epochs=plan.passes,
+                total_passes=plan.passes,
             ),
         )
         _fit(network, monitor, recipe, x_scaled[train_rows], y_scaled[train_rows])
         if monitor.cancelled:
             raise Cancelled("training was cancelled")
-        # The pooled network trains the next table; the result keeps a copy of its own.
+        # The cached program trains the next table; the result keeps a copy of its own.
         model.set_weights(network.get_weights())
     fit_seconds = time.perf_counter() - started
 
@@ -90,15 +90,15 @@ def train_single(
         val_rows=val_rows,
         history=monitor.history,
         fit_seconds=fit_seconds,
-        epochs_run=monitor.rounds_done * plan.repeats,
+        passes_run=monitor.rounds_done * plan.repeats,
     )
 
 
 def _program(
     n_features: int, recipe: Recipe, plan: Schedule
-) -> tuple[NetworkKey, Callable[[], Any]]:
+) -> tuple[ProgramKey, Callable[[], Any]]:
     """The key of the compiled program this network trains with, and how to build one."""
-    key = NetworkKey.of(
+    key = ProgramKey.of(
         n_features,
         recipe,
         total_steps=plan.total_steps,
@@ -134,7 +134,7 @@ def _fit(network: Any, monitor: _Monitor, recipe: Recipe, x: np.ndarray, y: np.n
     x_fit = np.tile(x, (plan.repeats, 1))
     y_fit = np.tile(y, plan.repeats)
     # Seeded here, after any building, so the shuffling is the same for a fresh network
-    # and a pooled one.
+    # and a cached one.
     keras.utils.set_random_seed(recipe.seed)
     network.fit(
         x_fit,
@@ -174,7 +174,7 @@ class _Monitor:
         self.x_val = x_val
         self.y_val = y_val
         self.reporter = reporter
-        self.history: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": []}
+        self.history: dict[str, list[float]] = {"passes": [], "loss": [], "val_loss": []}
         self.rounds_done = 0
         self.last_loss = math.nan
         self.last_val_loss: float | None = None
@@ -199,7 +199,7 @@ class _Monitor:
         self.rounds_done = epoch + 1
         loss = float(logs.get("loss", self.last_loss))
         self.last_loss = loss * self.loss_scale
-        self.history["epoch"].append(float(self.rounds_done * self.plan.repeats))
+        self.history["passes"].append(float(self.rounds_done * self.plan.repeats))
         self.history["loss"].append(self.last_loss)
         if len(self.x_val):
             predicted = inference_function(self.model)(self.x_val)
@@ -231,8 +231,8 @@ def _evaluate(
     val_rows: np.ndarray,
     history: dict[str, list[float]],
     fit_seconds: float,
-    epochs_run: int,
-) -> TrainResult:
+    passes_run: int,
+) -> Fit:
     predicted = predict_scaled(inference_function(model), scaling, dataset.features)
     line = fit_linear(dataset.features[train_rows], dataset.target[train_rows])
     line_predicted = line.predict(dataset.features)
@@ -248,7 +248,7 @@ def _evaluate(
     network_metrics, line_metrics = metrics[judged], baseline_metrics[judged]
     assert network_metrics is not None and line_metrics is not None  # train rows always exist
     beats, verdict = judge(network_metrics, line_metrics, judged)
-    return TrainResult(
+    return Fit(
         model=model,
         scaling=scaling,
         feature_names=list(dataset.feature_names),
@@ -260,7 +260,7 @@ def _evaluate(
         beats_baseline=beats,
         verdict=verdict,
         fit_seconds=fit_seconds,
-        epochs_run=epochs_run,
+        passes_run=passes_run,
         backend=backend.backend_name(),
         device=backend.device_description(),
         recipe=recipe.to_dict(),

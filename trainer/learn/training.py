@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from trainer import backend
 from trainer.learn.crossval import train_cross_validated
-from trainer.learn.fit import TrainResult
-from trainer.learn.programs import NETWORKS, NetworkPool
+from trainer.learn.fit import Fit
+from trainer.learn.programs import PROGRAMS, ProgramCache
 from trainer.learn.recipes import resolve
 from trainer.learn.single import train_single
 from trainer.limits import Limits
@@ -24,16 +24,20 @@ def train(
     limits: Limits = Limits(),  # noqa: B008 - frozen, so one shared default is safe
     on_progress: Callable[[Progress], bool] | None = None,
     progress_interval: float = 2.0,
-    pool: NetworkPool = NETWORKS,
-) -> TrainResult:
+    programs: ProgramCache = PROGRAMS,
+) -> Fit:
     """Train the recipe chosen by ``params`` on ``dataset``; raise Cancelled if asked to stop.
 
-    Networks come from ``pool``: compiled once per shape and recipe, reused afterwards.
+    Networks come from ``programs``: compiled once per shape and recipe, reused afterwards.
     """
     backend.configure()
     recipe = resolve(params, limits)
     if recipe.engine == "stacked":
         return train_cross_validated(
-            dataset, recipe, on_progress=on_progress, progress_interval=progress_interval, pool=pool
+            dataset,
+            recipe,
+            on_progress=on_progress,
+            progress_interval=progress_interval,
+            programs=programs,
         )
-    return train_single(dataset, recipe, on_progress, progress_interval, pool)
+    return train_single(dataset, recipe, on_progress, progress_interval, programs)

@@ -18,13 +18,13 @@ from trainer.errors import PredictError
 from trainer.tables.columns import ColumnPlan
 
 if TYPE_CHECKING:
-    from trainer.learn.fit import TrainResult
+    from trainer.learn.fit import Fit
 
 # A member of the .keras zip that Keras ignores: what trainbot needs to read raw inputs.
 MODEL_INFO = "trainbot.json"
 
 
-def save_model_bytes(result: TrainResult, plan: ColumnPlan | None = None) -> bytes:
+def save_model_bytes(result: Fit, plan: ColumnPlan | None = None) -> bytes:
     """The trained model as the bytes of a ``.keras`` file, with the column ``plan`` inside."""
     scaling = dict(result.scaling)
     if plan is not None:

@@ -27,7 +27,7 @@ from trainer.tables.dataset import cell_sentence, input_cells, read_table
 from trainer.tables.inputs import cells_of, rows_of
 
 if TYPE_CHECKING:
-    from trainer.learn.fit import TrainResult
+    from trainer.learn.fit import Fit
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class Predictor:
         )
 
     @classmethod
-    def from_result(cls, result: TrainResult, plan: ColumnPlan | None = None) -> Predictor:
+    def from_result(cls, result: Fit, plan: ColumnPlan | None = None) -> Predictor:
         """A predictor for a just-trained network, without a save/load round trip.
 
         With the Dataset's ``plan``, ``scaling`` gains it under ``"columns"``: store that dict

@@ -14,7 +14,7 @@ from trainer import words
 from trainer.tables.dataset import Dataset
 
 if TYPE_CHECKING:
-    from trainer.learn.fit import TrainResult
+    from trainer.learn.fit import Fit
     from trainer.model_file.predictor import Prediction
 
 MAX_POINTS = 2000  # more dots add bytes, not information
@@ -35,7 +35,7 @@ class Report:
     held_out_predicted: np.ndarray | None  # their out-of-fold predictions
     history: dict[str, list[float]]
     line_mse: float | None  # the straight line's held-out error
-    best_epoch: int | None
+    best_pass: int | None
     # One input: the curve over x.
     x_name: str | None = None
     x: np.ndarray | None = None
@@ -50,7 +50,7 @@ class Report:
 
 def report_of(
     dataset: Dataset,
-    result: TrainResult,
+    result: Fit,
     predictions: Sequence[Prediction] = (),
     *,
     title: str | None = None,
@@ -70,7 +70,7 @@ def report_of(
         "held_out_predicted": result.held_out[shown] if held_out.any() else None,  # type: ignore[index]
         "history": result.history,
         "line_mse": result.validation.get("line_mse") if result.validation else None,
-        "best_epoch": result.best_epoch,
+        "best_pass": result.best_pass,
     }
     if len(dataset.feature_names) != 1:
         return Report(**common, fitted=result.predict(dataset.features[shown]))
@@ -100,11 +100,11 @@ def _sample(n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, MAX_POINTS, replace=False))
 
 
-def _held_out_rows(result: TrainResult, n_rows: int) -> np.ndarray:
+def _held_out_rows(result: Fit, n_rows: int) -> np.ndarray:
     if result.held_out is None or len(result.held_out) != n_rows:
         return np.zeros(n_rows, dtype=bool)
     return np.isfinite(result.held_out)
 
 
-def _kind(result: TrainResult) -> str:
+def _kind(result: Fit) -> str:
     return "straight line (chosen)" if result.model_kind == "line" else "network"

@@ -20,7 +20,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 from trainer.report.data import Report, report_of
 
 if TYPE_CHECKING:
-    from trainer.learn.fit import TrainResult
+    from trainer.learn.fit import Fit
     from trainer.model_file.predictor import Prediction
     from trainer.tables.dataset import Dataset
 
@@ -43,7 +43,7 @@ def _plain(text: str) -> str:
 
 def render_report_png(
     dataset: Dataset,
-    result: TrainResult,
+    result: Fit,
     predictions: Sequence[Prediction] = (),
     *,
     title: str | None = None,
@@ -173,7 +173,7 @@ def _plot_predicted_vs_actual(axes: Axes, report: Report) -> None:
 
 def _plot_losses(axes: Axes, report: Report) -> None:
     history = report.history
-    epochs = history.get("epoch") or list(range(1, len(history.get("loss", [])) + 1))
+    epochs = history.get("passes") or list(range(1, len(history.get("loss", [])) + 1))
     marker = "." if len(epochs) <= 50 else None
     if history.get("loss"):
         axes.plot(epochs, history["loss"], color=COLORS["network"], marker=marker, label="training")
@@ -190,9 +190,9 @@ def _plot_losses(axes: Axes, report: Report) -> None:
         axes.axhline(
             line_mse, color=COLORS["line"], ls="--", lw=1.2, label="straight line, held out"
         )
-    if report.best_epoch:
-        axes.axvline(report.best_epoch, color=COLORS["mark"], ls=":", lw=1.2,
-                     label=f"kept: epoch {report.best_epoch}")  # fmt: skip
+    if report.best_pass:
+        axes.axvline(report.best_pass, color=COLORS["mark"], ls=":", lw=1.2,
+                     label=f"kept: epoch {report.best_pass}")  # fmt: skip
     positive = [v for v in history.get("loss", []) + history.get("val_loss", []) if v > 0]
     if positive:
         axes.set_yscale("log")

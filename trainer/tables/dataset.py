@@ -38,7 +38,7 @@ from trainer.tables.delimited import ONE_COLUMN, read_csv_cells
 from trainer.tables.inputs import example
 from trainer.tables.roles import MOSTLY, ColumnNote, decide_columns
 
-__all__ = ["Dataset", "DatasetError", "Table", "parse_csv", "read_table"]
+__all__ = ["Dataset", "DatasetError", "Table", "read_dataset", "read_table"]
 
 
 @dataclass
@@ -110,7 +110,7 @@ class Table:
         return len(self.cells)
 
 
-def parse_csv(
+def read_dataset(
     data: bytes,
     *,
     x: Sequence[str] | None = None,

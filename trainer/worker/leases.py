@@ -97,8 +97,8 @@ def record_progress(store: Store, watch: Watch, progress: Progress) -> None:
     try:
         signal = store.queue.record_progress(
             job,
-            epoch=progress.epoch,
-            total=progress.total_epochs,
+            epoch=progress.passes_done,
+            total=progress.total_passes,
             loss=progress.loss,
             val_loss=progress.val_loss,
             eta_seconds=progress.eta_seconds,

@@ -34,8 +34,8 @@ from trainer.worker.leases import (
     Watch,
     record_progress,
 )
-from trainer.worker.outcomes import Trained, TrainInput, TrainTask, store_training
-from trainer.worker.predictors import ModelCache
+from trainer.worker.outcomes import TrainedJob, TrainInput, TrainTask, store_training
+from trainer.worker.predictors import PredictorCache
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class Worker:
         self.kinds = tuple(kinds)
         self._train_batch = train_batch
         self.train_task = train_task
-        self.models = ModelCache(settings.model_cache_size)
+        self.predictors = PredictorCache(settings.model_cache_size)
         self._stop = threading.Event()
         self.leases = LeaseKeeper(
             store,
@@ -177,7 +177,7 @@ class Worker:
                         # A recipe of one network trains alone: back in the queue it can go
                         # to another worker instead of waiting here.
                         queue.release(other)
-            self._train_together(batch)
+            self._train(batch)
             return True
         jobs = [job]
         # Predictions come first in the queue, so the ones behind this one are its batch.
@@ -241,7 +241,7 @@ class Worker:
     def process(self, job: JobInfo) -> None:
         """Run one claimed job to its end (a training as a batch of one)."""
         if job.kind == JobKind.TRAIN:
-            self._train_together([job])
+            self._train([job])
             return
         watch = Watch.start(job)
         keeper = self.leases.keep(watch)
@@ -283,7 +283,7 @@ class Worker:
 
     # -- training ----------------------------------------------------------------------------
 
-    def _train_together(self, jobs: list[JobInfo]) -> None:
+    def _train(self, jobs: list[JobInfo]) -> None:
         """Train claimed jobs as one program; each keeps its own lease, progress and cancel,
         and each ends on its own (stored, failed, cancelled, handed back)."""
         watches = {job.id: Watch.start(job) for job in jobs}
@@ -308,7 +308,9 @@ class Worker:
                 keeper.join()
             self._beat_idle()
 
-    def _run_training(self, inputs: list[tuple[JobInfo, TrainInput]]) -> list[Trained | Exception]:
+    def _run_training(
+        self, inputs: list[tuple[JobInfo, TrainInput]]
+    ) -> list[TrainedJob | Exception]:
         task = self.train_task
         if task is None:
             from trainer.worker.tasks import train_model, train_models  # the ML stack loads here
@@ -316,7 +318,7 @@ class Worker:
             if len(inputs) > 1:
                 return train_models([job_input for _, job_input in inputs], self.settings)
             task = train_model
-        outcomes: list[Trained | Exception] = []
+        outcomes: list[TrainedJob | Exception] = []
         for _, job_input in inputs:
             try:
                 outcomes.append(
@@ -326,14 +328,14 @@ class Worker:
                 outcomes.append(error)
         return outcomes
 
-    def _keep(self, job: JobInfo, outcome: Trained | Exception) -> None:
+    def _keep(self, job: JobInfo, outcome: TrainedJob | Exception) -> None:
         """Store a training's outcome, and put the new model in the cache for `/predict`."""
         if isinstance(outcome, Exception):
             raise outcome
         if store_training(self.store, job, outcome) and outcome.predictor is not None:
             model = self.store.records.active_model(job.chat_id)
             if model is not None and model.job_id == job.id:
-                self.models.put(model.id, outcome.predictor)
+                self.predictors.put(model.id, outcome.predictor)
 
     def _progress_reporter(self, job: JobInfo, watch: Watch) -> Callable[[Progress], bool]:
         """The job's progress callback: records progress, and says False once it must stop."""
@@ -360,7 +362,7 @@ class Worker:
     def _predict(self, job: JobInfo) -> None:
         from trainer.worker.tasks import predict_csv, predict_values
 
-        version, predictor = self.models.for_job(self.store, job)
+        version, predictor = self.predictors.for_job(self.store, job)
         if job.params.get("csv"):
             content = self.store.records.dataset_content(job.chat_id, job.dataset_id or -1)
             if content is None:

@@ -34,7 +34,7 @@ PLOT, PREDICTIONS, DETAILS = "plot", "predictions", "details"
 
 
 @dataclass(frozen=True)
-class Trained:
+class TrainedJob:
     """What a training task hands the worker: the model to store and the chat's reply.
 
     `plot_png` and `predictor` are None when the step that makes them failed; the summary's
@@ -60,7 +60,7 @@ class Trained:
         messages.append(NewMessage("train_summary", self.summary))
         return artifacts, messages
 
-    def bare(self) -> Trained:
+    def bare(self) -> TrainedJob:
         """The model and a summary of the basics only: what is left to store when the database
         refuses the full result."""
         basics = ("n_rows", "feature_names", "target_name", "epochs_run", "fit_seconds")
@@ -73,7 +73,7 @@ class Trained:
 
 # A training task: (CSV bytes, parameters, progress callback, settings) -> what to store.
 # The callback returns False when the training should stop (the task raises Cancelled then).
-TrainTask = Callable[[bytes, TrainParams, Callable[[Progress], bool], Settings], Trained]
+TrainTask = Callable[[bytes, TrainParams, Callable[[Progress], bool], Settings], TrainedJob]
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def missing_parts(missing: Iterable[str], *parts: str) -> list[str]:
     return list(dict.fromkeys([*missing, *parts]))
 
 
-def store_training(store: Store, job: JobInfo, trained: Trained) -> bool:
+def store_training(store: Store, job: JobInfo, trained: TrainedJob) -> bool:
     """Store the model with its reply; if the database refuses the whole, the model alone.
 
     A database that is away is another matter: that error goes up, and the job runs again
@@ -123,7 +123,7 @@ def store_training(store: Store, job: JobInfo, trained: Trained) -> bool:
         raise JobFailure(words.NOT_STORED) from exc
 
 
-def _complete(store: Store, job: JobInfo, trained: Trained) -> bool:
+def _complete(store: Store, job: JobInfo, trained: TrainedJob) -> bool:
     artifacts, messages = trained.reply(job.id)
     return store.queue.complete(
         job, result=trained.summary, model=trained.model, artifacts=artifacts,

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from trainer.model_file.predictor import Predictor
 
 
-class ModelCache:
+class PredictorCache:
     """Loaded predictors by model id. Both lanes of a worker use it (the training lane puts a
     just-trained model in), hence the lock."""
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from storage.results import NewArtifact, NewMessage, NewModel
 from trainbot.settings import Settings
-from trainer.learn.batch import TrainRequest, train_together
-from trainer.learn.fit import TrainResult
+from trainer.learn.batch import TrainRequest, train_batch
+from trainer.learn.fit import Fit
 from trainer.learn.training import train
 from trainer.limits import Limits
 from trainer.model_file.keras_file import save_model_bytes
@@ -29,13 +29,13 @@ from trainer.params import TrainParams
 from trainer.progress import Progress
 from trainer.report import processes
 from trainer.report.data import Report, report_of
-from trainer.tables.dataset import Dataset, parse_csv
+from trainer.tables.dataset import Dataset, read_dataset
 from trainer.worker.outcomes import (
     DETAILS,
     PLOT,
     PREDICTIONS,
     Answer,
-    Trained,
+    TrainedJob,
     TrainInput,
     missing_parts,
 )
@@ -50,9 +50,11 @@ def train_model(
     params: TrainParams,
     on_progress: Callable[[Progress], bool],
     settings: Settings,
-) -> Trained:
+) -> TrainedJob:
     """Parse the table, fit the model, then make the reply: predictions, plot and summary."""
-    dataset = parse_csv(content, x=params.x, y=params.y, sheet=params.sheet, limits=settings.limits)
+    dataset = read_dataset(
+        content, x=params.x, y=params.y, sheet=params.sheet, limits=settings.limits
+    )
     result = train(
         dataset,
         params,
@@ -63,27 +65,27 @@ def train_model(
     return package(dataset, result, params)
 
 
-def train_models(inputs: Sequence[TrainInput], settings: Settings) -> list[Trained | Exception]:
+def train_models(inputs: Sequence[TrainInput], settings: Settings) -> list[TrainedJob | Exception]:
     """Train several tables as one program where their shapes allow; per input, what to store
     or the exception that input raised (a bad table, Cancelled), in order."""
-    outcomes: list[Trained | Exception | None] = [None] * len(inputs)
+    outcomes: list[TrainedJob | Exception | None] = [None] * len(inputs)
     parsed: list[tuple[int, Dataset]] = []
     for index, job in enumerate(inputs):
         params = job.params
         try:
-            dataset = parse_csv(
+            dataset = read_dataset(
                 job.content, x=params.x, y=params.y, sheet=params.sheet, limits=settings.limits
             )
         except Exception as error:
             outcomes[index] = error
         else:
             parsed.append((index, dataset))
-    results = train_together(
+    results = train_batch(
         [TrainRequest(d, inputs[i].params, inputs[i].on_progress) for i, d in parsed],
         limits=settings.limits,
         progress_interval=settings.progress_interval,
     )
-    fitted: list[tuple[int, tuple[Dataset, TrainResult, TrainParams]]] = []
+    fitted: list[tuple[int, tuple[Dataset, Fit, TrainParams]]] = []
     for (index, dataset), result in zip(parsed, results, strict=True):
         if isinstance(result, Exception):
             outcomes[index] = result
@@ -95,7 +97,7 @@ def train_models(inputs: Sequence[TrainInput], settings: Settings) -> list[Train
     return [o if o is not None else RuntimeError("not trained") for o in outcomes]
 
 
-def package(dataset: Dataset, result: TrainResult, params: TrainParams) -> Trained:
+def package(dataset: Dataset, result: Fit, params: TrainParams) -> TrainedJob:
     """The model file, predictions asked for, plot and summary of a finished fit.
 
     Once the fit is done the model is what matters: a step after it that fails (predictions,
@@ -110,14 +112,14 @@ def package(dataset: Dataset, result: TrainResult, params: TrainParams) -> Train
 
 
 def package_all(
-    fitted: Sequence[tuple[Dataset, TrainResult, TrainParams]], *, plot_processes: int = 0
-) -> list[Trained | Exception]:
+    fitted: Sequence[tuple[Dataset, Fit, TrainParams]], *, plot_processes: int = 0
+) -> list[TrainedJob | Exception]:
     """`package` for a batch, the plots drawn side by side (trainer.report.processes); per fit, what
     to store or the exception that failed it (its model file could not be made), in order."""
     replies = [_or_error(lambda f=f: _Reply.of(*f)) for f in fitted]
     reports = [r.report for r in replies if isinstance(r, _Reply) and r.report is not None]
     drawn = iter(processes.shared(plot_processes).draw_all(reports))
-    packaged: list[Trained | Exception] = []
+    packaged: list[TrainedJob | Exception] = []
     for reply in replies:
         if isinstance(reply, Exception):
             packaged.append(reply)
@@ -133,7 +135,7 @@ class _Reply:
     and what the plot shows, made where the model is; `finish` takes the drawn plot."""
 
     dataset: Dataset
-    result: TrainResult
+    result: Fit
     keras_file: bytes
     predictor: Predictor | None
     predictions: list[Prediction]
@@ -141,7 +143,7 @@ class _Reply:
     missing: list[str]
 
     @classmethod
-    def of(cls, dataset: Dataset, result: TrainResult, params: TrainParams) -> _Reply:
+    def of(cls, dataset: Dataset, result: Fit, params: TrainParams) -> _Reply:
         # Without its file there is no model to keep: this one failure still fails the job.
         keras_file = save_model_bytes(result, dataset.column_plan)
         missing: list[str] = []
@@ -159,7 +161,7 @@ class _Reply:
         report = _after_fit(missing, PLOT, lambda: report_of(dataset, result, predictions))
         return cls(dataset, result, keras_file, predictor, predictions, report, missing)
 
-    def finish(self, png: bytes | Exception | None) -> Trained:
+    def finish(self, png: bytes | Exception | None) -> TrainedJob:
         dataset, result, missing = self.dataset, self.result, self.missing
         if isinstance(png, Exception):
             log.error("drawing the plot failed after training", exc_info=png)
@@ -179,7 +181,7 @@ class _Reply:
         }
         if missing:
             summary["missing"] = missing_parts(missing)
-        return Trained(
+        return TrainedJob(
             model=NewModel(
                 keras_file=self.keras_file,
                 # The column plan travels with the model, under "columns".
@@ -279,9 +281,7 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def _train_summary(
-    result: TrainResult, predictions: list[Prediction], n_rows: int
-) -> dict[str, Any]:
+def _train_summary(result: Fit, predictions: list[Prediction], n_rows: int) -> dict[str, Any]:
     return {
         "n_rows": n_rows,
         "feature_names": list(result.feature_names),
@@ -293,10 +293,10 @@ def _train_summary(
         "model_kind": result.model_kind,
         "choice": result.choice.to_dict() if result.choice is not None else None,
         "validation": result.validation,
-        "best_epoch": result.best_epoch,
+        "best_epoch": result.best_pass,
         "predictions": [prediction_dict(p) for p in predictions],
         "fit_seconds": round(float(result.fit_seconds), 3),
-        "epochs_run": int(result.epochs_run),
+        "epochs_run": int(result.passes_run),
         "backend": result.backend,
         "device": result.device,
     }
