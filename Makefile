@@ -15,9 +15,11 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(BIN)/trainbot train examples/fahrenheit.csv --predict 200 --plot out/fahrenheit.png
 
-# Lint, then every test (PostgreSQL ones too when TRAINBOT_TEST_POSTGRES_URL is set).
+# Lint, the import contracts (pyproject.toml, [tool.importlinter]), then every test
+# (PostgreSQL ones too when TRAINBOT_TEST_POSTGRES_URL is set).
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.installed

@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     progress_interval: float = Field(2.0, ge=0.1, le=600.0, alias="TRAINBOT_PROGRESS_INTERVAL")
     model_cache_size: int = Field(8, ge=0, le=1000, alias="TRAINBOT_MODEL_CACHE_SIZE")
     # Training jobs a worker claims at once and trains as one program; 0: 8 on a CPU, 64 on
-    # a GPU (trainer.worker.TRAIN_BATCH).
+    # a GPU (trainer.worker.loop.TRAIN_BATCH).
     train_batch: int = Field(0, ge=0, le=512, alias="TRAINBOT_TRAIN_BATCH")
     # Processes that draw a batch's reports side by side (trainer.report.processes); 0: one
     # per core.

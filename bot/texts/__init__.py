@@ -1,6 +1,7 @@
-"""Every sentence the bot says, in one voice: short, friendly, first person, no internals.
+"""Every chat message the bot sends, in one voice: short, friendly, first person, no internals.
 
-One module per feature; `texts.NAME` reaches any of them. Messages use Telegram's HTML mode, so
+One module per feature; the trainer's facts (verdicts, column notes, warnings) come in the
+words of trainer.words. `texts.NAME` reaches any of them. Messages use Telegram's HTML mode, so
 anything that comes from users or files (column names, file names, error sentences) goes
 through `bot.formatting.esc`.
 """

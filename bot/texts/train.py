@@ -80,7 +80,8 @@ def _fold_spread(validation: Mapping[str, Any]) -> str:
     return f" Held-out RMSE per fold: {number(min(folds), 3)} to {number(max(folds), 3)}."
 
 
-# The parts of a training's reply that a failed step after the fit can cost (trainer.worker.loop).
+# The parts of a training's reply that a failed step after the fit can cost
+# (trainer.worker.outcomes).
 MISSING_PARTS = {
     "plot": "the plot",
     "predictions": "the predictions you asked for",
