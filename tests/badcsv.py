@@ -1,10 +1,10 @@
-"""A corpus of bad uploads (CSVs, workbooks, zips), each with a fragment of the sentence the
-user should get.
+"""A corpus of bad uploads (CSVs, workbooks, zips, .gz files), each with a fragment of the
+sentence the user should get.
 
 Use ``cases()`` in tests (``for name, data, fragment in cases()``); run this module to write the
 files into a folder for trying them by hand: ``python tests/badcsv.py /tmp/badcsv``.
 All cases are checked with the default ``Limits()``. Files that look messy but train (text,
-dates, gaps, "$1,200") are in ``tests/test_trainer_columns.py``.
+dates, gaps, "$1,200", a few words among numbers) are in ``tests/test_trainer_columns.py``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 try:  # works whether or not tests/ is a package
-    from tests.workbooks import lying_zip_bomb, xlsx, zip_bomb, zip_of
+    from tests.workbooks import csv_zip_bomb, gz_bomb, lying_zip_bomb, xlsx, zip_bomb, zip_of
 except ImportError:
-    from workbooks import lying_zip_bomb, xlsx, zip_bomb, zip_of  # type: ignore[no-redef]
+    from workbooks import (  # type: ignore[no-redef]
+        csv_zip_bomb,
+        gz_bomb,
+        lying_zip_bomb,
+        xlsx,
+        zip_bomb,
+        zip_of,
+    )
 
 
 class BadCsv(NamedTuple):
@@ -60,7 +67,8 @@ def cases() -> list[BadCsv]:
         BadCsv("report.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "PDF"),
         BadCsv("chart.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image"),
         BadCsv("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "image"),
-        BadCsv("data.csv.gz", b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "compressed"),
+        BadCsv("data.csv.gz", b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "can't open this .gz"),
+        BadCsv("data.rar", b"Rar!\x1a\x07\x00" + b"\x00" * 32, "RAR archive"),
         BadCsv("odd_utf16.csv", b"\xff\xfex\x00,\x00y\x00\n", "binary file"),
         BadCsv("page.html", b"<!DOCTYPE html>\n<html><body>x,y</body></html>\n", "web page"),
         BadCsv("data.json", b'[{"x": 1, "y": 2}, {"x": 2, "y": 4}]\n', "JSON"),
@@ -90,11 +98,10 @@ def cases() -> list[BadCsv]:
             'Column "y" has a value that is not a number in row 7: "abc"',
         ),
         BadCsv(
-            "word_in_x.csv",
-            _with_cell(2, 0, "twelve"),
-            'Column "x" has a value that is not a number in row 4',
+            "words_in_x.csv",
+            _table([(f"w{i}" if i % 7 == 0 else str(i), f"{i * 1.5:g}") for i in range(40)]),
+            'Column "x" is mostly numbers but has 6 cells that are not, like "w0" in row 2',
         ),
-        BadCsv("date.csv", _with_cell(0, 0, "2024-01-05"), '"2024-01-05"'),
         BadCsv(
             "formula.csv", _with_cell(4, 1, "=A1*2"), 'Column "y" has a value that is not a number'
         ),
@@ -132,8 +139,8 @@ def cases() -> list[BadCsv]:
         ),
         BadCsv(
             "wide.csv",
-            (",".join(f"c{i}" for i in range(51)) + "\n" + ("1," * 50 + "1\n") * 12).encode(),
-            "51 columns; the limit is 50",
+            (",".join(f"c{i}" for i in range(301)) + "\n" + ("1," * 300 + "1\n") * 12).encode(),
+            "301 columns; the limit is 300",
         ),
         BadCsv(
             "extra_field.csv",
@@ -168,16 +175,15 @@ def cases() -> list[BadCsv]:
             '"c" is the same value in every row',
         ),
         BadCsv(
-            "date_typo.csv",
+            "date_typos.csv",
             b"day,y\n"
-            + b"".join(f"2024-01-{i + 1:02d},{i}\n".encode() for i in range(11))
-            + b"2024-13-45,11\n",
-            'Column "day" has a value that is not a date in row 13: "2024-13-45"',
-        ),
-        BadCsv(
-            "mostly_numbers_word_in_x.csv",
-            _with_cell(7, 0, "n.a."),
-            'Column "x" has a value that is not a number in row 9: "n.a."',
+            + b"".join(
+                f"2024-02-{i % 28 + 1:02d},{i}\n".encode()
+                if i % 7
+                else f"2024-13-{i},{i}\n".encode()
+                for i in range(40)
+            ),
+            'Column "day" is mostly dates but has 6 cells that are not, like "2024-13-0" in row 2',
         ),
         # Workbooks and other zip files.
         BadCsv("zip_bomb.xlsx", zip_bomb(), "unpacks to 125.8 MB, over the 100.0 MB"),
@@ -190,7 +196,9 @@ def cases() -> list[BadCsv]:
         BadCsv("one_column.xlsx", xlsx([["x"], *[[i] for i in range(12)]]), "only one column"),
         BadCsv("empty.xlsx", xlsx([]), "The sheet is empty."),
         BadCsv("header_only.xlsx", xlsx([["x", "y"]]), "has a header but no rows"),
-        BadCsv("wide.xlsx", xlsx([[f"c{i}" for i in range(51)], [1] * 51]), "more than 50 columns"),
+        BadCsv(
+            "wide.xlsx", xlsx([[f"c{i}" for i in range(301)], [1] * 301]), "more than 300 columns"
+        ),
         BadCsv("few_rows.xlsx", xlsx([["x", "y"], *[[i, i * 2] for i in range(4)]]), "only 4 rows"),
         BadCsv(
             "sheet.ods",
@@ -198,7 +206,22 @@ def cases() -> list[BadCsv]:
             "OpenDocument",
         ),
         BadCsv("letter.docx", zip_of({"word/document.xml": b"<w/>"}), "Word or PowerPoint"),
-        BadCsv("archive.zip", zip_of({"data.csv": b"x,y\n1,2\n"}), "zip archive"),
+        BadCsv(
+            "two_tables.zip",
+            zip_of({"a.csv": b"x,y\n1,2\n", "b/c.xlsx": b"PK"}),
+            "This zip holds 2 tables (a.csv, c.xlsx); please send one table per zip",
+        ),
+        BadCsv(
+            "no_table.zip",
+            zip_of({"readme.md": b"hi", "__MACOSX/._a.csv": b"x"}),
+            "This zip holds no table (CSV or .xlsx)",
+        ),
+        BadCsv("tiny.zip", zip_of({"data.csv": b"x,y\n1,2\n"}), "only 1 row of data"),
+        BadCsv("zip_in_zip.zip", zip_of({"a.zip": zip_of({"a.csv": b"x,y\n"})}), "no table"),
+        BadCsv("gz_bomb.csv.gz", gz_bomb(), "unpacks to more than 100.0 MB"),
+        BadCsv(
+            "csv_bomb.zip", csv_zip_bomb(), "This archive unpacks to 125.8 MB, over the 100.0 MB"
+        ),
     ]
     return out
 

@@ -20,10 +20,12 @@ from tests.workbooks import lying_zip_bomb, xlsx, zip_bomb
 from trainer import words
 from trainer.errors import PredictError
 from trainer.limits import Limits
-from trainer.tables.cells import lenient_number, read_dates, read_numbers
+from trainer.tables.categories import MAX_LEVELS
 from trainer.tables.columns import CellError, ColumnPlan
 from trainer.tables.dataset import Dataset, DatasetError, input_cells, read_dataset, read_table
+from trainer.tables.dates import read_dates
 from trainer.tables.inputs import check_rows, example, parse_inputs, rows_of
+from trainer.tables.numeric import lenient_number, read_numbers
 
 REGIONS = ["north", "south", "east", "west"]
 
@@ -146,16 +148,28 @@ def test_rows_without_a_target_are_dropped_until_too_few_are_left() -> None:
         read_dataset(_csv("x,y", [f"{i},{'' if i % 4 == 0 else i}" for i in range(12)]))
 
 
-def test_categories_keep_25_levels_and_count_rare_ones_as_other() -> None:
-    rows = [f"city{i % 30 if i < 60 else 99 + i},{i}" for i in range(70)]
+def test_categories_keep_every_level_up_to_the_cap_and_pool_the_rarest() -> None:
+    # 40 levels, each seen once or more: every one gets its own column, none is "other".
+    rows = [f"city{i % 40},{i}" for i in range(90)]
     dataset = read_dataset(_csv("city,y", rows))
     [column] = dataset.plan.inputs
-    assert column.role == "category" and len(column.levels) == 25 and column.other
-    assert dataset.feature_names[-1] == "city=(other)"
-    note = words.column_notes(dataset.notes)[0]
-    assert "city: a category, one column for each of 25 values, 15 other values" in note
+    assert column.role == "category" and len(column.levels) == 40 and not column.other
+    assert words.column_notes(dataset.notes) == [
+        "city: a category, one column for each of 40 values"
+    ]
+    # Past MAX_LEVELS, the rarest are pooled as other, and said.
+    many = [f"c{i % 150 if i < 300 else i % 7},{i}" for i in range(400)]
+    wide = read_dataset(_csv("city,y", many))
+    [column] = wide.plan.inputs
+    assert len(column.levels) == MAX_LEVELS and column.other
+    assert wide.feature_names[-1] == "city=(other)"
+    note = words.column_notes(wide.notes)[0]
+    assert (
+        note
+        == "city: a category, one column for each of 100 values, 50 other values counted as other"
+    )
     # Every row is exactly one level (or other).
-    np.testing.assert_array_equal(dataset.features.sum(axis=1), np.ones(70))
+    np.testing.assert_array_equal(wide.features.sum(axis=1), np.ones(400))
 
 
 def test_a_category_with_gaps_gets_a_missing_level() -> None:
@@ -172,7 +186,7 @@ def test_free_text_and_constants_are_ignored() -> None:
     assert dataset.input_names == ["a"]
     assert words.column_notes(dataset.notes) == [
         'const: ignored (always "same")',
-        "words: ignored (text, 10 values)",
+        "words: ignored (an id or free text: 10 different values in 12 rows)",
     ]
 
 
@@ -181,9 +195,11 @@ def test_dates_become_year_fraction_weekday_and_hour() -> None:
     rows = [f"{stamp:%d.%m.%Y %H:%M},{i}" for i, stamp in enumerate(stamps)]
     dataset = read_dataset(_csv("when,y", rows))
     assert dataset.feature_names == ["when_year", "when_weekday", "when_hour"]
+    # Years count from the first of January of the earliest year (2024).
     first, second = dataset.features[0], dataset.features[1]
-    np.testing.assert_allclose(first, [2024.0, 0.0, 0.0])  # 1 January 2024 was a Monday
-    np.testing.assert_allclose(second, [2024 + 7 / 24 / 366, 0.0, 7.0])
+    np.testing.assert_allclose(first, [0.0, 0.0, 0.0])  # 1 January 2024 was a Monday
+    np.testing.assert_allclose(second, [7 / 24 / 366, 0.0, 7.0])
+    assert dataset.plan.inputs[0].origin == 2024.0
     # Monthly data: the weekday means nothing, so it is left out.
     monthly = read_dataset(_csv("month,y", [f"2024-{m:02d}-01,{m}" for m in range(1, 13)]))
     assert monthly.feature_names == ["month_year"]
@@ -246,7 +262,8 @@ def test_the_plan_survives_json_and_encodes_the_training_rows_again() -> None:
 
 def test_the_plan_describes_itself_for_a_caption() -> None:
     assert words.plan_lines(read_dataset(insurance()).plan) == [
-        "when: when_year, when_weekday (year fraction, Monday 0, hours); empty: 2024-06-26",
+        "when: when_year, when_weekday (years since 2024-01-01, Monday 0, hours); "
+        "empty: 2024-06-26",
         "region: 1 in region=north, region=south, region=east, region=west for its value "
         "(unseen: all 0)",
         "age: age, age_missing; empty: 34",

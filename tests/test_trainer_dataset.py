@@ -107,10 +107,28 @@ def test_no_header_names() -> None:
     np.testing.assert_array_equal(dataset.target, [i * 3 + 1 for i in range(12)])
 
 
-def test_default_columns_prefer_x_and_y() -> None:
-    table = _lines(["id,x,note_count,y,z"] + [f"{i},{i},{i % 3},{i * 2},{-i}" for i in range(12)])
+def test_a_column_named_y_is_the_target_and_x_is_an_input_like_any_other() -> None:
+    table = _lines(["id,x,note_count,y"] + [f"{i},{i},{i % 3},{i * 2 + i % 3}" for i in range(12)])
     dataset = read_dataset(table.encode())
-    assert (dataset.feature_names, dataset.target_name) == (["x"], "y")
+    # The id is a row counter and ignored (said in the notes); x hides nothing.
+    assert (dataset.input_names, dataset.target_name) == (["x", "note_count"], "y")
+    assert read_dataset(table.encode(), x=["x"]).input_names == ["x"]
+
+
+def test_x_y_and_z_beside_other_columns_are_coordinates_not_the_target() -> None:
+    # The shape of a table of diamond prices: sizes x, y and z after the price.
+    rows = [f"{0.3 + i / 50:.2f},{['Good', 'Ideal'][i % 2]},{300 + 40 * i},{4 + i / 10},"
+            f"{4.1 + i / 10},{2.5 + i / 20}" for i in range(30)]  # fmt: skip
+    table = _lines(["carat,cut,price,x,y,z", *rows]).encode()
+    dataset = read_dataset(table)
+    assert dataset.target_name == "price"
+    assert dataset.input_names == ["carat", "cut", "x", "y", "z"]
+    assert read_dataset(table, y="z").input_names == ["carat", "cut", "price", "x", "y"]
+    # x, y and z alone keep y as the target, as do x and y with other columns.
+    alone = _lines(["x,y,z"] + [f"{i},{i * 2},{i % 4}" for i in range(12)]).encode()
+    assert (read_dataset(alone).input_names, read_dataset(alone).target_name) == (["x", "z"], "y")
+    two = _lines(["x,y,t"] + [f"{i},{i * 2},{i % 4}" for i in range(12)]).encode()
+    assert read_dataset(two).target_name == "y"
 
 
 def test_default_columns_without_x_and_y_use_last_as_target() -> None:
@@ -165,7 +183,7 @@ def test_dataset_modules_do_not_import_keras() -> None:
         "import sys, trainer, trainer.tables.dataset, trainer.params, trainer.limits;"
         "import trainer.learn.recipes, trainer.tables.cells, trainer.tables.columns;"
         "import trainer.tables.roles, trainer.tables.workbook, trainer.tables.delimited;"
-        "import trainer.tables.inputs, trainer.errors, openpyxl;"
+        "import trainer.tables.inputs, trainer.errors, trainer.tables.checks, python_calamine;"
         "heavy = {'keras', 'tensorflow', 'jax'} & set(sys.modules);"
         "assert not heavy, heavy"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gzip
 import io
 import zipfile
 from collections.abc import Sequence
@@ -78,3 +79,35 @@ def zip_of(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+@functools.cache
+def gz_bomb() -> bytes:
+    """About 120 kB of gzip that would inflate to 120 MB of a CSV's digits."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb") as packed:
+        packed.write(b"x,y\n")
+        chunk = b"1,2\n" * (1 << 18)
+        for _ in range(BOMB_MEGABYTES):
+            packed.write(chunk)
+    return buffer.getvalue()
+
+
+@functools.cache
+def csv_zip_bomb() -> bytes:
+    """A zip of one CSV that would unpack to 120 MB."""
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("data.csv", "w") as member,
+    ):
+        member.write(b"x,y\n")
+        chunk = b"1,2\n" * (1 << 18)
+        for _ in range(BOMB_MEGABYTES):
+            member.write(chunk)
+    return buffer.getvalue()
+
+
+def gz_of(data: bytes) -> bytes:
+    """``data`` compressed as a .gz file."""
+    return gzip.compress(data)

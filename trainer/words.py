@@ -159,6 +159,7 @@ _IGNORED = {
     "same_date": "always the same date",
     "all_different": "a different value in every row",
 }
+_MARKS = {".": "a decimal point", ",": "a decimal comma"}
 _DATE_PARTS = {"year": "year", "weekday": "day of week", "hour": "time of day"}
 
 
@@ -175,25 +176,49 @@ def column_note(fact: Any) -> str:
 def _number_note(data: Mapping[str, Any]) -> str:
     said = []
     if data.get("example") is not None:
-        said.append(f'read "{data["example"]}" as {data["read"]:g}')
-    if data.get("missing"):
-        gaps = _count(data["missing"], "empty cell")
-        said.append(f"{gaps} filled with the median {data['median']:g} (and marked)")
+        read = f'read "{data["example"]}" as {data["read"]:g}'
+        if data.get("unsettled"):
+            # No cell of the column said which mark is the decimal one; the table's other
+            # columns or its delimiter did, and the user may know better.
+            read += (
+                f" (a guess: the table uses {_MARKS[data['unsettled']]}, and no cell of this "
+                "column says otherwise)"
+            )
+        said.append(read)
+    if data.get("other_mark"):
+        said.append(f"{_count(data['other_mark'], 'cell')} with the other decimal mark read so")
+    said += _words_and_gaps(data, f"the median {data.get('median', 0):g}")
     return "; ".join(said)
 
 
 def _date_note(data: Mapping[str, Any]) -> str:
     text = "a date, used as " + " and ".join(_DATE_PARTS[part] for part in data["parts"])
+    return "; ".join([text, *_words_and_gaps(data, str(data.get("fill")))])
+
+
+def _words_and_gaps(data: Mapping[str, Any], fill: str) -> list[str]:
+    """Words read as gaps ("rotary" among cylinder counts), and the gaps filled."""
+    said = []
+    if data.get("words"):
+        words = data["words"]
+        kind = "a number" if "median" in data else "a date"
+        said.append(
+            f'"{data["word"]}" and {_count(words - 1, "other cell")} that are not {kind} count '
+            "as empty"
+            if words > 1
+            else f'"{data["word"]}" is not {kind}, so it counts as empty'
+        )
     if data.get("missing"):
-        gaps = _count(data["missing"], "empty cell")
-        text += f"; {gaps} filled with {data['fill']} (and marked)"
-    return text
+        said.append(f"{_count(data['missing'], 'empty cell')} filled with {fill} (and marked)")
+    return said
 
 
 def _category_note(data: Mapping[str, Any]) -> str:
     text = f"a category, one column for each of {_count(data['levels'], 'value')}"
     if data.get("other"):
         text += f", {_count(data['other'], 'other value')} counted as other"
+        if data.get("budget"):
+            text += " (to keep the inputs within the limit)"
     if data.get("missing"):
         text += f"; {_count(data['missing'], 'empty cell')} as their own value"
     return text
@@ -222,7 +247,8 @@ def plan_lines(plan: Any) -> list[str]:
             unseen = f"{column.name}=(other)" if column.other else "all 0"
             lines.append(f"{column.name}: 1 in {shown} for its value (unseen: {unseen})")
         elif column.role == "date":
-            lines.append(f"{column.name}: {shown} (year fraction, Monday 0, hours)")
+            year = f"years since {column.origin:.0f}-01-01" if column.origin else "year fraction"
+            lines.append(f"{column.name}: {shown} ({year}, Monday 0, hours)")
         else:
             lines.append(f"{column.name}: {shown}")
         if column.fill is not None and (column.indicator or column.role != "category"):
@@ -237,6 +263,8 @@ def _ignored_why(data: Mapping[str, Any]) -> str:
         return f"always {value:g}" if isinstance(value, int | float) else f'always "{value}"'
     if reason == "text":
         return f"text, {data['values']:,} values"
+    if reason == "mostly_different":
+        return f"an id or free text: {data['values']:,} different values in {data['rows']:,} rows"
     return _IGNORED.get(str(reason), str(reason))
 
 

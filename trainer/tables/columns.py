@@ -6,13 +6,18 @@ new raw cells (a CSV or sheet of inputs, or ``/predict age=50 region=north``) gi
 numeric matrix the network was trained on:
 
 - a number column gives one feature, with empty cells filled by the training median, and a
-  0/1 feature ``<name>_missing`` after it when training had gaps;
+  0/1 feature ``<name>_missing`` after it when training had gaps; its cells are read with the
+  decimal mark the training table used (``decimal``), and the words training read as gaps
+  (``gap_words``, like "rotary" among cylinder counts) are gaps later too;
 - a category column gives one 0/1 feature per level (``region=north``), plus
-  ``region=(other)`` when training had rare levels (a value never seen in training counts as
-  other too; without that column it is all zeros) and ``region=(missing)`` for empty cells;
-- a date column gives ``<name>_year`` (a year fraction), ``<name>_weekday`` (Monday 0) where
-  the weekday varies, and ``<name>_hour`` where the time of day varies, with gaps filled by
-  the median date and marked like numbers;
+  ``region=(other)`` when training pooled its rarest levels (a value never seen in training
+  counts as other too; without that column it is all zeros) and ``region=(missing)`` for
+  empty cells;
+- a date column gives ``<name>_year`` (years since ``origin``, the first of January of its
+  earliest year; plans stored before origins count from year 0), ``<name>_weekday`` (Monday 0)
+  where the weekday varies, and ``<name>_hour`` where the time of day varies, with gaps filled
+  by the median date and marked like numbers; dates are read in the training table's
+  day-and-month order (``day_first``);
 - an ignored column (id, constant, empty, free text) gives nothing.
 
 The mapping is plain data on purpose, so that it can become Keras preprocessing layers
@@ -25,38 +30,24 @@ This module must stay free of Keras: the bot checks ``/predict`` values with it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from trainer.tables.cells import MISSING, Dates, Numbers, read_dates, read_numbers, year_to_text
+from trainer.tables.dates import Dates, year_to_text
+from trainer.tables.encoding import CellError, Encoded, encode_category, encode_date, encode_number
+from trainer.tables.numeric import Numbers
+
+__all__ = ["CellError", "Column", "ColumnPlan", "Encoded", "shorten", "unique_name"]
 
 NUMBER, CATEGORY, DATE, IGNORED = "number", "category", "date", "ignored"
 OTHER_LEVEL, MISSING_LEVEL = "(other)", "(missing)"
 # Column names and the features made from them stay this short (storage, plots, messages).
 MAX_NAME = 64
-PLAN_VERSION = 1
-
-
-class CellError(ValueError):
-    """A cell that the plan cannot read: which column, which row (0-based), what it said.
-
-    ``kind`` is "number", "date", "finite" (an infinity) or "missing" (an empty cell where the
-    model knows no fill); the message words it for someone typing ``/predict``.
-    """
-
-    _WORDING: ClassVar[dict[str, str]] = {
-        "number": '{column} must be a number, not "{cell}".',
-        "date": '{column} must be a date like 2026-01-31, not "{cell}".',
-        "finite": '{column} must be a finite number, not "{cell}".',
-        "missing": "This model needs a value for {column}.",
-    }
-
-    def __init__(self, column: str, row: int, cell: str, kind: str) -> None:
-        super().__init__(self._WORDING[kind].format(column=column, cell=_short(cell, 24)))
-        self.column, self.row, self.cell, self.kind = column, row, cell, kind
+# 2: decimal marks, gap words and date origins (plans of version 1 read as before).
+PLAN_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -74,7 +65,10 @@ class Column:
     other: bool = False  # a feature for values outside `levels`
     missing_level: bool = False  # a feature for empty cells
     parts: tuple[str, ...] = ()  # date features: "year", "weekday", "hour"
-    day_first: bool = False  # dates like 03/04/2026 are day first
+    day_first: bool | None = False  # dates like 03/04/2026 are day first (None: not settled)
+    origin: float = 0.0  # dates: the year fraction the year feature counts from
+    decimal: str = ""  # numbers: "." or "," as the training table wrote them ("": not said)
+    gap_words: tuple[str, ...] = ()  # numbers and dates: text read as a gap (casefolded)
 
     @property
     def used(self) -> bool:
@@ -84,11 +78,14 @@ class Column:
         """The fill as people read it (a median number or date), for messages."""
         if self.fill is None:
             return None
-        return year_to_text(self.fill) if self.role == DATE else f"{self.fill:g}"
+        return self.value_text(self.fill)
 
     def value_text(self, value: float) -> str:
-        """A number of this column as people read it (dates as dates)."""
-        return year_to_text(value) if self.role == DATE else f"{value:g}"
+        """A number of this column as people read it (dates as dates; numbers with the decimal
+        mark the table used)."""
+        if self.role == DATE:
+            return year_to_text(value)
+        return f"{value:g}".replace(".", ",") if self.decimal == "," else f"{value:g}"
 
     def feature_names(self) -> list[str]:
         """Names of the features this column gives, before making them unique in the plan."""
@@ -103,17 +100,6 @@ class Column:
             levels += [MISSING_LEVEL] if self.missing_level else []
             return [f"{self.name}={_short(level, 40)}" for level in levels]
         return []
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """Raw cells turned into the network's inputs, with what was filled or unseen per row."""
-
-    matrix: np.ndarray  # float64, one column per feature of the plan
-    values: dict[str, np.ndarray] = field(default_factory=dict)  # number/date columns, filled
-    filled: dict[str, np.ndarray] = field(default_factory=dict)  # empty cells given the fill
-    unseen: dict[str, np.ndarray] = field(default_factory=dict)  # categories not in training
-    cells: dict[str, pd.Series] = field(default_factory=dict)  # the text as given
 
 
 @dataclass(frozen=True)
@@ -176,8 +162,9 @@ class ColumnPlan:
         An input missing from ``cells`` counts as empty in every row. Raises CellError for a
         cell that is no number (or date) where one is needed, or is infinite, and for an
         empty cell of a column that has no fill (models trained before plans existed).
-        ``parsed`` holds columns read already (by ``trainer.tables.roles``), so they are not
-        read twice.
+        ``decimal_comma`` says the file's delimiter makes a comma the likely decimal mark, for
+        number columns of plans that do not say theirs. ``parsed`` holds columns read already
+        (by ``trainer.tables.roles``), so they are not read twice.
         """
         n_rows = _row_count(cells, n_rows)
         blocks: list[np.ndarray] = []
@@ -187,11 +174,15 @@ class ColumnPlan:
             text = pd.Series([""] * n_rows, dtype=object) if raw is None else raw.astype(str)
             text = text.reset_index(drop=True)
             encoded.cells[column.name] = text
+            read = (parsed or {}).get(column.name)
             if column.role == CATEGORY:
-                blocks.append(_encode_category(column, text, encoded))
+                blocks.append(encode_category(column, text, encoded))
+            elif column.role == DATE:
+                dates = read if isinstance(read, Dates) else None
+                blocks.append(encode_date(column, text, encoded, dates))
             else:
-                read = (parsed or {}).get(column.name)
-                blocks.append(_encode_number_or_date(column, text, decimal_comma, encoded, read))
+                numbers = read if isinstance(read, Numbers) else None
+                blocks.append(encode_number(column, text, decimal_comma, encoded, numbers))
         matrix = np.column_stack(blocks) if blocks else np.empty((n_rows, 0))
         return Encoded(
             np.ascontiguousarray(matrix, dtype=np.float64),
@@ -238,7 +229,7 @@ class ColumnPlan:
         columns = []
         for item in data.get("columns") or []:
             known = {key: item[key] for key in Column.__dataclass_fields__ if key in item}
-            for key in ("levels", "parts"):
+            for key in ("levels", "parts", "gap_words"):
                 known[key] = tuple(known.get(key) or ())
             columns.append(Column(**known))
         return cls(columns=tuple(columns), target=str(data.get("target") or "y"))
@@ -297,79 +288,6 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _encode_number_or_date(
-    column: Column,
-    text: pd.Series,
-    decimal_comma: bool,
-    encoded: Encoded,
-    read: Numbers | Dates | None,
-) -> np.ndarray:
-    if column.role == DATE:
-        dates = read if isinstance(read, Dates) else read_dates(text, day_first=column.day_first)
-        missing, bad = dates.missing, dates.bad
-        parts = {"year": dates.year, "weekday": dates.weekday, "hour": dates.hour}
-    else:
-        numbers = read if isinstance(read, Numbers) else read_numbers(text, decimal_comma)
-        missing, bad = numbers.missing, numbers.bad
-        parts = {"value": numbers.values}
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise CellError(column.name, row, text.iloc[row].strip(), column.role)
-    main = parts["year" if column.role == DATE else "value"]
-    infinite = ~np.isfinite(main) & ~missing
-    if infinite.any():
-        row = int(np.flatnonzero(infinite)[0])
-        raise CellError(column.name, row, text.iloc[row].strip(), "finite")
-    if missing.any():
-        if column.fill is None:
-            row = int(np.flatnonzero(missing)[0])
-            raise CellError(column.name, row, text.iloc[row].strip(), "missing")
-        if column.role == DATE:
-            fill = read_dates(pd.Series([year_to_text(column.fill)]))
-            for part, values in (
-                ("year", fill.year),
-                ("weekday", fill.weekday),
-                ("hour", fill.hour),
-            ):
-                parts[part] = np.where(missing, values[0], parts[part])
-        else:
-            parts["value"] = np.where(missing, column.fill, parts["value"])
-    encoded.values[column.name] = parts["year" if column.role == DATE else "value"]
-    encoded.filled[column.name] = missing
-    features = [parts[part] for part in column.parts] if column.role == DATE else [parts["value"]]
-    if column.indicator:
-        features.append(missing.astype(np.float64))
-    return np.column_stack(features)
-
-
-def _encode_category(column: Column, text: pd.Series, encoded: Encoded) -> np.ndarray:
-    cells = text.str.strip()
-    missing = cells.str.lower().isin(MISSING).to_numpy()
-    index = {level: i for i, level in enumerate(column.levels)}
-    # A value typed in another case still finds its level when that is unambiguous.
-    folded: dict[str, int] = {}
-    for level, i in index.items():
-        folded[level.casefold()] = -1 if level.casefold() in folded else i
-    lookup = {
-        cell: index.get(cell, folded.get(cell.casefold(), -1))
-        for cell in pd.unique(cells[~missing])
-    }
-    positions = cells.map(lookup).fillna(-1).to_numpy(dtype=np.int64, copy=True)
-    positions[missing] = -1
-    width = len(column.levels) + int(column.other) + int(column.missing_level)
-    block = np.zeros((len(cells), width))
-    known = positions >= 0
-    block[np.flatnonzero(known), positions[known]] = 1.0
-    unseen = ~known & ~missing
-    if column.other:
-        block[unseen, len(column.levels)] = 1.0
-    if column.missing_level:
-        block[missing, width - 1] = 1.0
-    encoded.filled[column.name] = missing
-    encoded.unseen[column.name] = unseen
-    return block
-
-
 def _row_count(cells: Mapping[str, pd.Series], n_rows: int | None) -> int:
     lengths = {len(series) for series in cells.values()}
     if n_rows is not None:
@@ -383,6 +301,7 @@ def _column_dict(column: Column) -> dict[str, Any]:
     data = asdict(column)
     data["levels"] = list(column.levels)
     data["parts"] = list(column.parts)
+    data["gap_words"] = list(column.gap_words)
     return data
 
 

@@ -5,11 +5,15 @@ Rules a user can rely on:
   header the columns are named ``x`` and ``y`` (two columns), ``x`` (one column), or ``x1``,
   ``x2``, ... and ``y``; names over 64 characters are shortened (and kept unique);
 - columns are separated by commas, semicolons or tabs (whichever makes a consistent table);
-- in semicolon- or tab-separated files a comma is a decimal point (``1,5;2,25``);
-- text is UTF-8 (with or without BOM) or UTF-16 with BOM, else read as Windows-1252/Latin-1;
-- an .xlsx workbook is read from its first sheet, or the one ``sheet=`` names;
-- the inputs are ``x`` and the target ``y`` when such columns exist, else every column but the
-  last is an input and the last is the target; ``x=`` and ``y=`` choose other columns;
+- each number column is read with one decimal mark, the one its cells settle, else the one the
+  table's other columns settle, else a comma in semicolon- and tab-separated files and a point
+  in comma-separated ones (``trainer.tables.numeric``); the plan keeps it for later inputs;
+- text is UTF-8 (with or without BOM) or UTF-16 with BOM, else read in the code page its words
+  make sense in (Windows-1251, Windows-1252, ...: ``trainer.tables.charsets``);
+- an .xlsx workbook is read from its first sheet, or the one ``sheet=`` names; a .zip or .gz
+  holding one table is unpacked within bounds first (``trainer.tables.archives``);
+- the target is ``y=``, else the column named ``y``, else the last column; every other column is
+  a candidate input, or those ``x=`` names (``trainer.tables.selection``);
 - the target must be numbers; rows without one are dropped; inputs may be numbers (also
   "1,234.5", "$1,200", "12%"), categories, dates, with gaps: ``trainer.tables.roles`` decides
   what each column is, and the Dataset's ``notes`` say what was done with each one that was
@@ -31,14 +35,32 @@ import pandas as pd
 from trainer import words
 from trainer.errors import DatasetError
 from trainer.limits import Limits
-from trainer.tables import workbook
-from trainer.tables.cells import is_plain_number, lenient_number, looks_like_data, read_numbers
-from trainer.tables.columns import CATEGORY, MAX_NAME, CellError, ColumnPlan, shorten, unique_name
+from trainer.tables import archives, workbook
+from trainer.tables.cells import clip
+from trainer.tables.columns import MAX_NAME, CellError, ColumnPlan, shorten, unique_name
 from trainer.tables.delimited import ONE_COLUMN, read_csv_cells
 from trainer.tables.inputs import example
+from trainer.tables.numeric import (
+    COMMA,
+    POINT,
+    is_number,
+    looks_like_data,
+    read_numbers,
+    table_mark,
+)
 from trainer.tables.roles import MOSTLY, ColumnNote, decide_columns
+from trainer.tables.selection import choose_columns, find_column, input_cells
 
-__all__ = ["Dataset", "DatasetError", "Table", "read_dataset", "read_table"]
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "Table",
+    "choose_columns",
+    "find_column",
+    "input_cells",
+    "read_dataset",
+    "read_table",
+]
 
 
 @dataclass
@@ -101,8 +123,13 @@ class Table:
 
     @property
     def decimal_comma(self) -> bool:
-        """Whether a comma inside a cell is a decimal point."""
+        """Whether the delimiter makes a comma the likely decimal mark (``;`` and tab files);
+        each number column settles its own where its cells can."""
         return self.delimiter != ","
+
+    @property
+    def decimal_mark(self) -> str:
+        return COMMA if self.decimal_comma else POINT
 
     @property
     def n_rows(self) -> int:
@@ -123,7 +150,9 @@ def read_dataset(
     target_name, candidates = choose_columns(table.names, x=x, y=y)
     if not _has_any_number(table):
         raise DatasetError("This doesn't look like a table of numbers.")
-    target, kept, notes = _target(table, target_name, limits)
+    columns = [table.cells[name] for name in (target_name, *candidates)]
+    hint = table_mark(columns, fallback=table.decimal_mark)
+    target, kept, notes = _target(table, target_name, limits, hint)
     cells = {name: table.cells[name][kept].reset_index(drop=True) for name in candidates}
     lines = table.line_numbers[kept]
     parsed: dict[str, Any] = {}
@@ -132,14 +161,13 @@ def read_dataset(
         candidates,
         target_name,
         explicit=bool(x),
-        decimal_comma=table.decimal_comma,
+        hint=hint,
+        budget=limits.feature_budget(len(target)),
         line_numbers=lines,
         parsed=parsed,
     )
     try:
-        encoded = plan.encode(
-            cells, n_rows=len(target), decimal_comma=table.decimal_comma, parsed=parsed
-        )
+        encoded = plan.encode(cells, n_rows=len(target), decimal_comma=hint == COMMA, parsed=parsed)
     except CellError as error:  # decide_columns read every cell already; kept as a safety net
         raise DatasetError(cell_sentence(error, lines)) from None
     if np.ptp(target) == 0:
@@ -168,6 +196,9 @@ def read_table(
     if not data.strip():
         raise DatasetError("The file is empty.")
     check_upload_size(len(data), limits)
+    data = archives.unpack(data, limits)
+    if not data.strip():
+        raise DatasetError("The file is empty.")
     if workbook.is_zip(data):
         raw, line_numbers = workbook.read_sheet(data, sheet=sheet, limits=limits)
         if raw.shape[1] < min_columns:
@@ -213,7 +244,7 @@ def cell_sentence(error: CellError, line_numbers: np.ndarray) -> str:
     what = "a date" if error.kind == "date" else "a number"
     return (
         f'Column "{error.column}" has a value that is not {what} in row {line}: '
-        f'"{_shorten(error.cell)}".'
+        f'"{clip(error.cell)}".'
     )
 
 
@@ -225,81 +256,15 @@ def check_upload_size(size: int, limits: Limits = Limits()) -> None:  # noqa: B0
         )
 
 
-def choose_columns(
-    names: Sequence[str], *, x: Sequence[str] | None = None, y: str | None = None
-) -> tuple[str, list[str]]:
-    """Pick the target and input columns: ``x``/``y`` if present, else last column is target."""
-    default_y = _find_optional(names, "y") or names[-1]
-    target = find_column(names, y) if y is not None else default_y
-    if x:
-        features = [find_column(names, name) for name in x]
-        for name in features:
-            if features.count(name) > 1:
-                raise DatasetError(f'Column "{name}" is listed twice as an input.')
-            if name == target:
-                raise DatasetError(f'Column "{name}" can\'t be both an input and the target.')
-    else:
-        default_x = _find_optional(names, "x")
-        if default_x is not None and default_x != target:
-            features = [default_x]
-        else:
-            features = [name for name in names if name != target]
-    if not features:
-        raise DatasetError("I need at least one input column besides the target.")
-    return target, features
-
-
-def find_column(names: Sequence[str], wanted: str) -> str:
-    """Return the column called ``wanted`` (exact, else case-insensitive), or explain."""
-    found = _find_optional(names, wanted)
-    if found is None:
-        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
-        raise DatasetError(f'There is no column named "{wanted}"; the columns are: {shown}.')
-    return found
-
-
-def input_cells(table: Table, plan: ColumnPlan) -> tuple[dict[str, pd.Series], list[str]]:
-    """A table's cells for each input of ``plan``, and the inputs it lacks.
-
-    With a header, columns are found by name (any case) and extra ones are left alone; an
-    input without a column is filled as in training in every row (the caller names it).
-    Without a header the first columns are the inputs, in training order.
-    """
-    inputs = plan.inputs
-    if not table.has_header:
-        if len(table.names) < len(inputs):
-            names = ", ".join(plan.input_names)
-            raise DatasetError(f"The file needs {len(inputs)} columns of inputs ({names}).")
-        return {c.name: table.cells[n] for c, n in zip(inputs, table.names, strict=False)}, []
-    cells: dict[str, pd.Series] = {}
-    absent: list[str] = []
-    for column in inputs:
-        found = _find_optional(table.names, column.name)
-        if found is not None:
-            cells[column.name] = table.cells[found]
-        elif column.fill is None and column.role != CATEGORY:
-            # Models stored before column plans know no fill: the column must be there.
-            find_column(table.names, column.name)
-        else:
-            absent.append(column.name)
-    if not cells:
-        wanted = ", ".join(f'"{name}"' for name in plan.input_names[:5])
-        shown = ", ".join(table.names[:12]) + (", ..." if len(table.names) > 12 else "")
-        raise DatasetError(
-            f"There is no column named {wanted} in the file; its columns are: {shown}."
-        )
-    return cells, absent
-
-
 def _target(
-    table: Table, name: str, limits: Limits
+    table: Table, name: str, limits: Limits, hint: str
 ) -> tuple[np.ndarray, np.ndarray, list[ColumnNote]]:
     """The target's numbers, the rows that have one, and a note on the rows dropped."""
-    numbers = read_numbers(table.cells[name], table.decimal_comma)
+    numbers = read_numbers(table.cells[name], hint)
     present = numbers.present
     if numbers.bad.any():
         bad = np.flatnonzero(numbers.bad)
-        cell = _shorten(str(table.cells[name].iloc[bad[0]]).strip())
+        cell = clip(table.cells[name].iloc[bad[0]])
         if bad.size <= (1 - MOSTLY) * present.sum():
             raise DatasetError(
                 f'Column "{name}" has a value that is not a number in row '
@@ -356,28 +321,10 @@ def _default_names(width: int) -> list[str]:
     return [f"x{i}" for i in range(1, width)] + ["y"]
 
 
-def _find_optional(names: Sequence[str], wanted: str) -> str | None:
-    if wanted in names:
-        return wanted
-    for key in (wanted.strip(), shorten(wanted.strip())):
-        folded = [name for name in names if name.casefold() == key.casefold()]
-        if len(folded) == 1:
-            return folded[0]
-    return None
-
-
 def _has_any_number(table: Table) -> bool:
     head = table.cells.head(50).to_numpy().ravel()
-    return any(
-        is_plain_number(cell, table.decimal_comma)
-        or lenient_number(cell, table.decimal_comma) is not None
-        for cell in (str(cell).strip() for cell in head)
-    )
+    return any(is_number(str(cell)) for cell in head)
 
 
 def _rows(count: int) -> str:
     return "1 row" if count == 1 else f"{count:,} rows"
-
-
-def _shorten(cell: str, limit: int = 24) -> str:
-    return cell if len(cell) <= limit else cell[: limit - 1] + "…"

@@ -1,5 +1,12 @@
 """Reading CSV bytes into text cells: encoding, delimiter, quoting, and what went wrong.
 
+- Text is UTF-8 (with or without BOM) or UTF-16 with BOM; anything else is read in the code page
+  its words make sense in (``trainer.tables.charsets``: Windows-1251 Cyrillic, Windows-1252, ...).
+- The delimiter is the one of comma, semicolon and tab that gives a consistent table whose
+  header is as wide as its rows, with the most numbers in it (read in any form, with either
+  decimal mark: a ``;`` file of ``1.200,50`` is a table of numbers).
+- A table over ``Limits.max_cells`` (rows times columns) is refused before pandas reads it.
+
 ``trainer.tables.dataset`` turns the cells into a named table; this module only knows about text.
 It must stay free of Keras: the bot imports it for a quick check of uploads.
 """
@@ -15,7 +22,8 @@ import pandas as pd
 
 from trainer.errors import DatasetError
 from trainer.limits import Limits
-from trainer.tables.cells import is_plain_number, looks_like_data
+from trainer.tables.charsets import decode_legacy
+from trainer.tables.numeric import is_number, looks_like_data
 
 DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
@@ -27,7 +35,10 @@ _SIGNATURES = (
     (b"\x89PNG", "an image"),
     (b"\xff\xd8\xff", "an image"),
     (b"GIF8", "an image"),
-    (b"\x1f\x8b", "a compressed file"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"BZh", "a compressed file"),
+    (b"\xfd7zXZ\x00", "a compressed file"),
 )
 ONE_COLUMN = (
     "The file has only one column; I need at least two: the inputs and the value to predict."
@@ -47,6 +58,12 @@ def read_csv_cells(
     delimiter, width = _sniff(text, min_columns=min_columns)
     if width > limits.max_columns:
         raise DatasetError(f"The table has {width} columns; the limit is {limits.max_columns}.")
+    lines = text.count("\n") or text.count("\r")
+    if lines * width > limits.max_cells:
+        raise DatasetError(
+            f"The table has {lines:,} rows of {width} columns, over the {limits.max_cells:,} "
+            "cells I read at once; please send fewer rows or columns."
+        )
     # Pandas takes the column count from the first line, so leading blank lines must go.
     leading = _LEADING_BLANK_LINES.match(text).group()
     skipped = leading.count("\n") + leading.count("\r") - leading.count("\r\n")
@@ -78,7 +95,7 @@ def _decode(data: bytes) -> str:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            text = _decode_legacy(data)
+            text = decode_legacy(data)
     text = text.lstrip("\ufeff").rstrip("\x1a")
     start = text.lstrip()[:15].lower()
     if start.startswith(("<!doctype html", "<html", "<?xml")):
@@ -91,21 +108,13 @@ def _decode(data: bytes) -> str:
     return text
 
 
-def _decode_legacy(data: bytes) -> str:
-    # Spreadsheets on Windows save Windows-1252; Latin-1 decodes every byte as a last resort.
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 def _sniff(text: str, *, min_columns: int) -> tuple[str, int]:
     """Choose the delimiter that gives a consistent table with the most numbers in it."""
     sample = text[:_SNIFF_CHARS]
     if len(text) > _SNIFF_CHARS and "\n" in sample:
         sample = sample[: sample.rindex("\n")]
     lines = [line for line in sample.splitlines() if line.strip()][:_SNIFF_LINES]
-    best: tuple[tuple[float, float, int], str, int] | None = None
+    best: tuple[tuple[bool, float, float, int], str, int] | None = None
     for delimiter in DELIMITERS:
         try:
             # One line at a time: an unclosed quote must not swallow the rest of the sample.
@@ -120,10 +129,10 @@ def _sniff(text: str, *, min_columns: int) -> tuple[str, int]:
         if width < 2 or consistency < 0.8:
             continue
         cells = [cell.strip() for row in rows[1:] or rows for cell in row]
-        numeric = sum(is_plain_number(cell, delimiter != ",") for cell in cells) / max(
-            1, len(cells)
-        )
-        score = (numeric, consistency, width)
+        numeric = sum(is_number(cell) for cell in cells) / max(1, len(cells))
+        # Pandas takes the width from the first line: a header narrower than the rows (a ";"
+        # file split at the commas of "1.200,50") would refuse every row.
+        score = (widths[0] == width, numeric, consistency, width)
         if best is None or score > best[0]:
             best = (score, delimiter, width)
     if best is not None:

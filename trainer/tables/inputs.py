@@ -6,7 +6,10 @@
   is filled as in training (the median, the middle date, the "missing" level), and the answer
   says so. The same holds for a CSV of inputs: missing columns are filled and named.
 - Bare: ``/predict 200`` or ``/predict 1 2 3.5``: values in the order of the model's inputs,
-  separated by spaces, commas or semicolons, as many rows as they fill.
+  separated by spaces, commas or semicolons, as many rows as they fill; when the training table
+  wrote decimal commas, a comma is a decimal mark (``/predict 50,5``), not a separator.
+- Numbers are read as the training table wrote them: ``Площадь=50,5`` when it used decimal
+  commas, ``date=31.12.2024`` when it wrote days first.
 
 Both give rows of ``{input name: text}``, which ``ColumnPlan.encode`` reads like table cells,
 so a value means the same typed here as in the training file. This module must stay free of
@@ -24,7 +27,8 @@ import pandas as pd
 
 from trainer.errors import PredictError
 from trainer.limits import Limits
-from trainer.tables.columns import CellError, ColumnPlan
+from trainer.tables.columns import NUMBER, CellError, Column, ColumnPlan
+from trainer.tables.numeric import COMMA
 
 Row = dict[str, str]
 
@@ -38,7 +42,10 @@ def parse_inputs(tokens: Sequence[str], plan: ColumnPlan, limits: Limits = Limit
         rows = [_named_row(part, plan) for part in text.split(";") if part.strip()]
         count = sum(len(row) for row in rows)
     else:
-        values = text.replace(";", " ").replace(",", " ").split()
+        separators = text.replace(";", " ")
+        if not _decimal_commas(plan):
+            separators = separators.replace(",", " ")
+        values = separators.split()
         rows = _positional_rows(values, plan)
         count = len(values)
     if count > limits.max_predict_values:
@@ -62,8 +69,16 @@ def rows_of(values: Any, plan: ColumnPlan) -> list[Row]:
         for row in values:
             if len(row) != k:
                 raise PredictError(f"This model needs {k} values per prediction.")
-        return [dict(zip(plan.input_names, map(_text, row), strict=True)) for row in values]
-    return _positional_rows([_text(value) for value in values], plan)
+        columns = plan.inputs
+        return [
+            {c.name: _text(value, c) for c, value in zip(columns, row, strict=True)}
+            for row in values
+        ]
+    k = max(len(plan.inputs), 1)
+    texts = [
+        _text(value, plan.inputs[i % k] if plan.inputs else None) for i, value in enumerate(values)
+    ]
+    return _positional_rows(texts, plan)
 
 
 def cells_of(rows: Sequence[Row], plan: ColumnPlan) -> dict[str, pd.Series]:
@@ -136,16 +151,22 @@ def _canonical(row: Mapping[str, Any], plan: ColumnPlan) -> Row:
             raise PredictError(
                 f'This model has no input "{str(name)[:40]}"; its inputs are: {_list(plan)}.'
             )
-        named[column.name] = _text(value)
+        named[column.name] = _text(value, column)
     return named
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, column: Column | None) -> str:
+    """A value as the cell text the column reads: floats in full, with the column's mark."""
     if value is None:
         return ""
-    if isinstance(value, float):
-        return repr(value)
+    if isinstance(value, float | np.floating):
+        text = repr(float(value))
+        return text.replace(".", ",") if column is not None and column.decimal == COMMA else text
     return str(value)
+
+
+def _decimal_commas(plan: ColumnPlan) -> bool:
+    return any(column.role == NUMBER and column.decimal == COMMA for column in plan.inputs)
 
 
 def _list(plan: ColumnPlan, limit: int = 10) -> str:

@@ -1,15 +1,19 @@
-"""Reading an Excel workbook (.xlsx, .xlsm) as rows of text cells, safely.
+"""Reading an Excel workbook (.xlsx, .xlsm) as rows of text cells, within bounds.
 
 The first sheet is read, or the one ``sheet=`` names (or numbers). Cells become the text a CSV
 would hold: numbers as Python writes them, dates in ISO form (``2026-01-31``, with the time
 when there is one), formulas as their last computed value. Row numbers are the sheet's own.
 
-An .xlsx is a zip archive, so a small upload can unpack to gigabytes (a zip bomb). Before
-openpyxl reads anything, the archive's listed sizes are added up and refused over
-``Limits.max_unzipped_bytes``; Python's zipfile never inflates a member past its listed size,
-so the listing cannot lie its way past the cap. XML parsing goes through defusedxml (openpyxl
-uses it when it is installed), which refuses entity expansion. The text read is capped like a
-CSV upload (``max_upload_bytes``), and the rows and columns like a CSV's.
+The reader is calamine (python-calamine, in Rust): its strings table and cells are compact Rust
+values, not a Python object per string, so its memory follows the sheet rather than every
+string the workbook ever held. Before it reads anything:
+- the archive's listed sizes are added up and refused over ``Limits.max_unzipped_bytes`` (a zip
+  bomb); Python's zipfile never inflates a member past its listed size, so the listing cannot
+  lie its way past the cap;
+- the chosen sheet's cell references are scanned, and a sheet whose cells span more than
+  ``Limits.max_cells`` (one cell in A1 and one in XFD1048576 would make calamine ask for
+  hundreds of gigabytes) or more columns than ``Limits.max_columns`` is refused in a sentence.
+The rows and the text read are then capped like a CSV upload's.
 
 This module must stay free of Keras: the bot checks uploads with it.
 """
@@ -18,11 +22,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import posixpath
+import re
 import zipfile
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from defusedxml import ElementTree
 
 from trainer import words
 from trainer.errors import DatasetError
@@ -30,15 +37,26 @@ from trainer.limits import Limits
 
 ZIP_SIGNATURE = b"PK\x03\x04"
 MAX_MEMBERS = 10_000
-_UNREADABLE = (
+UNREADABLE = (
     "This looks like an Excel spreadsheet, but I can't open it (it may be damaged); "
     "please save it again as .xlsx or CSV."
 )
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_RELATION = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_PACKAGE = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+# A cell with content (not self-closing) and where it is: <c r="AB12" t="s"><v>3</v></c>.
+# Attributes are short: bounding them keeps the scan linear whatever the stream holds.
+_CELL = re.compile(rb'<c\s[^>]{0,256}?\br="([A-Z]{1,3})([0-9]{1,7})"[^>]{0,256}?(?<!/)>')
+_TAG = 600  # longer than any tag _CELL matches
 
 
 def is_zip(data: bytes) -> bool:
     """Whether ``data`` is a zip archive (an .xlsx, but also .ods, .docx, ...)."""
     return data.startswith(ZIP_SIGNATURE)
+
+
+def is_workbook(archive: zipfile.ZipFile) -> bool:
+    return "xl/workbook.xml" in archive.namelist()
 
 
 def read_sheet(
@@ -48,54 +66,52 @@ def read_sheet(
     limits: Limits = Limits(),  # noqa: B008
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The non-blank rows of one sheet as text cells, and their row numbers in the sheet."""
-    archive = _open_archive(data, limits)
-    archive.close()
-    import openpyxl  # here: the bot's quick check imports this module, CSV users never pay
+    archive = open_archive(data, limits)
+    with archive:
+        if not is_workbook(archive):
+            raise DatasetError(not_a_workbook(archive))
+        sheets = _sheets(archive)
+        name = _choose_sheet(list(sheets), sheet)
+        _check_extent(archive, sheets[name], limits)
+    from python_calamine import CalamineWorkbook  # here: CSV users never load it
 
     try:
-        workbook = openpyxl.load_workbook(
-            io.BytesIO(data), read_only=True, data_only=True, keep_links=False
-        )
-    except Exception:  # openpyxl raises anything from KeyError to XML errors on bad files
-        raise DatasetError(_UNREADABLE) from None
-    try:
-        worksheet = _choose_sheet(workbook, sheet)
-        return _read_rows(worksheet, limits)
-    except DatasetError:
-        raise
-    except Exception:
-        raise DatasetError(_UNREADABLE) from None
-    finally:
-        workbook.close()
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        worksheet = book.get_sheet_by_name(name)
+    except Exception:  # calamine raises its own errors, and others, on damaged files
+        raise DatasetError(UNREADABLE) from None
+    return _read_rows(worksheet, limits)
 
 
-def _open_archive(data: bytes, limits: Limits) -> zipfile.ZipFile:
+def open_archive(data: bytes, limits: Limits) -> zipfile.ZipFile:
+    """The zip archive, once its listing passes the bounds (members, unpacked bytes)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        raise DatasetError(_UNREADABLE) from None
-    names = {member.filename for member in members}
-    if "xl/workbook.xml" not in names:
-        raise DatasetError(_not_a_workbook(archive, names))
+        raise DatasetError(UNREADABLE) from None
     if len(members) > MAX_MEMBERS:
         raise DatasetError(
-            f"This workbook holds {len(members):,} files; I open up to {MAX_MEMBERS:,}."
+            f"This archive holds {len(members):,} files; I open up to {MAX_MEMBERS:,}."
         )
     unpacked = sum(member.file_size for member in members)
     if unpacked > limits.max_unzipped_bytes:
         raise DatasetError(
-            f"This workbook unpacks to {words.size(unpacked)}, over the "
-            f"{words.size(limits.max_unzipped_bytes)} I open; please save the sheet as CSV."
+            f"This {'workbook' if is_workbook(archive) else 'archive'} unpacks to "
+            f"{words.size(unpacked)}, over the {words.size(limits.max_unzipped_bytes)} I open; "
+            "please save the sheet as CSV."
         )
     return archive
 
 
-def _not_a_workbook(archive: zipfile.ZipFile, names: set[str]) -> str:
+def not_a_workbook(archive: zipfile.ZipFile) -> str:
+    """What a zip that is no .xlsx is, when it is another program's document; else a sentence
+    for any zip."""
+    names = set(archive.namelist())
     if "mimetype" in names:
         try:
             kind = archive.read("mimetype")[:100]
-        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError):
             kind = b""
         if b"spreadsheet" in kind:
             return "This is an OpenDocument spreadsheet (.ods); please save it as .xlsx or CSV."
@@ -106,20 +122,87 @@ def _not_a_workbook(archive: zipfile.ZipFile, names: set[str]) -> str:
     return "This is a zip archive, not a table; please send the CSV or .xlsx file itself."
 
 
-def _choose_sheet(workbook: Any, wanted: str | None) -> Any:
-    """The first sheet, or the one named (any case; spaces and underscores alike, since a
-    caption option cannot hold a space), or the n-th for ``sheet=2``."""
-    sheets = list(workbook.worksheets)
+def _sheets(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Each worksheet's name and the archive member holding its cells, in workbook order."""
+    try:
+        book = ElementTree.fromstring(_small(archive, "xl/workbook.xml"))
+        links = ElementTree.fromstring(_small(archive, "xl/_rels/workbook.xml.rels"))
+    except Exception:  # a missing or malformed part, or an XML bomb defusedxml refused
+        raise DatasetError(UNREADABLE) from None
+    targets = {
+        link.get("Id"): link.get("Target", "") for link in links.iter(f"{_PACKAGE}Relationship")
+    }
+    sheets = {}
+    for item in book.iter(f"{_MAIN}sheet"):
+        target = targets.get(item.get(_RELATION), "")
+        if "worksheets/" not in target:  # a chart sheet, a dialog: no cells
+            continue
+        path = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+        sheets[item.get("name", "")] = posixpath.normpath(path)
     if not sheets:
         raise DatasetError("This workbook has no sheets with cells.")
+    return sheets
+
+
+def _small(archive: zipfile.ZipFile, name: str, limit: int = 10_000_000) -> bytes:
+    with archive.open(name) as member:
+        return member.read(limit)
+
+
+def _check_extent(archive: zipfile.ZipFile, member: str, limits: Limits) -> None:
+    """Refuse a sheet whose cells span too many columns, or rows times columns."""
+    top = left = bottom = right = None
+    tail = b""
+    try:
+        with archive.open(member) as stream:
+            while chunk := stream.read(1 << 20):
+                # A tag cut at the chunk's end is read whole with the next chunk (a cell
+                # seen twice changes no extent).
+                text = tail + chunk
+                tail = text[-_TAG:]
+                for match in _CELL.finditer(text):
+                    column, row = _column_index(match[1]), int(match[2])
+                    top, bottom = _extend(top, bottom, row)
+                    left, right = _extend(left, right, column)
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError):
+        raise DatasetError(UNREADABLE) from None
+    if top is None or left is None or bottom is None or right is None:
+        return
+    width, height = right - left + 1, bottom - top + 1
+    if width > limits.max_columns:
+        raise DatasetError(
+            f"The sheet has more than {limits.max_columns} columns; that is the limit."
+        )
+    if width * height > limits.max_cells:
+        raise DatasetError(
+            f"The sheet's cells reach from row {top:,} to row {bottom:,}, over "
+            f"{limits.max_cells:,} cells; please delete stray cells far below the table, or save "
+            "it as CSV."
+        )
+
+
+def _extend(low: int | None, high: int | None, value: int) -> tuple[int, int]:
+    return (value if low is None else min(low, value), value if high is None else max(high, value))
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index
+
+
+def _choose_sheet(names: list[str], wanted: str | None) -> str:
+    """The first sheet, or the one named (any case; spaces and underscores alike, since a
+    caption option cannot hold a space), or the n-th for ``sheet=2``."""
     if wanted is None:
-        return sheets[0]
-    for sheet in sheets:
-        if _sheet_key(sheet.title) == _sheet_key(wanted):
-            return sheet
-    if wanted.strip().isdigit() and 1 <= int(wanted) <= len(sheets):
-        return sheets[int(wanted) - 1]
-    titles = ", ".join(sheet.title for sheet in sheets[:10])
+        return names[0]
+    for name in names:
+        if _sheet_key(name) == _sheet_key(wanted):
+            return name
+    if wanted.strip().isdigit() and 1 <= int(wanted) <= len(names):
+        return names[int(wanted) - 1]
+    titles = ", ".join(names[:10])
     raise DatasetError(f'There is no sheet named "{wanted[:40]}"; the sheets are: {titles}.')
 
 
@@ -128,35 +211,33 @@ def _sheet_key(title: str) -> str:
 
 
 def _read_rows(worksheet: Any, limits: Limits) -> tuple[pd.DataFrame, np.ndarray]:
-    # The sheet's own dimension record may claim a million columns; read only what is there,
-    # and one column past the limit to notice a table that is too wide.
-    worksheet.reset_dimensions()
-    width_cap = limits.max_columns + 1
+    # calamine's rows start at the sheet's first row, leading blank rows included.
     rows: list[list[str]] = []
     numbers: list[int] = []
     size = 0
-    for number, values in enumerate(
-        worksheet.iter_rows(max_col=width_cap, values_only=True), start=1
-    ):
-        cells = [_text(value) for value in values]
-        while cells and not cells[-1].strip():
-            cells.pop()
-        if not cells:
-            continue
-        if len(cells) > limits.max_columns:
-            raise DatasetError(
-                f"The sheet has more than {limits.max_columns} columns; that is the limit."
-            )
-        if len(rows) > limits.max_rows:  # the header and max_rows rows of data are fine
-            raise DatasetError(f"The sheet has more rows than the limit of {limits.max_rows:,}.")
-        size += sum(len(cell) + 1 for cell in cells)
-        if size > limits.max_upload_bytes:
-            raise DatasetError(
-                f"The sheet holds more than {words.size(limits.max_upload_bytes)} of cells, "
-                "the limit for one table."
-            )
-        rows.append(cells)
-        numbers.append(number)
+    try:
+        for number, values in enumerate(worksheet.iter_rows(), start=1):
+            cells = [_text(value) for value in values]
+            while cells and not cells[-1].strip():
+                cells.pop()
+            if not cells:
+                continue
+            if len(rows) > limits.max_rows:  # the header and max_rows rows of data are fine
+                raise DatasetError(
+                    f"The sheet has more rows than the limit of {limits.max_rows:,}."
+                )
+            size += sum(len(cell) + 1 for cell in cells)
+            if size > limits.max_upload_bytes:
+                raise DatasetError(
+                    f"The sheet holds more than {words.size(limits.max_upload_bytes)} of cells, "
+                    "the limit for one table."
+                )
+            rows.append(cells)
+            numbers.append(number)
+    except DatasetError:
+        raise
+    except Exception:
+        raise DatasetError(UNREADABLE) from None
     if not rows:
         raise DatasetError("The sheet is empty.")
     width = max(len(row) for row in rows)
