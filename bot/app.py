@@ -33,9 +33,10 @@ from telegram.ext import (
 )
 
 from bot import access, errors, health, offers, texts
-from bot.context import SETTINGS, STORE, BotApplication, BotContext
+from bot.context import PARSE_POOL, SETTINGS, STORE, BotApplication, BotContext
 from bot.delivery import Delivery
 from bot.handlers import chats, general, jobs, models, predict, train
+from bot.parse_pool import ParsePool
 from bot.ratelimit import ChatRateLimit, limited
 from bot.updates import PerChatUpdateProcessor
 from storage.store import Store
@@ -93,6 +94,7 @@ def build_application(settings: Settings, store: Store) -> BotApplication:
     )
     application.bot_data[SETTINGS] = settings
     application.bot_data[STORE] = store
+    application.bot_data[PARSE_POOL] = ParsePool.from_settings(settings)
     add_handlers(application)
     return application
 
@@ -149,6 +151,7 @@ async def _post_init(application: BotApplication) -> None:
         # The menu is a convenience: a bot that cannot set it should still serve.
         log.warning("could not set the command menu: %s", error)
     settings: Settings = application.bot_data[SETTINGS]
+    application.bot_data[PARSE_POOL].warm()
 
     async def migrated(old: int, new: int) -> None:
         chats.move_chat_data(application, old, new)

@@ -8,6 +8,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.parse_pool import ParsePool
 from storage.store import Store
 from trainbot.settings import Settings
 
@@ -16,6 +17,7 @@ T = TypeVar("T")
 
 SETTINGS = "settings"
 STORE = "store"
+PARSE_POOL = "parse_pool"
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -28,6 +30,15 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     @property
     def store(self) -> Store:
         return self.bot_data[STORE]
+
+    @property
+    def parse_pool(self) -> ParsePool:
+        """Where uploads are read: bounded child processes (made at the first upload when
+        `build_application` did not)."""
+        pool = self.bot_data.get(PARSE_POOL)
+        if pool is None:
+            pool = self.bot_data[PARSE_POOL] = ParsePool.from_settings(self.settings)
+        return pool
 
     async def db(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a storage call in a thread: storage is synchronous and the loop must not wait."""

@@ -1,14 +1,14 @@
-"""Taking in a table (CSV or .xlsx): the checks before downloading it, the download, and a quick
-validation.
+"""Taking in a table (CSV, .xlsx, or one of them in a .zip or .gz): the checks before
+downloading it, the download, and a quick validation.
 
 The order is the cheap-first one: nothing is downloaded that the size, type or the chat's quota
-already rule out, and a file that downloads is parsed at once (in a thread) so that an obvious
-problem comes back in seconds rather than after waiting in the queue.
+already rule out, and a file that downloads is parsed at once, in a bounded child process
+(``bot.parse_pool``), so that an obvious problem comes back in seconds rather than after waiting
+in the queue, and no file can stall the bot or grow its memory.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import PurePosixPath
@@ -19,24 +19,22 @@ from telegram.error import BadRequest, NetworkError
 
 from bot import replies, texts
 from bot.context import BotContext
-from trainer.errors import PredictError
+from bot.parse_pool import ParsePool, ReadFailure
+from trainer.errors import DatasetError, PredictError
 from trainer.limits import Limits
-from trainer.tables.columns import CellError, ColumnPlan
-from trainer.tables.dataset import (
-    Dataset,
-    DatasetError,
-    Table,
-    cell_sentence,
-    input_cells,
-    read_dataset,
-    read_table,
+from trainer.tables.checks import (
+    InputsTable,
+    TrainingTable,
+    check_inputs_table,
+    check_training_table,
 )
-from trainer.tables.inputs import check_rows, rows_of
+from trainer.tables.columns import ColumnPlan
 
 log = logging.getLogger(__name__)
 
-TABLE_EXTENSIONS = frozenset({".csv", ".tsv", ".txt", ".xlsx", ".xlsm"})
-# Spreadsheets in formats that openpyxl does not read: refused with advice to save as .xlsx.
+# A .zip or .gz holding one table is unpacked within bounds (trainer.tables.archives).
+TABLE_EXTENSIONS = frozenset({".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".zip", ".gz"})
+# Spreadsheets in formats not read here: refused with advice to save as .xlsx.
 SPREADSHEET_EXTENSIONS = frozenset({".xls", ".ods", ".numbers"})
 # What phones and desktops report for CSV files (Windows says "ms-excel" for .csv too) and for
 # Excel workbooks.
@@ -50,6 +48,10 @@ TABLE_MIME_TYPES = frozenset(
         "application/vnd.ms-excel",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "application/vnd.ms-excel.sheet.macroenabled.12",
+        "application/zip",
+        "application/x-zip-compressed",
+        "application/gzip",
+        "application/x-gzip",
     }
 )
 
@@ -118,41 +120,31 @@ async def read_training_csv(
     x: Sequence[str] | None,
     y: str | None,
     limits: Limits,
+    pool: ParsePool,
     sheet: str | None = None,
     predict: Sequence[float] = (),
-) -> Dataset:
-    """Parse the table as the worker will (off the event loop), and check that the values of
+) -> TrainingTable:
+    """Parse the table as the worker will (in a bounded child), and check that the values of
     ``predict=`` fit its inputs; Refusal with the reason if not."""
-
-    def check() -> Dataset:
-        dataset = read_dataset(data, x=x, y=y, sheet=sheet, limits=limits)
-        if predict:
-            # The worker predicts these after training; a misfit must not cost the model.
-            plan = dataset.column_plan
-            check_rows(rows_of(list(predict), plan), plan)
-        return dataset
-
     try:
-        return await asyncio.to_thread(check)
+        return await pool.run(
+            check_training_table, data, x=x, y=y, sheet=sheet, limits=limits, predict=predict
+        )
     except DatasetError as error:
         raise Refusal(texts.bad_csv(str(error))) from error
     except PredictError as error:
         raise Refusal(texts.bad_params(f"predict: {error}")) from error
+    except ReadFailure as failure:
+        raise Refusal(texts.read_failure(failure.kind, failure.seconds)) from failure
 
 
-async def read_inputs_csv(data: bytes, plan: ColumnPlan, limits: Limits) -> Table:
+async def read_inputs_csv(
+    data: bytes, plan: ColumnPlan, limits: Limits, pool: ParsePool
+) -> InputsTable:
     """Check a table of inputs as the worker's predictor will read it; Refusal if not."""
-
-    def check() -> Table:
-        table = read_table(data, limits=limits, min_columns=1)
-        cells, _absent = input_cells(table, plan)
-        try:
-            plan.encode(cells, n_rows=table.n_rows, decimal_comma=table.decimal_comma)
-        except CellError as error:
-            raise DatasetError(cell_sentence(error, table.line_numbers)) from None
-        return table
-
     try:
-        return await asyncio.to_thread(check)
+        return await pool.run(check_inputs_table, data, plan, limits)
     except DatasetError as error:
         raise Refusal(texts.bad_csv(str(error))) from error
+    except ReadFailure as failure:
+        raise Refusal(texts.read_failure(failure.kind, failure.seconds)) from failure

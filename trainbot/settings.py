@@ -131,6 +131,7 @@ class Settings(BaseSettings):
         alias="TRAINBOT_MAX_UPLOAD_BYTES",
     )
     max_rows: int = Field(_LIMITS.max_rows, ge=10, alias="TRAINBOT_MAX_ROWS")
+    max_columns: int = Field(_LIMITS.max_columns, ge=2, le=5000, alias="TRAINBOT_MAX_COLUMNS")
     max_epochs: int = Field(_LIMITS.max_epochs, ge=1, alias="TRAINBOT_MAX_EPOCHS")
     max_unfinished_jobs_per_chat: int = Field(3, ge=1, le=1000, alias="TRAINBOT_MAX_JOBS_PER_CHAT")
     predict_limit: int = Field(10, ge=1, le=100_000, alias="TRAINBOT_PREDICT_LIMIT")
@@ -152,6 +153,11 @@ class Settings(BaseSettings):
     # per core.
     plot_processes: int = Field(0, ge=0, le=256, alias="TRAINBOT_PLOT_PROCESSES")
     train_wait_seconds: float = Field(300.0, ge=1.0, alias="TRAINBOT_TRAIN_WAIT")
+    # Uploads are read in child processes of the bot (bot.parse_pool): at most this many at
+    # once, each for at most this long and with at most this much memory.
+    parse_processes: int = Field(2, ge=1, le=64, alias="TRAINBOT_PARSE_PROCESSES")
+    parse_seconds: float = Field(30.0, ge=1.0, le=3600.0, alias="TRAINBOT_PARSE_SECONDS")
+    parse_memory_mb: int = Field(1500, ge=100, le=1_000_000, alias="TRAINBOT_PARSE_MEMORY_MB")
     worker_name: str | None = Field(None, alias="TRAINBOT_WORKER_NAME")
     # Days `trainbot db prune` keeps each kind of row; 0 keeps it for ever.
     keep_datasets_days: float = Field(30.0, ge=0.0, alias="TRAINBOT_KEEP_DATASETS_DAYS")
@@ -180,6 +186,7 @@ class Settings(BaseSettings):
         return Limits(
             max_upload_bytes=self.max_upload_bytes,
             max_rows=self.max_rows,
+            max_columns=self.max_columns,
             max_epochs=self.max_epochs,
         )
 

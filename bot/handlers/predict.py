@@ -90,7 +90,9 @@ async def predict_on_csv(
         if model is None:
             raise Refusal(texts.NO_MODEL)
         content = await uploads.fetch(context, chat.id, document)
-        table = await uploads.read_inputs_csv(content, model_plan(model), limits)
+        table = await uploads.read_inputs_csv(
+            content, model_plan(model), limits, context.parse_pool
+        )
     except Refusal as refusal:
         await replies.answer(str(refusal), to=reply_to, replacing=replacing)
         return

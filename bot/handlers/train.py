@@ -115,6 +115,7 @@ async def train_on(
             y=params.y,
             sheet=params.sheet,
             limits=settings.limits,
+            pool=context.parse_pool,
             predict=params.predict,
         )
     except Refusal as refusal:

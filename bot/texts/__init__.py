@@ -10,5 +10,6 @@ from bot.texts.general import *  # noqa: F403
 from bot.texts.jobs import *  # noqa: F403
 from bot.texts.models import *  # noqa: F403
 from bot.texts.predict import *  # noqa: F403
+from bot.texts.reading import *  # noqa: F403
 from bot.texts.train import *  # noqa: F403
 from bot.texts.uploads import *  # noqa: F403
