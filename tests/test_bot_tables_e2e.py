@@ -204,3 +204,27 @@ async def test_files_that_cannot_train_get_one_clear_sentence_at_once(world: Wor
         assert expected in answer.content, (expected, answer.content)
         assert "Traceback" not in answer.content
     assert world.store.queue.counts().queued == 0
+
+
+async def test_a_russian_excel_csv_trains_and_predict_reads_it_the_same_way(world: World) -> None:
+    rows = [
+        f"{['Центр', 'Север', 'Юг'][i % 3]};{40 + i},{i % 10};"
+        f"{(dt.date(2024, 1, 1) + dt.timedelta(days=9 * i)):%d.%m.%Y};{5_000 + 120 * i}"
+        for i in range(40)
+    ]
+    data = ("Район;Площадь;Дата;Цена\n" + "\n".join(rows) + "\n").encode("cp1251")
+    summary = await train(world, "квартиры.csv", zip_of({"квартиры.csv": data}), "/train epochs=3")
+    assert "Цена from Район, Площадь, Дата, 40 rows." in summary
+    answer = await world.reply_to(
+        world.tg.send_text(CHAT, "/predict Площадь=50,5 Район=Юг Дата=31.12.2024"),
+        contains="Цена =",
+    )
+    assert "Район = Юг, Площадь = 50.5, Дата = 31.12.2024 → Цена =" in answer.content
+    assert "not in the training data" not in answer.content
+    several = world.tg.send_document(
+        CHAT, "two.zip", zip_of({"a.csv": data, "b.csv": data}), caption="/train"
+    )
+    refusal = await world.reply_to(several)
+    assert "This zip holds 2 tables (a.csv, b.csv); please send one table per zip" in (
+        refusal.content
+    )

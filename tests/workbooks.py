@@ -111,3 +111,68 @@ def csv_zip_bomb() -> bytes:
 def gz_of(data: bytes) -> bytes:
     """``data`` compressed as a .gz file."""
     return gzip.compress(data)
+
+
+def strings_table_workbook(n_strings: int, rows: int = 30) -> bytes:
+    """A real .xlsx whose shared-strings table holds ``n_strings`` strings, of which the sheet (a
+    small x, y table with a text column) uses a handful: what made openpyxl hold hundreds of
+    megabytes before any row limit applied."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    relations = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    package = "http://schemas.openxmlformats.org/package/2006/relationships"
+    cells = ['<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c>'
+             '<c r="C1" t="s"><v>2</v></c></row>']  # fmt: skip
+    for i in range(2, rows + 2):
+        cells.append(
+            f'<row r="{i}"><c r="A{i}" t="s"><v>{3 + i % 3}</v></c><c r="B{i}"><v>{i}</v></c>'
+            f'<c r="C{i}"><v>{2 * i + i % 3}</v></c></row>'
+        )
+    sheet = f'<worksheet xmlns="{main}"><sheetData>{"".join(cells)}</sheetData></worksheet>'
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{package}"><Relationship Id="rId1" '
+            f'Type="{relations}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{main}" xmlns:r="{relations}"><sheets>'
+            '<sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{package}">'
+            f'<Relationship Id="rId1" Type="{relations}/worksheet" '
+            'Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{relations}/sharedStrings" '
+            'Target="sharedStrings.xml"/></Relationships>',
+        )
+        archive.writestr("xl/worksheets/sheet1.xml", sheet)
+        with archive.open("xl/sharedStrings.xml", "w") as member:
+            member.write(f'<sst xmlns="{main}" count="{n_strings}" uniqueCount="{n_strings}">'
+                         "<si><t>kind</t></si><si><t>x</t></si><si><t>y</t></si>"
+                         "<si><t>red</t></si><si><t>green</t></si><si><t>blue</t></si>"
+                         .encode())  # fmt: skip
+            for start in range(6, n_strings, 10_000):
+                member.write(
+                    "".join(
+                        f"<si><t>label number {i:09d}</t></si>"
+                        for i in range(start, min(start + 10_000, n_strings))
+                    ).encode()
+                )
+            member.write(b"</sst>")
+    return buffer.getvalue()

@@ -48,7 +48,7 @@ from trainer.tables.numeric import (
     read_numbers,
     table_mark,
 )
-from trainer.tables.roles import MOSTLY, ColumnNote, decide_columns
+from trainer.tables.roles import MOSTLY, ColumnNote, decide_columns, reading_said
 from trainer.tables.selection import choose_columns, find_column, input_cells
 
 __all__ = [
@@ -293,6 +293,9 @@ def _target(
             f"The table has only {_rows(kept.size)} of data; I need at least {limits.min_rows}."
         )
     notes = [ColumnNote(name, "target_dropped", {"rows": dropped})] if dropped else []
+    said = reading_said(table.cells[name], numbers)
+    if said:
+        notes.append(ColumnNote(name, "number", said))
     return numbers.values[kept], kept, notes
 
 

@@ -195,6 +195,16 @@ def _number(
         decimal=numbers.decimal,
         gap_words=words,
     )
+    said = reading_said(text, numbers)
+    said.update(_words_said(text, numbers.bad))
+    if not said and not n_missing:
+        return column, None
+    return column, ColumnNote(name, "number", {"missing": n_missing, "median": median, **said})
+
+
+def reading_said(text: pd.Series, numbers: Numbers) -> dict[str, Any]:
+    """What a note says of how a column's numbers were read: a cell that needed the lenient
+    reading, a decimal mark no cell settled, cells read with the other mark."""
     said: dict[str, Any] = {}
     if numbers.example is not None:
         read = numbers.values[np.flatnonzero(text.astype(str).str.strip() == numbers.example)[0]]
@@ -205,10 +215,7 @@ def _number(
         said["unsettled"] = numbers.decimal
     if numbers.other_mark:
         said["other_mark"] = numbers.other_mark
-    said.update(_words_said(text, numbers.bad))
-    if not said and not n_missing:
-        return column, None
-    return column, ColumnNote(name, "number", {"missing": n_missing, "median": median, **said})
+    return said
 
 
 def _date(
