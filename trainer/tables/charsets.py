@@ -20,8 +20,6 @@ import itertools
 import re
 import unicodedata
 
-from charset_normalizer import from_bytes
-
 # The code pages Excel writes CSV in, most common first among this bot's users: the order
 # breaks ties between readings that are equally plausible.
 CODE_PAGES = ("cp1252", "cp1251", "cp1250", "cp1253", "cp1254", "cp1257", "koi8_r", "cp1255")
@@ -34,6 +32,8 @@ _HIGH = re.compile(rb"[\x80-\xff]")
 
 def decode_legacy(data: bytes) -> str:
     """``data`` (not UTF-8) decoded with the code page whose reading makes words."""
+    from charset_normalizer import from_bytes  # here: UTF-8 files, most of them, never need it
+
     sample = data[:_SAMPLE]
     words: dict[bytes, None] = {}
     for run in _RUN.finditer(sample):
