@@ -8,6 +8,7 @@ Tables written by the test in the shapes real ones have: a city column of 46 lev
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from trainer.errors import DatasetError, PredictError
 from trainer.limits import Limits
 from trainer.tables.columns import ColumnPlan
 from trainer.tables.dataset import input_cells, read_dataset, read_table
-from trainer.tables.inputs import cells_of, parse_inputs
+from trainer.tables.inputs import cells_of, check_rows, parse_inputs
 
 CITIES = [f"City{i:02d}" for i in range(46)]
 
@@ -130,6 +131,13 @@ def test_wide_tables_train_on_every_column(width: int) -> None:
     dataset = read_dataset(_csv(header, rows))
     assert len(dataset.input_names) == width - 1
     assert dataset.features.shape == (40, width - 1)
+    # The bot checks /predict in its event loop: only the columns given are read.
+    tokens = [f"f{i}=1,5" for i in range(50)]
+    started = time.perf_counter()
+    check_rows(parse_inputs(tokens, dataset.plan), dataset.plan)
+    assert time.perf_counter() - started < 0.5
+    with pytest.raises(PredictError, match='f7 must be a number, not "x"'):
+        parse_inputs(["f7=x"], dataset.plan)
 
 
 CARS = [str(4 + (i * 5) % 3 * 2) for i in range(93)]

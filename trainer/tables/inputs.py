@@ -27,7 +27,7 @@ import pandas as pd
 
 from trainer.errors import PredictError
 from trainer.limits import Limits
-from trainer.tables.columns import NUMBER, CellError, Column, ColumnPlan
+from trainer.tables.columns import CATEGORY, NUMBER, CellError, Column, ColumnPlan
 from trainer.tables.numeric import COMMA
 
 Row = dict[str, str]
@@ -90,9 +90,23 @@ def cells_of(rows: Sequence[Row], plan: ColumnPlan) -> dict[str, pd.Series]:
 
 
 def check_rows(rows: Sequence[Row], plan: ColumnPlan) -> None:
-    """Refuse a row whose values the model cannot read (a word where a number goes, ...)."""
+    """Refuse a row whose values the model cannot read (a word where a number goes, ...).
+
+    Only the columns given, and those a gap would break (no fill: models trained before
+    plans), are read: the bot checks /predict in its event loop, and a model of 300 inputs
+    must not cost it 300 columns for one value.
+    """
+    given = {name for row in rows for name in row}
+    checked = ColumnPlan(
+        tuple(
+            column
+            for column in plan.inputs
+            if column.name in given or (column.fill is None and column.role != CATEGORY)
+        ),
+        plan.target,
+    )
     try:
-        plan.encode(cells_of(rows, plan), n_rows=len(rows))
+        checked.encode(cells_of(rows, checked), n_rows=len(rows))
     except CellError as error:
         raise PredictError(str(error)) from None
 
