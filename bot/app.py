@@ -21,7 +21,6 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -35,6 +34,7 @@ from telegram.ext import (
 from bot import access, errors, health, offers, texts
 from bot.context import SETTINGS, STORE, BotApplication, BotContext
 from bot.delivery import Delivery
+from bot.flood import PerChatRateLimiter
 from bot.handlers import chats, general, jobs, models, predict, train
 from bot.ratelimit import ChatRateLimit, limited
 from bot.updates import PerChatUpdateProcessor
@@ -51,7 +51,7 @@ WRITE_TIMEOUT = 15.0
 MEDIA_WRITE_TIMEOUT = 60.0
 POOL_TIMEOUT = 5.0
 LONG_POLL_SECONDS = 10.0
-# 429s retried by the rate limiter, each after the retry_after Telegram asked for.
+# 429s retried by the rate limiter, each after the retry_after Telegram asked of that chat.
 RATE_LIMIT_RETRIES = 3
 MAX_CONCURRENT_UPDATES = 32
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
@@ -74,7 +74,7 @@ def build_application(settings: Settings, store: Store) -> BotApplication:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .rate_limiter(PerChatRateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .context_types(ContextTypes(context=BotContext))
         .job_queue(None)
