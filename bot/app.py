@@ -36,8 +36,10 @@ from bot.context import SETTINGS, STORE, BotApplication, BotContext
 from bot.delivery import Delivery
 from bot.flood import PerChatRateLimiter
 from bot.handlers import chats, general, jobs, models, predict, train
+from bot.pruning import Pruner
 from bot.ratelimit import ChatRateLimit, limited
 from bot.updates import PerChatUpdateProcessor
+from storage.retention import Retention
 from storage.store import Store
 from trainbot.settings import ConfigError, Settings
 
@@ -57,6 +59,7 @@ MAX_CONCURRENT_UPDATES = 32
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 DELIVERY = "delivery"
 HEARTBEAT = "heartbeat"
+PRUNER = "pruner"
 
 
 def build_application(settings: Settings, store: Store) -> BotApplication:
@@ -141,7 +144,9 @@ def add_handlers(application: BotApplication) -> None:
 
 
 async def _post_init(application: BotApplication) -> None:
-    """Publish the command menu, start delivering the outbox and beating the heartbeat."""
+    """Publish the command menu, start delivering the outbox, beating the heartbeat and pruning
+    old rows; warn when the bot is open to anyone."""
+    access.warn_if_open(application.bot_data[SETTINGS])
     commands = [BotCommand(name, text) for name, text in texts.COMMANDS.items()]
     try:
         await application.bot.set_my_commands(commands)
@@ -161,6 +166,14 @@ async def _post_init(application: BotApplication) -> None:
     heartbeat = health.Heartbeat(settings.heartbeat_file, lambda: _serving(application, delivery))
     heartbeat.start()
     application.bot_data[HEARTBEAT] = heartbeat
+    if settings.prune_interval:
+        pruner = Pruner(
+            application.bot_data[STORE],
+            Retention.from_settings(settings),
+            settings.prune_interval,
+        )
+        pruner.start()
+        application.bot_data[PRUNER] = pruner
 
 
 def _serving(application: BotApplication, delivery: Delivery) -> bool:
@@ -178,6 +191,9 @@ def _serving(application: BotApplication, delivery: Delivery) -> bool:
 
 async def _post_stop(application: BotApplication) -> None:
     """Stop delivering, while the bot can still finish the sends in flight (and mark them)."""
+    pruner: Pruner | None = application.bot_data.pop(PRUNER, None)
+    if pruner is not None:
+        await pruner.stop()
     heartbeat: health.Heartbeat | None = application.bot_data.pop(HEARTBEAT, None)
     if heartbeat is not None:
         await heartbeat.stop()

@@ -15,6 +15,7 @@ from storage.results import NewArtifact, NewMessage, NewModel
 from storage.retention import DAY_SECONDS, Pruned, Retention, prune
 from storage.store import Store
 from trainbot import cli
+from trainbot.settings import Settings
 
 CHAT = 31337
 OLD, RECENT = 400.0, 1.0  # days ago
@@ -158,6 +159,15 @@ def test_old_models_go_but_never_a_chats_active_newest_or_needed_one(chat: Store
     assert rows(store, Model) == {active, needed, recent, newest_elsewhere}
     assert superseded not in rows(store, Model)
     assert store.records.active_model(CHAT).id == active
+
+
+def test_retention_is_on_by_default_and_keeps_what_a_user_would_expect() -> None:
+    defaults = Retention.from_settings(Settings())
+    assert Settings().prune_interval > 0  # the bot prunes by itself
+    assert defaults == Retention()
+    assert 0 < defaults.datasets_days <= defaults.jobs_days
+    assert defaults.artifacts_days > 0 and defaults.outbox_days > 0
+    assert defaults.models_days >= 90
 
 
 def test_trainbot_db_prune_follows_the_settings(
