@@ -39,7 +39,7 @@ from trainbot.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_CSV = ROOT / "examples" / "fahrenheit.csv"
 UPLOADS = 5
-# Telegram's limit on a bot's messages to all chats together, which PTB's AIORateLimiter keeps
+# Telegram's limit on a bot's messages to all chats together, which the bot's rate limiter keeps
 # (it lets a short burst through first).
 TELEGRAM_MESSAGES_PER_SECOND = 30
 CHATS = 20
@@ -404,9 +404,9 @@ def _report(results: list[Figures]) -> str:
             "",
             f"With all {CHATS} chats waiting, each round's {CHATS} answers share the "
             f"{TELEGRAM_MESSAGES_PER_SECOND} messages a second that Telegram allows a bot and "
-            "that AIORateLimiter keeps: once its first burst is spent, a round cannot be answered "
-            f"in less than {CHATS / TELEGRAM_MESSAGES_PER_SECOND:.2f} s, so the slowest answers of "
-            "each round wait about that long whatever the bot and the worker do.",
+            "that the bot's rate limiter keeps: once its first burst is spent, a round cannot be "
+            f"answered in less than {CHATS / TELEGRAM_MESSAGES_PER_SECOND:.2f} s, so the slowest "
+            "answers of each round wait about that long whatever the bot and the worker do.",
         ]
     )
 

@@ -11,6 +11,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot import replies, texts
 from bot.context import BotContext
 from trainbot.settings import Settings
+from trainer.words import size
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,20 @@ def is_allowed(settings: Settings, user_id: int | None, chat_id: int | None) -> 
     return (user_id is not None and user_id in settings.allowed_users) or (
         chat_id is not None and chat_id in settings.allowed_chats
     )
+
+
+def warn_if_open(settings: Settings) -> None:
+    """Say at start, loudly, that a bot without an allowlist serves anyone on Telegram."""
+    if settings.allowlist_enabled:
+        return
+    trainings = settings.trainings_per_hour or "unlimited"
+    stored = size(settings.max_bytes_per_chat) if settings.max_bytes_per_chat else "unlimited"
+    log.warning(
+        "No allowlist is set (TRAINBOT_ALLOWED_USERS, TRAINBOT_ALLOWED_CHATS): anyone on "
+        "Telegram can use this bot, within its quotas (%s trainings an hour per user, %s stored "
+        "per chat). Set an allowlist to keep it to the people you know.",
+        trainings, stored,
+    )  # fmt: skip
 
 
 async def gate(update: Update, context: BotContext) -> None:

@@ -21,7 +21,6 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -35,10 +34,13 @@ from telegram.ext import (
 from bot import access, errors, health, offers, texts
 from bot.context import PARSE_POOL, SETTINGS, STORE, BotApplication, BotContext
 from bot.delivery import Delivery
+from bot.flood import PerChatRateLimiter
 from bot.handlers import chats, general, jobs, models, predict, train
 from bot.parse_pool import ParsePool
+from bot.pruning import Pruner
 from bot.ratelimit import ChatRateLimit, limited
 from bot.updates import PerChatUpdateProcessor
+from storage.retention import Retention
 from storage.store import Store
 from trainbot.settings import ConfigError, Settings
 
@@ -52,12 +54,13 @@ WRITE_TIMEOUT = 15.0
 MEDIA_WRITE_TIMEOUT = 60.0
 POOL_TIMEOUT = 5.0
 LONG_POLL_SECONDS = 10.0
-# 429s retried by the rate limiter, each after the retry_after Telegram asked for.
+# 429s retried by the rate limiter, each after the retry_after Telegram asked of that chat.
 RATE_LIMIT_RETRIES = 3
 MAX_CONCURRENT_UPDATES = 32
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 DELIVERY = "delivery"
 HEARTBEAT = "heartbeat"
+PRUNER = "pruner"
 
 
 def build_application(settings: Settings, store: Store) -> BotApplication:
@@ -75,7 +78,7 @@ def build_application(settings: Settings, store: Store) -> BotApplication:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .rate_limiter(PerChatRateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .context_types(ContextTypes(context=BotContext))
         .job_queue(None)
@@ -143,7 +146,9 @@ def add_handlers(application: BotApplication) -> None:
 
 
 async def _post_init(application: BotApplication) -> None:
-    """Publish the command menu, start delivering the outbox and beating the heartbeat."""
+    """Publish the command menu, start delivering the outbox, beating the heartbeat and pruning
+    old rows; warn when the bot is open to anyone."""
+    access.warn_if_open(application.bot_data[SETTINGS])
     commands = [BotCommand(name, text) for name, text in texts.COMMANDS.items()]
     try:
         await application.bot.set_my_commands(commands)
@@ -164,6 +169,14 @@ async def _post_init(application: BotApplication) -> None:
     heartbeat = health.Heartbeat(settings.heartbeat_file, lambda: _serving(application, delivery))
     heartbeat.start()
     application.bot_data[HEARTBEAT] = heartbeat
+    if settings.prune_interval:
+        pruner = Pruner(
+            application.bot_data[STORE],
+            Retention.from_settings(settings),
+            settings.prune_interval,
+        )
+        pruner.start()
+        application.bot_data[PRUNER] = pruner
 
 
 def _serving(application: BotApplication, delivery: Delivery) -> bool:
@@ -181,6 +194,9 @@ def _serving(application: BotApplication, delivery: Delivery) -> bool:
 
 async def _post_stop(application: BotApplication) -> None:
     """Stop delivering, while the bot can still finish the sends in flight (and mark them)."""
+    pruner: Pruner | None = application.bot_data.pop(PRUNER, None)
+    if pruner is not None:
+        await pruner.stop()
     heartbeat: health.Heartbeat | None = application.bot_data.pop(HEARTBEAT, None)
     if heartbeat is not None:
         await heartbeat.stop()

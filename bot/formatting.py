@@ -41,7 +41,10 @@ def duration(seconds: float) -> str:
         return f"{seconds:.0f} s"
     if seconds < 3600:
         return f"{seconds // 60:.0f} min {seconds % 60:.0f} s"
-    return f"{seconds // 3600:.0f} h {seconds % 3600 // 60:.0f} min"
+    if seconds < 2 * 86_400:
+        return f"{seconds // 3600:.0f} h {seconds % 3600 // 60:.0f} min"
+    days, hours = divmod(round(seconds / 3600), 24)
+    return f"{days} days {hours} h" if hours else f"{days} days"
 
 
 # One piece of HTML that must not be cut: a tag, a character reference, or one character.

@@ -1,8 +1,9 @@
 """Answering a user from a handler, retrying the failures that are safe to retry.
 
-429s are retried by the AIORateLimiter (honouring retry_after). Here: Telegram's 5xx answers
-and connection failures, a few times with a short backoff. A timeout is not retried: the
-message may have arrived, and a handler's answer is not worth the risk of saying it twice.
+429s are retried by the rate limiter (bot.flood), after the wait Telegram asked of the chat.
+Here: Telegram's 5xx answers and connection failures, a few times with a short backoff. A
+timeout is not retried: the message may have arrived, and a handler's answer is not worth the
+risk of saying it twice.
 An answer whose HTML Telegram cannot parse is sent again as plain text.
 """
 

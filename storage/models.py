@@ -131,6 +131,8 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_claimable", "status", "priority", "id"),
         Index("ix_jobs_chat_created", "chat_id", "id"),
+        # A user's recent trainings, for the hourly quota.
+        Index("ix_jobs_user_kind_created", "user_id", "kind", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,20 +1,21 @@
-"""Retention: what `trainbot db prune` deletes, and what it must never touch.
+"""Retention: what the bot prunes every hour (and `trainbot db prune` on demand), and what it
+must never touch.
 
-Nothing else deletes old rows, so without this uploaded CSVs, plots, prediction tables,
-delivered messages and finished jobs pile up for ever. Each kind has its own age (from the
-database's clock); an age of 0 keeps that kind for ever. Whatever is still needed stays, however
-old: a message not yet delivered, the file it attaches, the upload of a job that has not
-finished, a job whose progress message is not yet up to date. Models are never pruned: a model
-goes only when its chat deletes it, so a chat's active model is always there.
+Without it uploaded tables, plots, prediction tables, delivered messages, finished jobs and
+old models would pile up for ever. Each kind has its own age (from the database's clock); an
+age of 0 keeps that kind for ever. Whatever is still needed stays, however old: a message not
+yet delivered, the file it attaches, the upload of a job that has not finished, a job whose
+progress message is not yet up to date, a model a queued job will use. A chat's active model
+and its newest one are never pruned (the newest also keeps the next version number new).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, exists
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from storage.clock import db_now
 from storage.db import Database
@@ -23,10 +24,14 @@ from storage.models import (
     Artifact,
     Job,
     JobStatus,
+    Model,
     OutboxMessage,
     ProgressMessage,
     Upload,
 )
+
+if TYPE_CHECKING:
+    from trainbot.settings import Settings
 
 DAY_SECONDS = 86_400.0
 FINISHED = tuple(status for status in JobStatus if status.finished)
@@ -36,10 +41,22 @@ FINISHED = tuple(status for status in JobStatus if status.finished)
 class Retention:
     """How many days each kind of row is kept; 0 keeps it for ever."""
 
-    datasets_days: float = 30.0
-    artifacts_days: float = 30.0
+    datasets_days: float = 7.0
+    artifacts_days: float = 7.0
     outbox_days: float = 7.0
     jobs_days: float = 90.0
+    # Models other than a chat's active and newest one, by the time they were trained.
+    models_days: float = 180.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Retention:
+        return cls(
+            datasets_days=settings.keep_datasets_days,
+            artifacts_days=settings.keep_artifacts_days,
+            outbox_days=settings.keep_outbox_days,
+            jobs_days=settings.keep_jobs_days,
+            models_days=settings.keep_models_days,
+        )
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,10 @@ class Pruned:
     jobs: int = 0
     artifacts: int = 0
     datasets: int = 0
+    models: int = 0
+
+    def __bool__(self) -> bool:
+        return any((self.outbox, self.jobs, self.artifacts, self.datasets, self.models))
 
 
 def prune(db: Database, retention: Retention) -> Pruned:
@@ -60,6 +81,7 @@ def prune(db: Database, retention: Retention) -> Pruned:
             jobs=_prune_jobs(session, retention.jobs_days),
             artifacts=_prune_artifacts(session, retention.artifacts_days),
             datasets=_prune_datasets(session, retention.datasets_days),
+            models=_prune_models(session, retention.models_days),
         )
 
 
@@ -124,3 +146,19 @@ def _prune_datasets(session: Session, days: float) -> int:
         return 0
     needed = exists().where(Job.dataset_id == Upload.id, Job.status.in_(UNFINISHED))
     return _deleted(session, delete(Upload).where(Upload.created_at < _older_than(days), ~needed))
+
+
+def _prune_models(session: Session, days: float) -> int:
+    """Models trained long ago that are neither their chat's active one nor its newest, and
+    that no queued or running job will use."""
+    if days <= 0:
+        return 0
+    newer = aliased(Model)
+    has_newer = exists().where(newer.chat_id == Model.chat_id, newer.version > Model.version)
+    needed = exists().where(Job.model_id == Model.id, Job.status.in_(UNFINISHED))
+    return _deleted(
+        session,
+        delete(Model).where(
+            Model.created_at < _older_than(days), ~Model.is_active, has_newer, ~needed
+        ),
+    )

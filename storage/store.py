@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from storage.db import Database
 from storage.outbox import Outbox
 from storage.queue import JobQueue
+from storage.quotas import Quotas
 from storage.records import Records
 from storage.workers import WorkerRegistry
 
@@ -22,6 +23,7 @@ class Store:
     records: Records
     outbox: Outbox
     workers: WorkerRegistry
+    quotas: Quotas
 
     @classmethod
     def open(
@@ -48,6 +50,7 @@ class Store:
             records=Records(db),
             outbox=Outbox(db),
             workers=WorkerRegistry(db),
+            quotas=Quotas(db),
         )
 
     @classmethod

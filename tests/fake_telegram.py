@@ -251,6 +251,7 @@ class _Fault:
     description: str
     parameters: dict[str, Any] | None
     times: int | None
+    chat_id: int | None = None
 
 
 @dataclass
@@ -725,15 +726,17 @@ class FakeTelegram:
         retry_after: int = 1,
         times: int | None = 1,
         description: str | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        """Answer the next `times` calls of method (None: all of them) with a Telegram error."""
+        """Answer the next `times` calls of method (None: all of them) with a Telegram error;
+        with chat_id, only calls for that chat (as Telegram's 429s are, per chat)."""
         parameters = None
         if status == 429:
             description = description or f"Too Many Requests: retry after {retry_after}"
             parameters = {"retry_after": retry_after}
         description = description or _DEFAULT_DESCRIPTIONS.get(status, "Unknown error")
         self._faults.setdefault(method.lower(), []).append(
-            _Fault(status, description, parameters, times)
+            _Fault(status, description, parameters, times, chat_id)
         )
 
     def delay_next(
@@ -874,7 +877,7 @@ class FakeTelegram:
         delay = self._take(self._delays, method)
         if delay is not None and not delay.after_effect:
             await asyncio.sleep(delay.seconds)
-        fault = self._take(self._faults, method)
+        fault = self._take(self._faults, method, params.get("chat_id"))
         if fault is not None:
             error = TelegramApiError(fault.status, fault.description, fault.parameters)
             return self._fail(method, params, token, error)
@@ -953,15 +956,19 @@ class FakeTelegram:
             return value
 
     @staticmethod
-    def _take(table: dict[str, list[Any]], method: str) -> Any:
-        queue = table.get(method.lower())
-        if not queue:
+    def _take(table: dict[str, list[Any]], method: str, chat_id: object = None) -> Any:
+        """The first entry for this method (and, for a fault meant for one chat, this chat)."""
+        queue = table.get(method.lower()) or []
+        entry = next(
+            (e for e in queue if getattr(e, "chat_id", None) in (None, chat_id)),
+            None,
+        )
+        if entry is None:
             return None
-        entry = queue[0]
         if entry.times is not None:
             entry.times -= 1
             if entry.times <= 0:
-                queue.pop(0)
+                queue.remove(entry)
         return entry
 
     # --- helpers for the methods --------------------------------------------------------------

@@ -187,6 +187,22 @@ async def test_rate_limit_raises_retry_after_and_the_message_arrives_once(
     assert tg.failed_calls[0].description == "Too Many Requests: retry after 3"
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_a_429_meant_for_one_chat_leaves_the_others_alone(tg: FakeTelegram, bot: Bot) -> None:
+    other = CHAT + 1
+    tg.add_chat(CHAT)
+    tg.add_chat(other)
+    tg.fail_next("sendMessage", status=429, retry_after=2, chat_id=CHAT)
+
+    await bot.send_message(other, "first")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(CHAT, "held")
+    await bot.send_message(CHAT, "then sent")
+
+    assert [m.text for m in tg.sent(other)] == ["first"]
+    assert [m.text for m in tg.sent(CHAT)] == ["then sent"]
+
+
 @pytest.mark.parametrize("status", [500, 502])
 async def test_server_errors_raise_network_error(tg: FakeTelegram, bot: Bot, status: int) -> None:
     tg.add_chat(CHAT)

@@ -1,4 +1,5 @@
-"""`trainbot db prune`: old rows go, anything still needed stays, models are never touched."""
+"""Retention (the bot's hourly prune, `trainbot db prune`): old rows go, anything still needed
+stays, and a chat's active and newest models are never touched."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ import pytest
 from sqlalchemy import select, update
 
 from storage.clock import db_now
-from storage.models import Artifact, Job, JobKind, OutboxMessage, Upload
+from storage.models import Artifact, Job, JobKind, Model, OutboxMessage, Upload
 from storage.records import ChatRef
 from storage.results import NewArtifact, NewMessage, NewModel
 from storage.retention import DAY_SECONDS, Pruned, Retention, prune
 from storage.store import Store
 from trainbot import cli
+from trainbot.settings import Settings
 
 CHAT = 31337
 OLD, RECENT = 400.0, 1.0  # days ago
-EVERYTHING_OLD = Retention(datasets_days=30, artifacts_days=30, outbox_days=7, jobs_days=90)
+EVERYTHING_OLD = Retention(
+    datasets_days=30, artifacts_days=30, outbox_days=7, jobs_days=90, models_days=180
+)
 
 
 def days_ago(store: Store, row: type, row_id: int, days: float, *columns: str) -> None:
@@ -104,7 +108,7 @@ def test_prune_deletes_what_is_old_and_done_and_keeps_the_rest(chat: Store) -> N
     assert datasets[recent.id] is not None
     assert pruned.jobs == 1 and pruned.datasets == 3 and pruned.artifacts == 1
     assert pruned.outbox == 4  # the delivered replies of `behind` and `gone`
-    # Models are never pruned: the chat's active model is still there and active.
+    # The models were trained just now (only their jobs are old): all four stay.
     assert len(store.records.list_models(CHAT)) == 4
     assert store.records.active_model(CHAT).id == active_before.id
 
@@ -113,8 +117,57 @@ def test_prune_deletes_what_is_old_and_done_and_keeps_the_rest(chat: Store) -> N
 
 def test_an_age_of_zero_keeps_everything(chat: Store) -> None:
     a_finished_training(chat, OLD)
-    assert prune(chat.db, Retention(0, 0, 0, 0)) == Pruned()
-    assert len(rows(chat, Job)) == 1 and len(rows(chat, Artifact)) == 1
+    with chat.db.session() as session:
+        old = db_now(-OLD * DAY_SECONDS)
+        session.execute(update(Model).values(is_active=False, created_at=old))
+    a_finished_training(chat, OLD)  # a newer model, so the first is neither active nor newest
+    assert prune(chat.db, Retention(0, 0, 0, 0, 0)) == Pruned()
+    assert len(rows(chat, Job)) == 2 and len(rows(chat, Artifact)) == 2
+    assert len(rows(chat, Model)) == 2
+
+
+def a_model(store: Store, chat_id: int, version: int, age: float, *, active: bool = False) -> int:
+    with store.db.session() as session:
+        model = Model(
+            chat_id=chat_id, version=version, is_active=active, keras_file=b"k",
+            target_name="y", backend="jax", device="cpu",
+        )  # fmt: skip
+        session.add(model)
+        session.flush()
+        model_id = model.id
+    days_ago(store, Model, model_id, age, "created_at")
+    return model_id
+
+
+def test_old_models_go_but_never_a_chats_active_newest_or_needed_one(chat: Store) -> None:
+    store = chat
+    other_chat = CHAT + 1
+    store.records.remember(ChatRef(other_chat))
+    superseded = a_model(store, CHAT, 1, OLD)
+    active = a_model(store, CHAT, 2, OLD, active=True)
+    needed = a_model(store, CHAT, 3, OLD)
+    store.queue.enqueue(
+        JobKind.PREDICT, chat_id=CHAT, user_id=None, params={"csv": True}, model_id=needed
+    )
+    recent = a_model(store, CHAT, 4, RECENT)
+    # Old and inactive, but its chat's newest: it stays, and v2 stays that chat's next number.
+    newest_elsewhere = a_model(store, other_chat, 1, OLD)
+
+    pruned = prune(store.db, Retention(0, 0, 0, 0, models_days=180))
+
+    assert pruned == Pruned(models=1)
+    assert rows(store, Model) == {active, needed, recent, newest_elsewhere}
+    assert superseded not in rows(store, Model)
+    assert store.records.active_model(CHAT).id == active
+
+
+def test_retention_is_on_by_default_and_keeps_what_a_user_would_expect() -> None:
+    defaults = Retention.from_settings(Settings())
+    assert Settings().prune_interval > 0  # the bot prunes by itself
+    assert defaults == Retention()
+    assert 0 < defaults.datasets_days <= defaults.jobs_days
+    assert defaults.artifacts_days > 0 and defaults.outbox_days > 0
+    assert defaults.models_days >= 90
 
 
 def test_trainbot_db_prune_follows_the_settings(

@@ -114,8 +114,9 @@ def _add_database_commands(subcommands: Subcommands) -> None:
     upgrade.set_defaults(handler=_db_upgrade)
     prune = db_commands.add_parser(
         "prune",
-        help="delete old uploads, files, delivered messages and finished jobs, as the "
-        "TRAINBOT_KEEP_*_DAYS settings say; never a model or anything still needed",
+        help="delete old uploads, files, delivered messages, finished jobs and models, as the "
+        "TRAINBOT_KEEP_*_DAYS settings say (the bot also does it every TRAINBOT_PRUNE_INTERVAL); "
+        "never a chat's active or newest model, nor anything still needed",
     )
     prune.set_defaults(handler=_db_prune)
 
@@ -211,20 +212,15 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
 def _db_prune(args: argparse.Namespace, settings: Settings) -> int:
     from storage.retention import Retention, prune
 
-    retention = Retention(
-        datasets_days=settings.keep_datasets_days,
-        artifacts_days=settings.keep_artifacts_days,
-        outbox_days=settings.keep_outbox_days,
-        jobs_days=settings.keep_jobs_days,
-    )
     store = _open_store(settings)
     try:
-        pruned = prune(store.db, retention)
+        pruned = prune(store.db, Retention.from_settings(settings))
     finally:
         store.close()
     print(
         f"deleted {pruned.datasets} uploads, {pruned.artifacts} files, "
-        f"{pruned.outbox} delivered messages and {pruned.jobs} finished jobs"
+        f"{pruned.outbox} delivered messages, {pruned.jobs} finished jobs and "
+        f"{pruned.models} old models"
     )
     return 0
 

@@ -73,6 +73,12 @@ def _ids(raw: object) -> object:
     return frozenset(int(part) for part in raw.replace(" ", ",").split(",") if part)
 
 
+def _off_or_at_least_a_second(value: float) -> float:
+    if 0 < value < 1:
+        raise ValueError("below a second")
+    return value
+
+
 def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ValueError("not an http:// or https:// URL")
@@ -95,6 +101,12 @@ WebhookSecret = Annotated[
 KerasBackend = Annotated[Literal["tensorflow", "jax"], BeforeValidator(_lower)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
 LogFormat = Annotated[Literal["text", "json"], BeforeValidator(_lower)]
+Interval = Annotated[
+    float,
+    Field(ge=0.0),
+    AfterValidator(_off_or_at_least_a_second),
+    Expected("0 (off) or a number of seconds of at least 1"),
+]
 
 _LIMITS = Limits()
 
@@ -124,8 +136,10 @@ class Settings(BaseSettings):
     webhook_secret: WebhookSecret | None = Field(
         None, alias="TRAINBOT_WEBHOOK_SECRET", repr=False, validate_default=True
     )
+    # Telegram's own limit by default: a bot cannot download more, so asking less of users
+    # would only refuse files that could work.
     max_upload_bytes: int = Field(
-        _LIMITS.max_upload_bytes,
+        TELEGRAM_DOWNLOAD_BYTES,
         ge=1024,
         le=TELEGRAM_DOWNLOAD_BYTES,
         alias="TRAINBOT_MAX_UPLOAD_BYTES",
@@ -134,6 +148,10 @@ class Settings(BaseSettings):
     max_columns: int = Field(_LIMITS.max_columns, ge=2, le=5000, alias="TRAINBOT_MAX_COLUMNS")
     max_epochs: int = Field(_LIMITS.max_epochs, ge=1, alias="TRAINBOT_MAX_EPOCHS")
     max_unfinished_jobs_per_chat: int = Field(3, ge=1, le=1000, alias="TRAINBOT_MAX_JOBS_PER_CHAT")
+    # Quotas of an open bot; 0 turns one off. Trainings count per user, in all chats together;
+    # stored bytes per chat: its uploads, models and made files (plots, prediction tables).
+    trainings_per_hour: int = Field(20, ge=0, le=100_000, alias="TRAINBOT_TRAININGS_PER_HOUR")
+    max_bytes_per_chat: int = Field(100_000_000, ge=0, alias="TRAINBOT_MAX_BYTES_PER_CHAT")
     predict_limit: int = Field(10, ge=1, le=100_000, alias="TRAINBOT_PREDICT_LIMIT")
     predict_window_seconds: float = Field(
         10.0, ge=0.1, le=86_400.0, alias="TRAINBOT_PREDICT_WINDOW"
@@ -159,11 +177,14 @@ class Settings(BaseSettings):
     parse_seconds: float = Field(30.0, ge=1.0, le=3600.0, alias="TRAINBOT_PARSE_SECONDS")
     parse_memory_mb: int = Field(1500, ge=100, le=1_000_000, alias="TRAINBOT_PARSE_MEMORY_MB")
     worker_name: str | None = Field(None, alias="TRAINBOT_WORKER_NAME")
-    # Days `trainbot db prune` keeps each kind of row; 0 keeps it for ever.
-    keep_datasets_days: float = Field(30.0, ge=0.0, alias="TRAINBOT_KEEP_DATASETS_DAYS")
-    keep_artifacts_days: float = Field(30.0, ge=0.0, alias="TRAINBOT_KEEP_ARTIFACTS_DAYS")
+    # Retention: the bot prunes every prune_interval seconds (0: only `trainbot db prune`
+    # does), keeping each kind of row this many days; 0 keeps it for ever.
+    prune_interval: Interval = Field(3600.0, alias="TRAINBOT_PRUNE_INTERVAL")
+    keep_datasets_days: float = Field(7.0, ge=0.0, alias="TRAINBOT_KEEP_DATASETS_DAYS")
+    keep_artifacts_days: float = Field(7.0, ge=0.0, alias="TRAINBOT_KEEP_ARTIFACTS_DAYS")
     keep_outbox_days: float = Field(7.0, ge=0.0, alias="TRAINBOT_KEEP_OUTBOX_DAYS")
     keep_jobs_days: float = Field(90.0, ge=0.0, alias="TRAINBOT_KEEP_JOBS_DAYS")
+    keep_models_days: float = Field(180.0, ge=0.0, alias="TRAINBOT_KEEP_MODELS_DAYS")
     log_level: LogLevel = Field("INFO", alias="TRAINBOT_LOG_LEVEL")
     log_format: LogFormat = Field("text", alias="TRAINBOT_LOG_FORMAT")
 

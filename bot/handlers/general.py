@@ -19,10 +19,14 @@ async def help_command(update: Update, context: BotContext) -> None:
     """/help: every command and training option."""
     if update.message is not None:
         settings = context.settings
-        text = texts.help_text(
-            settings.limits.max_upload_bytes, settings.max_unfinished_jobs_per_chat
+        limits = texts.limits_line(
+            settings.limits.max_upload_bytes,
+            settings.max_unfinished_jobs_per_chat,
+            settings.trainings_per_hour,
+            settings.max_bytes_per_chat,
+            settings.keep_datasets_days if settings.prune_interval else 0,
         )
-        await replies.reply(update.message, text)
+        await replies.reply(update.message, texts.help_text(limits))
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from telegram import Document, Message, Update
 
-from bot import enqueue, offers, replies, texts, uploads
+from bot import enqueue, offers, quotas, replies, texts, uploads
 from bot.context import BotContext
 from bot.parsing import parse_command
 from bot.uploads import Refusal
@@ -89,6 +89,7 @@ async def predict_on_csv(
         model = await context.db(context.store.records.active_model, chat.id)
         if model is None:
             raise Refusal(texts.NO_MODEL)
+        await quotas.check_storage(context, chat.id, document.file_size)
         content = await uploads.fetch(context, chat.id, document)
         table = await uploads.read_inputs_csv(
             content, model_plan(model), limits, context.parse_pool

@@ -9,7 +9,7 @@ import time
 from telegram import Document, Message, Update
 from telegram.constants import ChatType
 
-from bot import enqueue, offers, replies, texts, uploads
+from bot import enqueue, offers, quotas, replies, texts, uploads
 from bot.context import BotContext
 from bot.parsing import parse_command
 from bot.uploads import Refusal
@@ -34,8 +34,13 @@ async def train_command(update: Update, context: BotContext) -> None:
         return
     try:
         parse_params(options, context.settings.limits)
+        # Said now rather than after the user has found and sent the file.
+        await quotas.check_trainings(context, user.id)
     except ParamError as error:
         await replies.reply(message, texts.bad_params(str(error)))
+        return
+    except Refusal as refusal:
+        await replies.reply(message, str(refusal))
         return
     wait = context.settings.train_wait_seconds
     _awaiting(context)[user.id] = (options, time.monotonic() + wait)
@@ -108,6 +113,8 @@ async def train_on(
     _awaiting(context).pop(user.id, None)  # whatever /train was waiting for, this is it
     try:
         params = _params(options, settings.limits)
+        await quotas.check_trainings(context, user.id)
+        await quotas.check_storage(context, chat.id, document.file_size)
         content = await uploads.fetch(context, chat.id, document)
         dataset = await uploads.read_training_csv(
             content,

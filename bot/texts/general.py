@@ -15,6 +15,7 @@ __all__ = [
     "TRAIN_EXAMPLE",
     "UNDELIVERED_WHAT",
     "help_text",
+    "limits_line",
     "not_allowed",
     "not_delivered",
     "unknown_command",
@@ -47,7 +48,27 @@ START = (
 )
 
 
-def help_text(max_upload_bytes: int, max_jobs: int) -> str:
+def limits_line(
+    max_upload_bytes: int,
+    max_jobs: int,
+    trainings_per_hour: int,
+    max_bytes_per_chat: int,
+    keep_uploads_days: float,
+) -> str:
+    """What /help says a user may do at most, and how long the bot keeps their files."""
+    parts = [f"at most {max_jobs} unfinished jobs per chat"]
+    if trainings_per_hour:
+        parts.append(f"{trainings_per_hour} trainings an hour per person")
+    if max_bytes_per_chat:
+        parts.append(f"{size(max_bytes_per_chat)} of uploads, models and plots per chat")
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    line = f"Files up to {size(max_upload_bytes)}; {listed}."
+    if keep_uploads_days:
+        line += f" I delete uploaded files after {keep_uploads_days:g} days."
+    return line
+
+
+def help_text(limits: str) -> str:
     commands = "\n".join(f"/{name} – {esc(text)}" for name, text in COMMANDS.items())
     return (
         "<b>Training</b>\n"
@@ -70,7 +91,7 @@ def help_text(max_upload_bytes: int, max_jobs: int) -> str:
         "predictions back.\n\n"
         "<b>Commands</b>\n"
         f"{commands}\n\n"
-        f"Files up to {size(max_upload_bytes)}; at most {max_jobs} unfinished jobs per chat."
+        f"{limits}"
     )
 
 

@@ -1,9 +1,10 @@
 """What the bot says about a file it is sent, before any job: too big, not a table, unreadable,
-the chat's quota, and the offer to train on a file that came without a command."""
+the quotas (unfinished jobs, trainings an hour, bytes kept), and the offer to train on a file
+that came without a command."""
 
 from __future__ import annotations
 
-from bot.formatting import esc
+from bot.formatting import duration, esc
 from bot.texts.general import TRAIN_EXAMPLE
 from trainer.words import size
 
@@ -20,19 +21,24 @@ __all__ = [
     "offer_training",
     "quota_reached",
     "send_csv_now",
+    "storage_full",
     "too_big",
     "too_big_for_telegram",
+    "trainings_limit_reached",
 ]
+
+# How to get a table under the size limit; CSV text shrinks several times when compressed.
+_SMALLER = "Send fewer rows, or the table as a zipped CSV (.zip or .gz)."
 
 
 def too_big(file_size: int, limit: int) -> str:
-    return f"That file is {size(file_size)}; the most I can take is {size(limit)}."
+    return f"That file is {size(file_size)}; the most I can take is {size(limit)}. {_SMALLER}"
 
 
 def too_big_for_telegram(file_size: int, limit: int) -> str:
     return (
         f"That file is {size(file_size)}, and Telegram lets bots download at most "
-        f"{size(limit)}. Please send a smaller file."
+        f"{size(limit)}. {_SMALLER}"
     )
 
 
@@ -53,6 +59,31 @@ def quota_reached(unfinished: int) -> str:
         f"This chat already has {unfinished} unfinished jobs. Wait for one to finish, or "
         "stop one with /cancel (see /jobs)."
     )
+
+
+def trainings_limit_reached(limit: int, wait_seconds: float) -> str:
+    return (
+        f"You've started {limit} trainings in the last hour, the most I run for one person. "
+        f"You can train again in {duration(max(wait_seconds, 1.0))}."
+    )
+
+
+def storage_full(
+    stored: int, incoming: int, limit: int, *, has_models: bool, frees_in: float | None
+) -> str:
+    kept = f"This chat keeps {size(stored)} of uploads, models and plots"
+    if stored >= limit:
+        text = f"{kept}; the most it may keep is {size(limit)}."
+    else:
+        text = f"{kept}; with this file it would pass the {size(limit)} it may keep."
+    ways = []
+    if has_models:
+        ways.append("delete models you no longer need (/models, then <code>/delete v2</code>)")
+    if frees_in is not None:
+        ways.append(f"try again in {duration(frees_in)}, when the oldest files are cleared")
+    if ways:
+        text += " Please " + ", or ".join(ways) + "."
+    return text
 
 
 def bad_csv(sentence: str) -> str:
