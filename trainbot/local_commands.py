@@ -107,8 +107,10 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     report["model_kind"] = result.model_kind
     report["choice"] = words.choice(result.choice)
     report["validation"] = result.validation
-    report["features"] = dataset.input_names
     report["columns"] = words.column_notes(dataset.notes)
+    report["features"] = dataset.input_names
+    report["interval"] = result.interval
+    report["importance"] = result.importance
     if args.json:
         print(json.dumps(_json_safe(report)))
     else:
@@ -238,6 +240,11 @@ def _table(report: dict[str, Any]) -> str:
                     f"{_num(values['mae']):>12}{_num(values['r2']):>10}"
                 )
     lines += ["", *([report["choice"]] if report.get("choice") else []), report["verdict"]]
+    sure = words.sure_and_drivers(report["interval"], report["importance"], report["target"])
+    if sure:
+        lines += ["", sure]
+    if words.drivers(report["importance"]):
+        lines.append(f"Inputs by importance: {words.importance_shares(report['importance'])}.")
     if report.get("columns"):
         lines += ["", "Columns:", *(f"  {note}" for note in report["columns"])]
     if report["predictions"]:
@@ -247,7 +254,11 @@ def _table(report: dict[str, Any]) -> str:
                 f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
                 for name, value in zip(report["features"], prediction["inputs"], strict=True)
             )
-            lines.append(f"  {inputs}  ->  {report['target']} = {prediction['predicted']:.6g}")
+            interval = words.interval_range(prediction["low"], prediction["high"])
+            lines.append(
+                f"  {inputs}  ->  {report['target']} = {prediction['predicted']:.6g}"
+                + (f"  ({interval})" if interval else "")
+            )
             if prediction["warning"]:
                 lines.append(f"    warning: {prediction['warning']}")
     lines += [
