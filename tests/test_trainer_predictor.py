@@ -234,9 +234,11 @@ def test_predictions_are_bounded_one_warning_per_column(formula_named: Predictor
     data = b"=cmd\n" + b"123456.7\n" * 120_000
     table = formula_named.predict_table(data)
     lines = table.data.decode().splitlines()
-    assert lines[0] == "'=cmd,'@evil_predicted,warning"
+    assert lines[0] == "'=cmd,'@evil_predicted,'@evil_low,'@evil_high,warning"
     assert lines[1].startswith("123456.7,") and lines[1].endswith(",'=cmd: far outside")
-    assert len(table.data) < 5 * len(data)  # 14 times as much before
+    # 14 times as much before; now the input, three numbers (the prediction and its interval,
+    # at most 17 bytes each) and a short tag.
+    assert len(table.data) < len(data) + 120_000 * (3 * 17 + 20)
     assert words.table_notes(table.notes) == [
         "=cmd: 120,000 rows far outside the training range 0 to 19, so those predictions are "
         "guesses"
@@ -247,7 +249,7 @@ def test_predictions_over_telegrams_limit_are_refused(
     formula_named: Predictor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(prediction_table_module, "MAX_OUTPUT_BYTES", 100_000)
-    with pytest.raises(DatasetError, match=r"about 1 MB, over the 0 MB Telegram lets me send"):
+    with pytest.raises(DatasetError, match=r"about 2 MB, over the 0 MB Telegram lets me send"):
         formula_named.predict_table(b"=cmd\n" + b"5\n" * 30_000)
 
 
