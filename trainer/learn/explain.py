@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from trainer.judge.importance import Predict, permutation_rises, shares
+from trainer.judge.importance import MAX_ROWS, Predict, permutation_rises, shares
 from trainer.judge.intervals import fit_interval
 from trainer.learn.fit import Fit
 from trainer.tables.dataset import Dataset
@@ -59,8 +59,10 @@ def _explain(
     for names in plan.feature_groups():
         groups.append(list(range(start, start + len(names))))
         start += len(names)
+    # The rows are chosen here, not in permutation_rises: a big table is not copied whole.
+    some = _some(held, MAX_ROWS, rng)
     rises = permutation_rises(
-        rows[held], dataset.target[held], folds[held], groups, predict, seed=seed
+        rows[some], dataset.target[some], folds[some], groups, predict, seed=seed
     )
     ranked = sorted(zip(plan.input_names, shares(rises), strict=True), key=lambda p: -p[1])
     result.importance = {name: float(share) for name, share in ranked}
