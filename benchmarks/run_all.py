@@ -1,7 +1,8 @@
 """Runs every benchmark of the project and writes benchmarks/RESULTS.md.
 
 python -m benchmarks.run_all            # all of them
-python -m benchmarks.run_all queue bot  # some of them (queue, trainer, realdata, batch, bot)
+python -m benchmarks.run_all queue bot  # some of them (queue, trainer, realdata, batch, bot,
+                                        # intervals)
 
 Running some of them replaces their sections of RESULTS.md and keeps the others, each
 section with the date it was measured on.
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "realdata": "benchmarks.bench_realdata",
     "batch": "benchmarks.bench_batch",
     "bot": "benchmarks.bench_bot",
+    "intervals": "benchmarks.bench_intervals",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
@@ -75,6 +77,7 @@ def _sections(text: str) -> dict[str, str]:
         "realdata": "## Real-data",
         "batch": "## Many chats",
         "bot": "## Bot",
+        "intervals": "## Prediction intervals",
     }
     return {
         name: chunk

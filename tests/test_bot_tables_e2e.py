@@ -101,9 +101,13 @@ async def test_a_messy_table_trains_and_named_predictions_answer(world: World) -
         lambda m: m.kind == "document" and m.document_name != "new.csv", QUICK, chat_id=CHAT
     )
     rows = list(csv.reader(io.StringIO(result.document_bytes.decode())))
-    assert rows[0] == ["Region", "age", "income", "comment", "charges_predicted", "warning"]
+    assert rows[0] == [
+        "Region", "age", "income", "comment", "charges_predicted", "charges_low",
+        "charges_high", "warning",
+    ]  # fmt: skip
     assert rows[1][3] == "'=cmd()" and float(rows[1][4]) == pytest.approx(named, rel=1e-5)
-    assert rows[2][5] == "region: new value; age: filled"
+    assert float(rows[1][5]) < float(rows[1][4]) < float(rows[1][6])
+    assert rows[2][7] == "region: new value; age: filled"
     caption = result.caption or ""
     assert "Predictions for 2 rows from model v1." in caption
     assert "• when: not in the file, so in every row I used 2024-06-26" in caption

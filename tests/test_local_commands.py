@@ -58,6 +58,9 @@ def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     first, far = report["predictions"]
     assert first["values"] == [200.0] and first["warning"] is None
     assert "far outside" in far["warning"]
+    assert first["low"] < first["predicted"] < first["high"]
+    assert set(report["interval"]) == {"level", "half_width", "varies"}
+    assert report["importance"] == {"x": 1.0}  # one input: it drives everything
     assert report["plot"] == str(plot) and plot.read_bytes().startswith(b"\x89PNG")
 
 
@@ -70,7 +73,9 @@ def test_summary_table_and_progress_bar(tmp_path: Path, capsys: pytest.CaptureFi
     assert "500 rows, 5-fold cross-validated" in out
     assert "network held out" in out and "least squares train" in out
     assert "You get the network (an average of 5 members)" in out
-    assert "a = 1, b = 2  ->  y = " in out
+    assert "a = 1, b = 2  ->  y = " in out and "(90 % interval " in out
+    assert "On rows it never saw, predictions of y were within ±" in out
+    assert "Inputs by importance: " in out
     assert "12 epochs" in out
     assert "epoch 12/12" in err
 
@@ -141,13 +146,16 @@ def test_a_saved_model_predicts_a_table_of_raw_inputs(
     )  # fmt: skip
     out, err = capsys.readouterr()
     assert code == 0, err
-    trained = json.loads(out)["predictions"][0]["predicted"]
+    report = json.loads(out)
+    trained = report["predictions"][0]["predicted"]
+    # Importance by the user's columns: the region's one-hot features count as one.
+    assert set(report["importance"]) == {"region", "size"}
     # Extra columns are kept, columns in any order; a region never seen is said once.
     (tmp_path / "new.csv").write_text("note,size,region\nhi,20,south\nyo,20,west\n")
     assert _predict(str(model), str(tmp_path / "new.csv")) == 0
     out, err = capsys.readouterr()
     header, south, west = out.strip().splitlines()
-    assert header == "note,size,region,price_predicted,warning"
+    assert header == "note,size,region,price_predicted,price_low,price_high,warning"
     assert float(south.split(",")[3]) == pytest.approx(trained, rel=1e-5)
     assert west.startswith("yo,20,west,") and "west" in err
 

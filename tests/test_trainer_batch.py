@@ -50,6 +50,9 @@ def test_each_table_in_a_batch_gets_what_it_would_get_alone(batched: list[object
     alone = train(read_dataset(examples.noisy_linear_csv(300, seed=4)), TrainParams(seed=2))
     assert line.model_kind == alone.model_kind == "line"  # type: ignore[attr-defined]
     np.testing.assert_allclose(line.predict(GRID), alone.predict(GRID), rtol=1e-6)  # type: ignore[attr-defined]
+    # How sure and what drives it come from each table's own held-out rows, as alone.
+    assert line.interval == alone.interval and line.importance == alone.importance  # type: ignore[attr-defined]
+    assert all(result.interval and result.importance for result in batched)  # type: ignore[attr-defined]
 
 
 def test_a_table_cancelled_in_a_batch_leaves_the_others_alone() -> None:

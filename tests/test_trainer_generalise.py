@@ -109,18 +109,18 @@ def test_the_plot_marks_held_out_rows_and_the_kept_epoch(
     curve_result: tuple[Dataset, Fit],
 ) -> None:
     dataset, result = curve_result
-    fit_axes, loss_axes = report_figure(report_of(dataset, result)).axes
+    fit_axes, loss_axes = report_figure(report_of(dataset, result)).axes[:2]
     labels = [text.get_text() for text in fit_axes.get_legend().get_texts()]
     assert "rows (5-fold cross-validated)" in labels
     loss_labels = [text.get_text() for text in loss_axes.get_legend().get_texts()]
-    assert f"kept: epoch {result.best_pass}" in loss_labels
+    assert f"kept: pass {result.best_pass}" in loss_labels
     assert "straight line, held out" in loss_labels
 
 
 def test_a_held_out_share_is_drawn_apart_from_training_rows() -> None:
     dataset = read_dataset(examples.big_csv(300, seed=1))
     result = train(dataset, TrainParams(preset="tutorial", epochs=2, validation_split=0.2))
-    fit_axes, _ = report_figure(report_of(dataset, result)).axes
+    fit_axes = report_figure(report_of(dataset, result)).axes[0]
     labels = [text.get_text() for text in fit_axes.get_legend().get_texts()]
     assert {"training rows", "held-out rows"} <= set(labels)
 

@@ -45,7 +45,7 @@ def test_one_input_report_with_predictions(one_input: tuple[Dataset, Fit]) -> No
     predictions = Predictor.from_result(result).predict([200, 1500])
     png = render_report_png(dataset, result, predictions)
     image = _decode(png)
-    assert image.shape[:2] == (500, 1200)
+    assert image.shape[:2] == (560, 1200)
     assert 10_000 < len(png) < 150_000
     assert image[..., :3].std() > 0.05  # not a blank canvas
 
@@ -54,7 +54,7 @@ def test_several_inputs_report() -> None:
     dataset = read_dataset(examples.big_csv(3000, seed=1))
     result = train(dataset, TrainParams(epochs=10, seed=1))
     png = render_report_png(dataset, result, title="Sales")
-    assert _decode(png).shape[:2] == (500, 1200)
+    assert _decode(png).shape[:2] == (560, 1200)
     assert len(png) < 150_000
 
 
@@ -77,7 +77,7 @@ def test_a_batch_of_reports_is_drawn_in_other_processes_each_failing_alone(
         pool.close()
     assert isinstance(failed, Exception)  # the exception, not a PNG, and no retry
     assert isinstance(first, bytes) and first == last == draw_report_png(report)
-    assert _decode(first).shape[:2] == (500, 1200)
+    assert _decode(first).shape[:2] == (560, 1200)
 
 
 def test_a_batch_trained_together_gets_a_plot_for_each_table(
@@ -89,7 +89,7 @@ def test_a_batch_trained_together_gets_a_plot_for_each_table(
     ]
     trained = tasks.train_models(inputs, Settings(TRAINBOT_PLOT_PROCESSES=2))
     assert all(isinstance(t, TrainedJob) and t.plot_png is not None for t in trained), trained
-    assert all(_decode(t.plot_png).shape[:2] == (500, 1200) for t in trained)  # type: ignore[union-attr]
+    assert all(_decode(t.plot_png).shape[:2] == (560, 1200) for t in trained)  # type: ignore[union-attr]
 
 
 def test_a_fit_whose_model_file_cannot_be_made_fails_alone_in_its_batch(

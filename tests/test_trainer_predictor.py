@@ -96,7 +96,7 @@ def test_several_inputs_take_rows_or_a_flat_list() -> None:
 def test_predict_csv_adds_predictions_and_defuses_formulas(predictor: Predictor) -> None:
     data = b'x,note\n200,=HYPERLINK("http://evil")\n-5,@SUM(A1)\n5000,+fine\n1e2,-\n'
     rows = list(csv.reader(io.StringIO(predictor.predict_csv(data).decode())))
-    assert rows[0] == ["x", "note", "y_predicted", "warning"]
+    assert rows[0] == ["x", "note", "y_predicted", "y_low", "y_high", "warning"]
     assert [row[0] for row in rows[1:]] == ["200", "-5", "5000", "1e2"]
     assert [row[1] for row in rows[1:]] == [
         '\'=HYPERLINK("http://evil")',
@@ -106,14 +106,16 @@ def test_predict_csv_adds_predictions_and_defuses_formulas(predictor: Predictor)
     ]
     expected = [p.predicted for p in predictor.predict([200, -5, 5000, 100])]
     np.testing.assert_allclose([float(row[2]) for row in rows[1:]], expected, rtol=1e-8)
-    assert rows[1][3] == "" and "far outside" in rows[3][3]
+    assert all(float(row[3]) < float(row[2]) < float(row[4]) for row in rows[1:])
+    assert rows[1][5] == "" and "far outside" in rows[3][5]
 
 
 def test_predict_csv_without_header_and_with_the_target_column(predictor: Predictor) -> None:
     no_header = list(csv.reader(io.StringIO(predictor.predict_csv(b"1\n2\n3\n").decode())))
-    assert len(no_header) == 4 and no_header[0][-2:] == ["y_predicted", "warning"]
+    assert len(no_header) == 4
+    assert no_header[0][-4:] == ["y_predicted", "y_low", "y_high", "warning"]
     training_file = predictor.predict_csv(REFERENCE.read_bytes()).decode().splitlines()
-    assert len(training_file) == 1001 and training_file[0] == "x,y,y_predicted,warning"
+    assert len(training_file) == 1001 and training_file[0] == "x,y,y_predicted,y_low,y_high,warning"
 
 
 def test_predict_csv_explains_bad_input(predictor: Predictor) -> None:
@@ -189,9 +191,11 @@ def test_a_table_of_inputs_keeps_extra_columns_and_names_missing_ones(messy) -> 
     data = b"Region,age,comment\nnorth,30,fine\nmars,,=HYPERLINK(1)\nsouth,900,x\n"
     table = predictor.predict_table(data)
     rows = list(csv.reader(io.StringIO(table.data.decode())))
-    assert rows[0] == ["Region", "age", "comment", "charges_predicted", "warning"]
+    assert rows[0] == [
+        "Region", "age", "comment", "charges_predicted", "charges_low", "charges_high", "warning"
+    ]  # fmt: skip
     assert [row[2] for row in rows[1:]] == ["fine", "'=HYPERLINK(1)", "x"]
-    assert [row[4] for row in rows[1:]] == [
+    assert [row[6] for row in rows[1:]] == [
         "",
         "region: new value; age: filled",
         "age: far outside",
@@ -230,9 +234,11 @@ def test_predictions_are_bounded_one_warning_per_column(formula_named: Predictor
     data = b"=cmd\n" + b"123456.7\n" * 120_000
     table = formula_named.predict_table(data)
     lines = table.data.decode().splitlines()
-    assert lines[0] == "'=cmd,'@evil_predicted,warning"
+    assert lines[0] == "'=cmd,'@evil_predicted,'@evil_low,'@evil_high,warning"
     assert lines[1].startswith("123456.7,") and lines[1].endswith(",'=cmd: far outside")
-    assert len(table.data) < 5 * len(data)  # 14 times as much before
+    # 14 times as much before; now the input, three numbers (the prediction and its interval,
+    # at most 17 bytes each) and a short tag.
+    assert len(table.data) < len(data) + 120_000 * (3 * 17 + 20)
     assert words.table_notes(table.notes) == [
         "=cmd: 120,000 rows far outside the training range 0 to 19, so those predictions are "
         "guesses"
@@ -243,7 +249,7 @@ def test_predictions_over_telegrams_limit_are_refused(
     formula_named: Predictor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(prediction_table_module, "MAX_OUTPUT_BYTES", 100_000)
-    with pytest.raises(DatasetError, match=r"about 1 MB, over the 0 MB Telegram lets me send"):
+    with pytest.raises(DatasetError, match=r"about 2 MB, over the 0 MB Telegram lets me send"):
         formula_named.predict_table(b"=cmd\n" + b"5\n" * 30_000)
 
 

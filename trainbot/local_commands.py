@@ -107,8 +107,10 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     report["model_kind"] = result.model_kind
     report["choice"] = words.choice(result.choice)
     report["validation"] = result.validation
-    report["features"] = dataset.input_names
     report["columns"] = words.column_notes(dataset.notes)
+    report["features"] = dataset.input_names
+    report["interval"] = result.interval
+    report["importance"] = result.importance
     if args.json:
         print(json.dumps(_json_safe(report)))
     else:
@@ -238,18 +240,10 @@ def _table(report: dict[str, Any]) -> str:
                     f"{_num(values['mae']):>12}{_num(values['r2']):>10}"
                 )
     lines += ["", *([report["choice"]] if report.get("choice") else []), report["verdict"]]
+    lines += _how_sure_lines(report)
     if report.get("columns"):
         lines += ["", "Columns:", *(f"  {note}" for note in report["columns"])]
-    if report["predictions"]:
-        lines += ["", "Predictions:"]
-        for prediction in report["predictions"]:
-            inputs = ", ".join(
-                f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
-                for name, value in zip(report["features"], prediction["inputs"], strict=True)
-            )
-            lines.append(f"  {inputs}  ->  {report['target']} = {prediction['predicted']:.6g}")
-            if prediction["warning"]:
-                lines.append(f"    warning: {prediction['warning']}")
+    lines += _prediction_lines(report)
     lines += [
         "",
         f"Fit: {report['fit_seconds']:.2f} s, {report['epochs_run']} epochs, "
@@ -258,6 +252,33 @@ def _table(report: dict[str, Any]) -> str:
     if report["plot"]:
         lines.append(f"Plot: {report['plot']}")
     return "\n".join(lines)
+
+
+def _how_sure_lines(report: dict[str, Any]) -> list[str]:
+    """How far off predictions were on unseen rows, and the inputs that matter most."""
+    sure = words.sure_and_drivers(report["interval"], report["importance"], report["target"])
+    lines = ["", sure] if sure else []
+    if words.drivers(report["importance"]):
+        lines.append(f"Inputs by importance: {words.importance_shares(report['importance'])}.")
+    return lines
+
+
+def _prediction_lines(report: dict[str, Any]) -> list[str]:
+    """Each prediction asked for, with its 90 % interval and its warning."""
+    lines = ["", "Predictions:"] if report["predictions"] else []
+    for prediction in report["predictions"]:
+        inputs = ", ".join(
+            f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
+            for name, value in zip(report["features"], prediction["inputs"], strict=True)
+        )
+        interval = words.interval_range(prediction["low"], prediction["high"])
+        lines.append(
+            f"  {inputs}  ->  {report['target']} = {prediction['predicted']:.6g}"
+            + (f"  ({interval})" if interval else "")
+        )
+        if prediction["warning"]:
+            lines.append(f"    warning: {prediction['warning']}")
+    return lines
 
 
 def _num(value: float | None) -> str:

@@ -151,6 +151,65 @@ def choice(fact: Any) -> str:
     return f"You get the straight line, because the network did not beat it ({measured})."
 
 
+# -- how sure, and what drives it ---------------------------------------------------------
+
+
+def how_sure(interval: Mapping[str, Any] | None, target_name: str) -> str:
+    """How far off a prediction may be, in the target's units: "On rows it never saw,
+    predictions of price were within ±12 for 9 in 10 rows"; empty without an interval."""
+    if not interval or interval.get("half_width") is None:
+        return ""
+    varies = " (a typical width; it varies with the inputs)" if interval["varies"] else ""
+    return (
+        f"On rows it never saw, predictions of {target_name} were within ±"
+        f"{about(interval['half_width'])} for {round(10 * interval['level'])} in 10 rows{varies}"
+    )
+
+
+def sure_and_drivers(
+    interval: Mapping[str, Any] | None, importance: Mapping[str, float] | None, target_name: str
+) -> str:
+    """``how_sure`` and the inputs that matter most in one sentence, or what there is of it."""
+    sure, named = how_sure(interval, target_name), drivers(importance)
+    listed = " and ".join([", ".join(named[:-1]), *named[-1:]] if len(named) > 1 else named)
+    if sure and named:
+        return f"{sure}; {listed} matter{'s' if len(named) == 1 else ''} most."
+    return f"{sure}." if sure else (f"What matters most: {listed}." if named else "")
+
+
+def drivers(importance: Mapping[str, float] | None) -> list[str]:
+    """The input columns that matter most (together 60 % or more, at most 3); none when
+    there is one input, or none helped."""
+    ranked = sorted(((n, s) for n, s in (importance or {}).items() if s > 0), key=lambda p: -p[1])
+    ranked = ranked[:3] if len(importance or {}) > 1 else []
+    before = [sum(share for _, share in ranked[:i]) for i in range(len(ranked))]
+    return [name for (name, _), done in zip(ranked, before, strict=True) if done < 0.6]
+
+
+def importance_shares(importance: Mapping[str, float] | None, most: int = 5) -> str:
+    """The top input columns with their shares: "area 62 %, district 25 %, rooms 8 %"."""
+    return ", ".join(f"{name} {share:.0%}".replace("%", " %") for name, share in
+                     list((importance or {}).items())[:most])  # fmt: skip
+
+
+def interval_range(low: float | None, high: float | None, level: float = 0.9) -> str:
+    """A prediction's interval, "90 % interval 89.1 to 97.5", its ends to a few digits of its
+    half-width; empty without one."""
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    half = (high - low) / 2
+    decimals = max(0, 2 - math.floor(math.log10(half))) if half > 0 else 6
+    return f"{round(100 * level)} % interval {low:.{decimals}f} to {high:.{decimals}f}"
+
+
+def about(value: float) -> str:
+    """A figure rounded to 2 significant digits and written out: 1,200, 12, 0.0052."""
+    if not math.isfinite(value) or value == 0:
+        return number(value)
+    places = 1 - math.floor(math.log10(abs(value)))
+    return f"{round(value, places):,.{max(0, places)}f}"
+
+
 # -- what was done with the columns ----------------------------------------------------------
 
 _IGNORED = {

@@ -28,6 +28,7 @@ from trainer.judge.choice import LINE, NETWORK, NOTHING_HELD_OUT, Choice, networ
 from trainer.judge.lines import LinearFit, fit_linear, fit_ridge
 from trainer.judge.metrics import regression_metrics
 from trainer.judge.verdicts import Verdict, judge_cross_validated
+from trainer.learn.explain import explain
 from trainer.learn.fit import Fit
 from trainer.learn.members import MemberTask, fit_members, initial_weights
 from trainer.learn.programs import PROGRAMS, ProgramCache
@@ -163,6 +164,7 @@ def finish(prepared: Prepared, fitted: MembersFit) -> Fit:
     _measure(result, dataset, prepared.fold if folds else None, held_out, folds)
     if folds:
         _judge(result, prepared, fitted, oof)
+        _explain(result, prepared, fitted.weights if use_network else _lines_only(fitted.weights))
     else:
         result.verdict = Verdict(verdicts.NOTHING_HELD_OUT)
         result.choice = Choice(NOTHING_HELD_OUT)
@@ -264,6 +266,15 @@ def _judge(result: Fit, prepared: Prepared, fitted: MembersFit, oof: _OutOfFold)
         {"folds": folds, "network_mse": oof.network_mse, "line_mse": oof.ridge_mse},
     )
     result.beats_baseline = result.model_kind == NETWORK
+
+
+def _explain(result: Fit, prepared: Prepared, chosen: MemberWeights) -> None:
+    """How sure and what drives it, from the chosen members (or their lines) out of fold."""
+    unscale, members = _unscaler(prepared.scaling), prepared.task.members
+    explain(
+        result, prepared.dataset, prepared.x, prepared.fold,
+        lambda x, fold: unscale(_out_of_fold(chosen, x, fold, members)), prepared.recipe.seed,
+    )  # fmt: skip
 
 
 def _unscaler(scaling: dict[str, float]) -> Callable[[np.ndarray], np.ndarray]:

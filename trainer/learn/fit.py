@@ -47,6 +47,12 @@ class Fit:
     best_pass: int | None = None  # where the kept weights come from (the loss plot marks it)
     # Per row: the prediction of a model that did not train on it (NaN where none did).
     held_out: np.ndarray | None = None
+    # How sure and what drives it, from the held-out rows (trainer.learn.explain); None when
+    # nothing was held out. ``interval``: {"level", "half_width" (the median over the training
+    # rows, target units), "varies"}; its model is stored in ``scaling["interval"]``.
+    # ``importance``: each input column's share, most important first.
+    interval: dict[str, Any] | None = None
+    importance: dict[str, float] | None = None
     _network: Any = field(default=None, repr=False)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
@@ -78,4 +84,6 @@ class Fit:
             "device": self.device,
             "recipe": self.recipe,
             "scaling": self.scaling,
+            "interval": self.interval,
+            "importance": self.importance,
         }

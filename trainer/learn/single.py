@@ -20,6 +20,7 @@ from trainer import backend
 from trainer.judge.lines import fit_linear
 from trainer.judge.metrics import regression_metrics
 from trainer.judge.verdicts import judge
+from trainer.learn.explain import explain
 from trainer.learn.fit import Fit
 from trainer.learn.network import build_model, compile_model
 from trainer.learn.programs import ProgramCache, ProgramKey
@@ -233,7 +234,8 @@ def _evaluate(
     fit_seconds: float,
     passes_run: int,
 ) -> Fit:
-    predicted = predict_scaled(inference_function(model), scaling, dataset.features)
+    network = inference_function(model)
+    predicted = predict_scaled(network, scaling, dataset.features)
     line = fit_linear(dataset.features[train_rows], dataset.target[train_rows])
     line_predicted = line.predict(dataset.features)
     metrics: dict[str, dict[str, float | None] | None] = {}
@@ -248,7 +250,7 @@ def _evaluate(
     network_metrics, line_metrics = metrics[judged], baseline_metrics[judged]
     assert network_metrics is not None and line_metrics is not None  # train rows always exist
     beats, verdict = judge(network_metrics, line_metrics, judged)
-    return Fit(
+    result = Fit(
         model=model,
         scaling=scaling,
         feature_names=list(dataset.feature_names),
@@ -269,3 +271,10 @@ def _evaluate(
         baseline={"coefficients": line.coefficients.tolist(), "intercept": line.intercept},
         held_out=np.where(np.isin(np.arange(dataset.n_rows), val_rows), predicted, np.nan),
     )
+    # How sure and what drives it, from the held-out share (nothing when none was held out).
+    folds = np.where(np.isin(np.arange(dataset.n_rows), val_rows), 0, -1)
+    explain(
+        result, dataset, dataset.features, folds,
+        lambda rows, _: predict_scaled(network, scaling, rows), recipe.seed,
+    )  # fmt: skip
+    return result

@@ -1,4 +1,5 @@
-"""A table of inputs written back as CSV with a prediction and a warning column.
+"""A table of inputs written back as CSV with a prediction, its 90 % interval (``<target>_low``
+and ``<target>_high``, when the model has one) and a warning column.
 
 Every text cell is defused: a spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or
 ``@`` as a formula, so such cells (but numbers) get a leading quote. The file stays under what
@@ -39,16 +40,18 @@ def write_table(
     tags: Sequence[Sequence[InputWarning]],
     notes: list[InputWarning],
     target_name: str,
+    interval: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> PredictionTable:
-    """The CSV of ``table``'s cells, the predictions and each row's warning tags; raises
-    DatasetError when it would be too big to send."""
+    """The CSV of ``table``'s cells, the predictions (with their ``interval``'s low and high
+    when given) and each row's warning tags; raises DatasetError when it would be too big to
+    send."""
     shown = [words.row_tags(row) for row in tags]
-    out = _output_frame(table, predicted, shown, target_name)
-    # From the cells, not the upload: an .xlsx is compressed, its CSV is not.
+    # Estimated from the cells, not the upload: an .xlsx is compressed, its CSV is not.
     estimate = int(table.cells.apply(lambda cells: cells.str.len().sum() + len(cells)).sum())
-    estimate += table.n_rows * 24 + sum(len(tag) for tag in shown)
+    estimate += table.n_rows * (24 if interval is None else 72) + sum(len(tag) for tag in shown)
     if estimate > MAX_OUTPUT_BYTES:
         raise DatasetError(words.predictions_too_big(estimate, MAX_OUTPUT_BYTES))
+    out = _output_frame(table, predicted, interval, shown, target_name)
     text = out.to_csv(index=False, lineterminator="\n").encode()
     if len(text) > MAX_OUTPUT_BYTES:
         raise DatasetError(words.predictions_too_big(len(text), MAX_OUTPUT_BYTES))
@@ -56,15 +59,22 @@ def write_table(
 
 
 def _output_frame(
-    table: Table, predicted: np.ndarray, tags: list[str], target_name: str
+    table: Table,
+    predicted: np.ndarray,
+    interval: tuple[np.ndarray, np.ndarray] | None,
+    tags: list[str],
+    target_name: str,
 ) -> pd.DataFrame:
-    """The table's cells, the predictions and the warnings, every text cell defused."""
+    """The table's cells, the predictions (and their intervals) and the warnings, every text
+    cell defused."""
     out = pd.DataFrame({f"c{i}": table.cells[name] for i, name in enumerate(table.names)})
-    out[f"c{len(table.names)}"] = [f"{value:.10g}" for value in predicted]
-    out[f"c{len(table.names) + 1}"] = tags
-    out.columns = [
-        _neutralise(name) for name in [*table.names, f"{target_name}_predicted", "warning"]
-    ]
+    added = {f"{target_name}_predicted": predicted}
+    if interval is not None:
+        added[f"{target_name}_low"], added[f"{target_name}_high"] = interval
+    for number, values in enumerate(added.values(), start=len(table.names)):
+        out[f"c{number}"] = [f"{value:.10g}" for value in values]
+    out[f"c{len(out.columns)}"] = tags
+    out.columns = [_neutralise(name) for name in [*table.names, *added, "warning"]]
     for position in range(len(table.names)):
         out.iloc[:, position] = _neutralise_column(out.iloc[:, position].astype(str))
     out.iloc[:, -1] = _neutralise_column(out.iloc[:, -1].astype(str))

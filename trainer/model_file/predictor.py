@@ -17,6 +17,7 @@ import numpy as np
 
 from trainer import words
 from trainer.errors import DatasetError, PredictError
+from trainer.judge.intervals import IntervalModel
 from trainer.limits import Limits
 from trainer.model_file.inference import inference_function, predict_scaled
 from trainer.model_file.keras_file import load_model_bytes, model_file_info
@@ -39,6 +40,9 @@ class Prediction:
     warnings: tuple[InputWarning, ...] = ()
     inputs: tuple[float | str, ...] = ()  # the raw inputs as used (numbers, text, dates)
     names: tuple[str, ...] = ()  # the columns of `inputs`, as the training table named them
+    # The 90 % prediction interval; None for a model without one (nothing was held out).
+    low: float | None = None
+    high: float | None = None
 
     @property
     def value(self) -> float:
@@ -57,6 +61,8 @@ class Prediction:
             "inputs": list(self.inputs or self.values),
             "names": list(self.names),
             "predicted": self.predicted,
+            "low": self.low,
+            "high": self.high,
             "warning": self.warning,
         }
 
@@ -132,6 +138,7 @@ class Predictor:
         self.feature_names = list(feature_names)
         self.target_name = target_name
         self.plan = plan
+        self.interval = IntervalModel.from_dict(scaling.get("interval"))
 
     @property
     def n_features(self) -> int:
@@ -171,6 +178,7 @@ class Predictor:
             except CellError as error:
                 raise PredictError(str(error)) from None
         predicted = predict_scaled(self._network, self.scaling, encoded.matrix)
+        low, high = self.bounds(encoded.matrix, predicted)
         return [
             Prediction(
                 values=tuple(float(v) for v in encoded.matrix[i]),
@@ -178,12 +186,23 @@ class Predictor:
                 warnings=row_warnings(self.plan, encoded, i),
                 inputs=self.plan.shown_inputs(encoded, i),
                 names=tuple(self.input_names),
+                low=None if low is None else float(low[i]),
+                high=None if high is None else float(high[i]),
             )
             for i, target in enumerate(predicted)
         ]
 
+    def bounds(
+        self, features: np.ndarray, predicted: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        """The 90 % interval of each prediction, (None, None) when the model has none."""
+        if self.interval is None:
+            return None, None
+        return self.interval.bounds(features, predicted)
+
     def predict_table(self, data: bytes, limits: Limits = Limits()) -> PredictionTable:  # noqa: B008
-        """A CSV or .xlsx of inputs back as a CSV with a prediction and a warning column.
+        """A CSV or .xlsx of inputs back as a CSV with a prediction and a warning column (and
+        the 90 % interval's low and high beside the prediction, when the model has one).
 
         Extra columns are kept as they are; missing inputs are filled as in training and named
         in the notes. Raises DatasetError when the result would be too big to send.
@@ -197,8 +216,10 @@ class Predictor:
         except CellError as error:
             raise DatasetError(cell_sentence(error, table.line_numbers)) from None
         predicted = predict_scaled(self._network, self.scaling, encoded.matrix)
+        low, high = self.bounds(encoded.matrix, predicted)
+        interval = None if low is None or high is None else (low, high)
         tags, notes = table_warnings(self.plan, encoded, absent=set(absent))
-        return write_table(table, predicted, tags, notes, self.target_name)
+        return write_table(table, predicted, tags, notes, self.target_name, interval)
 
     def predict_csv(self, data: bytes, limits: Limits = Limits()) -> bytes:  # noqa: B008
         """``predict_table`` without the notes: the CSV bytes."""

@@ -263,6 +263,9 @@ def prediction_dict(prediction: Prediction) -> dict[str, Any]:
         "inputs": list(prediction.inputs or prediction.values),
         "names": list(prediction.names),
         "value": prediction.predicted,
+        # The 90 % interval: None for a model without one (nothing was held out).
+        "low": prediction.low,
+        "high": prediction.high,
         "warnings": [warning.to_dict() for warning in prediction.warnings],
     }
 
@@ -295,6 +298,8 @@ def _train_summary(result: Fit, predictions: list[Prediction], n_rows: int) -> d
         "validation": result.validation,
         "best_epoch": result.best_pass,
         "predictions": [prediction_dict(p) for p in predictions],
+        "interval": result.interval,
+        "importance": result.importance,
         "fit_seconds": round(float(result.fit_seconds), 3),
         "epochs_run": int(result.passes_run),
         "backend": result.backend,
