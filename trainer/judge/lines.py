@@ -30,8 +30,12 @@ def fit_linear(features: np.ndarray, target: np.ndarray) -> LinearFit:
     return LinearFit(coefficients=coefficients, intercept=y_mean - float(x_mean @ coefficients))
 
 
-# Ridge penalties tried, as multiples of the row count (inputs are standardised first).
-RIDGE_PENALTIES = np.concatenate([[0.0], np.logspace(-7, 2, 37)])
+# Ridge penalties tried, as multiples of the row count (real inputs are standardised first):
+# from next to nothing up to enough to leave little but the mean. Penalty 0 is not among them:
+# on a table with as many inputs as rows it interpolates, and no leave-one-out can score it.
+RIDGE_PENALTIES = np.logspace(-7, 3, 41)
+# A leave-one-out denominator (1 - leverage) below this is a row the fit interpolates.
+MIN_FREEDOM = 1e-7
 
 
 def fit_ridge(features: np.ndarray, target: np.ndarray) -> LinearFit:
@@ -39,31 +43,37 @@ def fit_ridge(features: np.ndarray, target: np.ndarray) -> LinearFit:
 
     On a noiseless line the smallest penalty wins and this is least squares; with few rows
     and many inputs a larger one wins. Leave-one-out residuals come from one SVD for every
-    penalty (residual / (1 - leverage)), so the choice costs no refitting.
+    penalty (residual / (1 - leverage)), so the choice costs no refitting. Both the residual
+    and 1 - leverage are computed from the penalty's share ``penalty / (s² + penalty)`` and the
+    part of each row outside the inputs' span, not as differences of nearly equal numbers, so
+    a near-interpolating penalty gets its true (large) leave-one-out error; a penalty that
+    leaves some row with no freedom at all is never chosen.
     """
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(target, dtype=np.float64)
     n = len(y)
     x_mean, y_mean = x.mean(axis=0), float(y.mean())
     x_std = x.std(axis=0)
-    x_std = np.where(x_std > 0, x_std, 1.0)
+    # 0/1 columns (levels, gap indicators) keep their scale, as the network sees them.
+    binary = np.all((x == 0) | (x == 1), axis=0)
+    x_std = np.where((x_std > 0) & ~binary, x_std, 1.0)
     xc, yc = (x - x_mean) / x_std, y - y_mean
     u, s, vt = np.linalg.svd(xc, full_matrices=False)
+    kept = s > 1e-10 * max(1.0, float(s[0]) if len(s) else 1.0)
+    u, s, vt = u[:, kept], s[kept], vt[kept]
     uy = u.T @ yc
-    best: tuple[float, np.ndarray] | None = None
+    # What of each row and of y lies outside the inputs' span: no penalty fits it.
+    outside_row = np.clip(1.0 - 1.0 / n - np.sum(u**2, axis=1), 0.0, None)
+    outside_y = yc - u @ uy
+    best_loo, best_penalty = np.inf, float(RIDGE_PENALTIES[-1] * max(n, 1))
     for penalty in RIDGE_PENALTIES * max(n, 1):
-        kept = s > 1e-12 * max(1.0, float(s[0]) if len(s) else 1.0)
-        shrink = np.divide(s**2, s**2 + penalty, out=np.zeros_like(s), where=kept)
-        fitted = u @ (shrink * uy)
-        leverage = 1.0 / n + (u**2) @ shrink
-        if n < 3 or np.any(leverage >= 1.0 - 1e-9):
-            loo = float(np.mean((yc - fitted) ** 2))
-        else:
-            loo = float(np.mean(((yc - fitted) / (1.0 - leverage)) ** 2))
-        if best is None or loo < best[0] * (1 - 1e-9):
-            inverse = np.divide(s, s**2 + penalty, out=np.zeros_like(s), where=kept)
-            coefficients = vt.T @ (inverse * uy)
-            best = (loo, coefficients)
-    assert best is not None
-    coefficients = best[1] / x_std
+        share = penalty / (s**2 + penalty)  # how much of each direction the penalty removes
+        residual = outside_y + u @ (share * uy)
+        freedom = outside_row + (u**2) @ share  # 1 - leverage
+        if n < 3 or np.any(freedom < MIN_FREEDOM):
+            continue
+        loo = float(np.mean((residual / freedom) ** 2))
+        if loo < best_loo * (1 - 1e-9):
+            best_loo, best_penalty = loo, float(penalty)
+    coefficients = vt.T @ (s / (s**2 + best_penalty) * uy) / x_std
     return LinearFit(coefficients=coefficients, intercept=y_mean - float(x_mean @ coefficients))

@@ -9,8 +9,14 @@
    ridge line fitted on every row. Either way the model is a plain Keras model
    (trainer.model_file.standalone).
 
+The members' MLPs see each real input beside its piecewise-linear encoding
+(trainer.learn.encoding) when the recipe says so; their lines see the inputs alone.
+
 So a chat never gets a model that generalises worse than a line, as far as its own rows can
-tell, and every figure it is shown comes from rows the model did not learn.
+tell, and every figure it is shown comes from rows the model did not learn. The network's
+figures are honest about the choice of its round too: on tables up to ``HONEST_ROWS`` rows the
+round that predicts a held-out row was chosen on other held-out rows
+(trainer.judge.choice.honest_out_of_fold). The line of every figure is the ridge line.
 """
 
 from __future__ import annotations
@@ -24,10 +30,18 @@ import numpy as np
 
 from trainer import backend
 from trainer.judge import verdicts
-from trainer.judge.choice import LINE, NETWORK, NOTHING_HELD_OUT, Choice, network_wins
-from trainer.judge.lines import LinearFit, fit_linear, fit_ridge
+from trainer.judge.choice import (
+    LINE,
+    NETWORK,
+    NOTHING_HELD_OUT,
+    Choice,
+    honest_out_of_fold,
+    network_wins,
+)
+from trainer.judge.lines import LinearFit, fit_ridge
 from trainer.judge.metrics import regression_metrics
 from trainer.judge.verdicts import Verdict, judge_cross_validated
+from trainer.learn.encoding import PiecewiseLinear, fit_piecewise_linear
 from trainer.learn.explain import explain
 from trainer.learn.fit import Fit
 from trainer.learn.members import MemberTask, fit_members, initial_weights
@@ -39,6 +53,10 @@ from trainer.learn.stacked import MemberWeights
 from trainer.model_file.standalone import standalone_model
 from trainer.progress import Cancelled, Progress, Reporter
 from trainer.tables.dataset import Dataset
+
+# Up to this many rows every round's held-out predictions are kept for the honest choice; on
+# more, choosing one round of about 40 on the held-out rows themselves flatters it by little.
+HONEST_ROWS = 10_000
 
 
 def fold_of_each_row(n_rows: int, folds: int, seed: int) -> np.ndarray:
@@ -67,10 +85,15 @@ class Prepared:
     folds: int
     fold: np.ndarray
     scaling: dict[str, Any]
-    x: np.ndarray
+    x: np.ndarray  # standardised inputs: what the lines see
     y: np.ndarray
     plan: MemberPlan
-    task: MemberTask
+    task: MemberTask  # its x: what the members' MLPs see (x and its encoding, if any)
+    encoding: PiecewiseLinear | None = None
+
+    def widened(self, x: np.ndarray) -> np.ndarray:
+        """Standardised rows as the members take them."""
+        return self.encoding.with_inputs(x) if self.encoding is not None else x
 
 
 def train_cross_validated(
@@ -114,11 +137,16 @@ def prepare(
     member_lines = [
         fit_ridge(x[train_mask[:, m] > 0], y[train_mask[:, m] > 0]) for m in range(members)
     ]
-    start = initial_weights(n_inputs, members, recipe.hidden_layers, recipe.seed)
-    start.linear = (
-        np.stack([line.coefficients for line in member_lines])[..., None].astype(np.float32),
-        np.array([[line.intercept] for line in member_lines], np.float32),
-    )
+    encoding = fit_piecewise_linear(x, recipe.encoding_bins)
+    encoding = encoding if recipe.encoding == "piecewise_linear" else None
+    x_members = encoding.with_inputs(x) if encoding is not None else x
+    width = x_members.shape[1]
+    start = initial_weights(width, members, recipe.hidden_layers, recipe.seed)
+    # The lines read the inputs alone: their weights on the encoded features stay zero (the
+    # linear path is not trained).
+    coefficients = np.zeros((members, width, 1), np.float32)
+    coefficients[:, :n_inputs, 0] = np.stack([line.coefficients for line in member_lines])
+    start.linear = (coefficients, np.array([[line.intercept] for line in member_lines], np.float32))
     plan = plan_members(recipe, n_rows)
     reporter = Reporter(
         on_progress,
@@ -127,10 +155,11 @@ def prepare(
         total_passes=plan.max_passes,
     )
     task = MemberTask(
-        x=x, y=y, train_mask=train_mask, val_mask=val_mask, start=start, reporter=reporter,
-        loss_scale=scaling["y_std"] ** 2, seed=recipe.seed,
+        x=x_members, y=y, train_mask=train_mask, val_mask=val_mask, start=start,
+        reporter=reporter, loss_scale=scaling["y_std"] ** 2, seed=recipe.seed,
+        record=bool(folds) and recipe.epochs is None and n_rows <= HONEST_ROWS,
     )  # fmt: skip
-    return Prepared(dataset, recipe, started, folds, fold, scaling, x, y, plan, task)
+    return Prepared(dataset, recipe, started, folds, fold, scaling, x, y, plan, task, encoding)
 
 
 def finish(prepared: Prepared, fitted: MembersFit) -> Fit:
@@ -139,14 +168,15 @@ def finish(prepared: Prepared, fitted: MembersFit) -> Fit:
         raise Cancelled("training was cancelled")
     dataset, folds = prepared.dataset, prepared.folds
     oof = _OutOfFold.of(prepared, fitted)
+    recipe = prepared.recipe
     use_network = (
-        network_wins(dataset.target, oof.network, oof.ridge, prepared.recipe.line_margin)
+        network_wins(dataset.target, oof.network, oof.ridge, recipe.line_margin, recipe.line_z)
         if folds
         else True
     )
     if use_network:
         kind, held_out, kept = NETWORK, oof.network, fitted.weights
-        line = _average_line(fitted.weights)
+        line = _average_line(fitted.weights, dataset.features.shape[1])
     else:
         # Only the line is kept: fitted on every row, it is what the chat gets.
         ridge = fit_ridge(prepared.x, prepared.y)
@@ -158,10 +188,11 @@ def finish(prepared: Prepared, fitted: MembersFit) -> Fit:
         prepared.scaling,
         feature_names=dataset.feature_names,
         target_name=dataset.target_name,
+        encoding=prepared.encoding if use_network else None,
     )
     fit_seconds = time.perf_counter() - prepared.started
     result = _result(prepared, fitted, model, kind, held_out, fit_seconds)
-    _measure(result, dataset, prepared.fold if folds else None, held_out, folds)
+    _measure(result, dataset, held_out if folds else None, oof.ridge)
     if folds:
         _judge(result, prepared, fitted, oof)
         _explain(result, prepared, fitted.weights if use_network else _lines_only(fitted.weights))
@@ -175,7 +206,10 @@ def finish(prepared: Prepared, fitted: MembersFit) -> Fit:
 @dataclass(frozen=True)
 class _OutOfFold:
     """Each row predicted by the member that did not train on it, with and without the
-    members' MLPs (original units), and the MSE of both; NaN when nothing was held out."""
+    members' MLPs (original units), and the MSE of both; NaN when nothing was held out.
+
+    The network's predictions are the honest ones where every round's were recorded (the
+    round chosen on other held-out rows), else those of the kept round."""
 
     network: np.ndarray
     ridge: np.ndarray
@@ -188,9 +222,15 @@ class _OutOfFold:
             nothing = np.full(prepared.dataset.n_rows, np.nan)
             return cls(nothing, nothing, float("nan"), float("nan"))
         unscale = _unscaler(prepared.scaling)
-        x, fold, members = prepared.x, prepared.fold, prepared.task.members
+        x, fold, members = prepared.task.x, prepared.fold, prepared.task.members
         network = unscale(_out_of_fold(fitted.weights, x, fold, members))
         ridge = unscale(_out_of_fold(_lines_only(fitted.weights), x, fold, members))
+        recorded = prepared.task.recorded
+        if prepared.task.record and len(recorded) > 1:
+            # Rounds after the task stopped were trained for batchmates, never its to keep.
+            rounds = np.stack(recorded[: 1 + fitted.passes_run // prepared.plan.repeats])
+            honest = unscale(honest_out_of_fold(rounds, prepared.y, fold, prepared.recipe.seed))
+            network = np.where(np.isfinite(honest), honest, network)
         y_raw = prepared.dataset.target
         return cls(network, ridge, _mse(y_raw, network), _mse(y_raw, ridge))
 
@@ -205,7 +245,7 @@ def _result(
 ) -> Fit:
     """The result before it is measured and judged."""
     dataset, folds, n_rows = prepared.dataset, prepared.folds, prepared.dataset.n_rows
-    least_squares = fit_linear(dataset.features, dataset.target)
+    ridge = fit_ridge(dataset.features, dataset.target)
     return Fit(
         model=model,
         scaling={**prepared.scaling, "in_model": True},
@@ -225,8 +265,9 @@ def _result(
         n_train=n_rows,
         n_validation=n_rows if folds else 0,
         baseline={
-            "coefficients": least_squares.coefficients.tolist(),
-            "intercept": least_squares.intercept,
+            "kind": "ridge",
+            "coefficients": ridge.coefficients.tolist(),
+            "intercept": ridge.intercept,
         },
         model_kind=kind,
         best_pass=fitted.best_pass if folds else None,
@@ -273,7 +314,8 @@ def _explain(result: Fit, prepared: Prepared, chosen: MemberWeights) -> None:
     unscale, members = _unscaler(prepared.scaling), prepared.task.members
     explain(
         result, prepared.dataset, prepared.x, prepared.fold,
-        lambda x, fold: unscale(_out_of_fold(chosen, x, fold, members)), prepared.recipe.seed,
+        lambda x, fold: unscale(_out_of_fold(chosen, prepared.widened(x), fold, members)),
+        prepared.recipe.seed,
     )  # fmt: skip
 
 
@@ -300,9 +342,9 @@ def _lines_only(weights: MemberWeights) -> MemberWeights:
     return lines
 
 
-def _average_line(weights: MemberWeights) -> tuple[np.ndarray, float]:
+def _average_line(weights: MemberWeights, n_inputs: int) -> tuple[np.ndarray, float]:
     kernel, bias = weights.linear
-    return kernel.mean(axis=0)[:, 0], float(bias.mean())
+    return kernel.mean(axis=0)[:n_inputs, 0], float(bias.mean())
 
 
 def _mse(actual: np.ndarray, predicted: np.ndarray) -> float:
@@ -316,14 +358,11 @@ def _per_fold(
 
 
 def _measure(
-    result: Fit,
-    dataset: Dataset,
-    fold: np.ndarray | None,
-    held_out: np.ndarray,
-    folds: int,
+    result: Fit, dataset: Dataset, held_out: np.ndarray | None, line_held_out: np.ndarray
 ) -> None:
-    """Train metrics of the model on every row; validation metrics out of fold; the same for
-    the least-squares line, whose out-of-fold figures refit it on each fold's training rows."""
+    """Train metrics of the model on every row; validation metrics out of fold. The line's
+    figures are the ridge line's, the line the choice compared with: fitted on every row for
+    the train figures, and the members' own lines (each fitted without its fold) out of fold."""
     target = dataset.target
     result.metrics["train"] = regression_metrics(target, result.predict(dataset.features))
     line = LinearFit(
@@ -331,13 +370,8 @@ def _measure(
         intercept=result.baseline["intercept"],
     )
     result.baseline_metrics["train"] = regression_metrics(target, line.predict(dataset.features))
-    if fold is None:
+    if held_out is None:
         result.metrics["validation"] = result.baseline_metrics["validation"] = None
         return
     result.metrics["validation"] = regression_metrics(target, held_out)
-    line_oof = np.empty(len(target))
-    for f in range(folds):
-        rows = fold == f
-        fitted = fit_linear(dataset.features[~rows], target[~rows])
-        line_oof[rows] = fitted.predict(dataset.features[rows])
-    result.baseline_metrics["validation"] = regression_metrics(target, line_oof)
+    result.baseline_metrics["validation"] = regression_metrics(target, line_held_out)

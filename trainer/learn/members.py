@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,13 +37,17 @@ class MemberTask:
     loss_scale: float = 1.0  # turns losses back into the target's units²
     seed: int = 0
     inert: bool = False  # a slot that only pads the program to a size compiled before
+    # Record every round's held-out predictions (scaled units, NaN on rows held out by no
+    # member) in ``recorded``, the start first: the honest choice of a round needs them.
+    record: bool = False
+    recorded: list[np.ndarray] = field(default_factory=list)
 
     def as_padding(self) -> MemberTask:
         """A task of this one's shape that learns nothing and is never waited for."""
         nothing = np.zeros_like(self.train_mask)
         return dataclasses.replace(
             self, train_mask=nothing, val_mask=nothing, reporter=Reporter(None, interval=1e9,
-            total_steps=1, total_passes=1), inert=True,
+            total_steps=1, total_passes=1), inert=True, record=False, recorded=[],
         )  # fmt: skip
 
     @property
@@ -106,6 +110,7 @@ def fit_members(
     )
     callbacks = [
         keras.callbacks.LearningRateScheduler(lambda round_: _rate(recipe, plan, round_)),
+        _HeldOutRecorder(tasks),
         monitor,
     ]
     start = MemberWeights.concatenate([task.start for task in tasks])
@@ -122,6 +127,39 @@ def fit_members(
         )
         last = MemberWeights.from_model(network)
     return monitor.results(last)[:wanted]
+
+
+class _HeldOutRecorder(keras.callbacks.Callback):
+    """Each recording task's held-out predictions at the start and after every round."""
+
+    def __init__(self, tasks: list[MemberTask]) -> None:
+        super().__init__()
+        self.tasks, self.offsets = tasks, np.cumsum([0] + [task.members for task in tasks])
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        for task in self.tasks:
+            if task.record:
+                task.recorded.clear()
+                task.recorded.append(held_out_predictions(task.start, task.x, task.val_mask))
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if not any(task.record for task in self.tasks):
+            return
+        weights = MemberWeights.from_model(self.model)
+        for task, offset in zip(self.tasks, self.offsets, strict=False):
+            if task.record:
+                own = weights.members_range(int(offset), int(offset) + task.members)
+                task.recorded.append(held_out_predictions(own, task.x, task.val_mask))
+
+
+def held_out_predictions(weights: MemberWeights, x: np.ndarray, val_mask: np.ndarray) -> np.ndarray:
+    """Each row predicted by the member that holds it out (scaled units; NaN: no member)."""
+    predicted = np.full(len(x), np.nan)
+    for member in range(val_mask.shape[1]):
+        rows = np.flatnonzero(val_mask[:, member])
+        if len(rows):
+            predicted[rows] = weights.member(member).predict(x[rows])[:, 0]
+    return predicted
 
 
 def _program(

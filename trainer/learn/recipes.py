@@ -52,8 +52,14 @@ class Recipe:
     max_row_passes: int = 500_000
     checkpoints: int = 30  # rounds in a full run: held-out scoring and early stopping
     patience_share: float = 0.2  # stop when this share of the rounds brought no improvement
-    # The network is kept only when its out-of-fold error is this much below the line's.
+    # The network is kept only when its out-of-fold error is this much below the line's, and
+    # by ``line_z`` standard errors of the paired per-row difference (trainer.judge.choice).
     line_margin: float = 0.01
+    line_z: float = 2.0
+    # "piecewise_linear": the members' MLPs see each real input beside its piecewise-linear
+    # encoding in up to ``encoding_bins`` quantile bins (trainer.learn.encoding); "none": x.
+    encoding: str = "none"
+    encoding_bins: int = 16
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
@@ -95,6 +101,7 @@ DEFAULT = Recipe(
     steps_per_execution=64,
     checkpoints=40,
     patience_share=0.15,
+    encoding="piecewise_linear",
 )
 
 PRESETS = {"default": DEFAULT, "tutorial": TUTORIAL}

@@ -27,8 +27,10 @@ class NumpyRegressor:
         members: list[list[tuple[np.ndarray, np.ndarray]]],
         y_scale: float,
         y_offset: float,
+        encoding: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.mean, self.std = mean, std
+        self.encoding = encoding  # piecewise-linear: clip(x @ kernel + bias, 0, 1) beside x
         self.line = line
         self.members = members
         self.y_scale, self.y_offset = y_scale, y_offset
@@ -57,9 +59,15 @@ class NumpyRegressor:
             members.append(stack)
             member += 1
         rescale = layers["unstandardise"].get_config()
+        encoding = None
+        if "piecewise_linear" in layers:
+            encoding = tuple(
+                np.asarray(w, np.float64) for w in layers["piecewise_linear"].get_weights()
+            )
         return cls(
-            mean, std, (kernel, bias), members, float(rescale["scale"]), float(rescale["offset"])
-        )
+            mean, std, (kernel, bias), members, float(rescale["scale"]), float(rescale["offset"]),
+            encoding,  # type: ignore[arg-type]
+        )  # fmt: skip
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         """(rows, 1) predictions for rows of raw features."""
@@ -68,9 +76,13 @@ class NumpyRegressor:
         )
         out = x @ self.line[0] + self.line[1]
         if self.members:
+            seen = x
+            if self.encoding is not None:
+                encoded = np.clip(x @ self.encoding[0] + self.encoding[1], 0.0, 1.0)
+                seen = np.hstack([x, encoded])
             total = np.zeros_like(out)
             for stack in self.members:
-                hidden = x
+                hidden = seen
                 for kernel, bias in stack[:-1]:
                     hidden = np.maximum(hidden @ kernel + bias, 0.0)
                 total += hidden @ stack[-1][0] + stack[-1][1]

@@ -3,7 +3,10 @@
 Inputs go in and predictions come out in the table's own units: standardisation is a
 ``Normalization`` layer and the target's scale a ``Rescaling`` layer, so a downloaded
 ``.keras`` file needs no JSON beside it. The averaged members are parallel branches of
-ordinary ``Dense`` layers; their linear paths average to a single ``Dense`` ("line").
+ordinary ``Dense`` layers; their linear paths average to a single ``Dense`` ("line"). A
+piecewise-linear encoding of the inputs (trainer.learn.encoding), when the members had one, is
+a fixed ``Dense`` ("piecewise_linear") and ``ReLU(max_value=1)``, concatenated to the
+standardised inputs before the members' first layers.
 
 ``trainer.model_file.inference`` reads such a model back into numpy for fast predictions.
 """
@@ -18,6 +21,7 @@ import numpy as np
 from trainer.backend import load_keras
 
 if TYPE_CHECKING:
+    from trainer.learn.encoding import PiecewiseLinear
     from trainer.learn.stacked import MemberWeights
 
 
@@ -28,6 +32,7 @@ def standalone_model(
     *,
     feature_names: Sequence[str],
     target_name: str,
+    encoding: PiecewiseLinear | None = None,
 ) -> Any:
     """A Keras model of raw inputs: the line plus the average of the members' MLPs.
 
@@ -47,9 +52,16 @@ def standalone_model(
     line_layer = keras.layers.Dense(1, name="line")
     outputs = line_layer(standardised)
     branches = []
+    seen = standardised
+    if weights is not None and encoding is not None:
+        encoded = keras.layers.Dense(encoding.width, name="piecewise_linear", trainable=False)(
+            standardised
+        )
+        clipped = keras.layers.ReLU(max_value=1.0, name="piecewise_linear_clip")(encoded)
+        seen = keras.layers.Concatenate(name="with_piecewise_linear")([standardised, clipped])
     if weights is not None:
         for member in range(weights.members):
-            hidden = standardised
+            hidden = seen
             for number, (kernel, _) in enumerate(weights.hidden, start=1):
                 hidden = keras.layers.Dense(
                     kernel.shape[-1], activation="relu", name=f"member{member}_hidden{number}"
@@ -67,6 +79,11 @@ def standalone_model(
     line_layer.set_weights(
         [np.asarray(coefficients, np.float32).reshape(-1, 1), np.array([intercept], np.float32)]
     )
+    if weights is not None and encoding is not None:
+        kernel, bias = encoding.dense()
+        model.get_layer("piecewise_linear").set_weights(
+            [kernel.astype(np.float32), bias.astype(np.float32)]
+        )
     if weights is not None:
         for member in range(weights.members):
             for number, (kernel, bias) in enumerate(weights.hidden, start=1):
