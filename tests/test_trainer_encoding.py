@@ -1,0 +1,101 @@
+"""Inputs a network can use: the default recipe's members see each real input beside its
+piecewise-linear encoding, 0/1 columns stay 0/1, and the saved .keras predicts as the bot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainer import examples
+from trainer.learn.encoding import fit_piecewise_linear
+from trainer.learn.fit import Fit
+from trainer.learn.training import train
+from trainer.model_file.keras_file import load_model_bytes, save_model_bytes
+from trainer.model_file.predictor import Predictor
+from trainer.params import TrainParams
+from trainer.tables.dataset import Dataset, read_dataset
+
+
+def _layers(result: Fit) -> list[str]:
+    return [layer.name for layer in result.model.layers]
+
+
+@pytest.fixture(scope="module")
+def curve() -> tuple[Dataset, Fit]:
+    dataset = read_dataset(examples.curve_csv("square", 200, seed=2))
+    return dataset, train(dataset, TrainParams(seed=0, epochs=40))
+
+
+def test_the_default_networks_see_the_encoding(curve: tuple[Dataset, Fit]) -> None:
+    _, result = curve
+    assert result.model_kind == "network"
+    assert {"piecewise_linear", "piecewise_linear_clip", "with_piecewise_linear"} <= set(
+        _layers(result)
+    )
+    # The line reads the standardised inputs alone.
+    assert result.model.get_layer("line").get_weights()[0].shape == (1, 1)
+
+
+def test_the_tutorial_network_is_the_articles(curve: tuple[Dataset, Fit]) -> None:
+    dataset, _ = curve
+    result = train(dataset, TrainParams(seed=0, preset="tutorial", epochs=2))
+    assert not any("piecewise" in name for name in _layers(result))
+    dense = [layer for layer in result.model.layers if type(layer).__name__ == "Dense"]
+    assert [layer.units for layer in dense] == [32, 32, 32, 1]
+    assert dense[0].get_weights()[0].shape == (1, 32)
+
+
+def test_the_keras_file_predicts_as_trainbot_predict(curve: tuple[Dataset, Fit]) -> None:
+    dataset, result = curve
+    data = save_model_bytes(result, dataset.plan)
+    grid = np.linspace(-3.5, 3.5, 57)[:, None]
+    bot = np.array([p.predicted for p in Predictor.from_model_file(data).predict(grid[:, 0])])
+    keras_file = np.asarray(load_model_bytes(data)(grid.astype(np.float32))).reshape(-1)
+    spread = float(np.std(dataset.target))
+    np.testing.assert_allclose(keras_file, bot, atol=1e-3 * spread)
+    np.testing.assert_allclose(result.predict(grid), bot, atol=1e-6 * spread)
+
+
+def test_bins_follow_the_values() -> None:
+    rng = np.random.default_rng(0)
+    x = np.column_stack(
+        [
+            rng.normal(size=500),  # real: 16 bins
+            rng.integers(0, 6, 500),  # six values: 5 bins
+            rng.integers(0, 2, 500),  # 0/1: none
+            rng.integers(0, 3, 500),  # three values: none
+        ]
+    ).astype(float)
+    encoding = fit_piecewise_linear(x, bins=16)
+    assert encoding is not None and encoding.columns == (0, 1)
+    assert [len(edges) - 1 for edges in encoding.edges] == [16, 5]
+    encoded = encoding.encode(x)
+    assert encoded.shape == (500, 21) and encoded.min() >= 0 and encoded.max() <= 1
+    # A value's bins add up to where it sits: below its bin 1, inside a share, above it 0.
+    first = encoded[:, :16]
+    edges = np.asarray(encoding.edges[0])
+    position = np.interp(x[:, 0], edges, np.arange(17))
+    np.testing.assert_allclose(first.sum(axis=1), position, atol=1e-9)
+
+
+def test_many_inputs_get_fewer_bins_or_none() -> None:
+    rng = np.random.default_rng(1)
+    wide = fit_piecewise_linear(rng.normal(size=(100, 100)), bins=16)
+    assert wide is not None and max(len(e) - 1 for e in wide.edges) == 5
+    assert fit_piecewise_linear(rng.normal(size=(100, 300)), bins=16) is None
+
+
+def test_levels_and_gap_marks_stay_zero_one_in_training() -> None:
+    rng = np.random.default_rng(5)
+    n = 400
+    region = rng.choice(["north", "south", "east", "far"], n, p=[0.5, 0.3, 0.195, 0.005])
+    size = rng.uniform(0, 10, n)
+    y = size * 2 + (region == "north") * 3 + rng.normal(0, 1, n)
+    rows = "\n".join(f"{r},{s:.3f},{t:.3f}" for r, s, t in zip(region, size, y, strict=True))
+    dataset = read_dataset(f"region,size,y\n{rows}\n".encode())
+    result = train(dataset, TrainParams(seed=0, epochs=4))
+    levels = [i for i, name in enumerate(dataset.feature_names) if name.startswith("region=")]
+    assert levels and [result.scaling["x_std"][i] for i in levels] == [1.0] * len(levels)
+    assert [result.scaling["x_mean"][i] for i in levels] == [0.0] * len(levels)
+    size_column = dataset.feature_names.index("size")
+    assert result.scaling["x_std"][size_column] == pytest.approx(float(np.std(size)), rel=1e-6)
