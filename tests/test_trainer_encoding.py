@@ -99,3 +99,23 @@ def test_levels_and_gap_marks_stay_zero_one_in_training() -> None:
     assert [result.scaling["x_mean"][i] for i in levels] == [0.0] * len(levels)
     size_column = dataset.feature_names.index("size")
     assert result.scaling["x_std"][size_column] == pytest.approx(float(np.std(size)), rel=1e-6)
+
+
+def test_rare_levels_of_a_big_table_are_pooled_and_said() -> None:
+    from trainer import words
+
+    kinds = ["a", "b", "c"] * 1000 + ["rare1", "rare2", "rare2"]
+    rows = "\n".join(f"{kind},{i % 7},{i % 11}" for i, kind in enumerate(kinds))
+    dataset = read_dataset(f"kind,size,y\n{rows}\n".encode())
+    column = dataset.plan.column("kind")
+    assert column is not None and column.levels == ("a", "b", "c") and column.other
+    assert words.column_notes(dataset.notes)[0] == (
+        "kind: a category, one column for each of 3 values, 2 other values counted as other "
+        "(each on fewer than 4 rows)"
+    )
+    # A small table keeps every level, those seen once too.
+    small = read_dataset(
+        f"kind,size,y\n{chr(10).join(rows.splitlines()[:30])}\nrare1,1,2\n".encode()
+    )
+    small_column = small.plan.column("kind")
+    assert small_column is not None and "rare1" in small_column.levels

@@ -276,6 +276,8 @@ def _category_note(data: Mapping[str, Any]) -> str:
     text = f"a category, one column for each of {_count(data['levels'], 'value')}"
     if data.get("other"):
         text += f", {_count(data['other'], 'other value')} counted as other"
+        if data.get("rare"):
+            text += f" (each on fewer than {data['rare']} rows)"
         if data.get("budget"):
             text += " (to keep the inputs within the limit)"
     if data.get("missing"):

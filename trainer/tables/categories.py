@@ -6,8 +6,10 @@ features of a whole table within a budget.
   ``MIN_COVERED`` of the rows.
 - Otherwise every level gets its own feature, levels seen once included (on small tables they
   carry what the line can use), up to ``MAX_LEVELS`` per column; the rarest beyond that are
-  pooled as "(other)", and the note says how many. Every level with a feature of its own is
-  known at ``/predict``.
+  pooled as "(other)", and the note says how many. On tables over 1,000 rows a level needs
+  a row per 1,000 (``RARE_PER_ROWS``) to get its own: a level on 2 of 6,000 rows tells a
+  network little but noise, and pooled it is predicted as the other rare ones are. Every
+  level with a feature of its own is known at ``/predict``.
 - When a table's features would pass its budget (``Limits.feature_budget``: the network's
   input count, and rows times features within memory), the categories with the most levels
   pool their rarest ones until it fits, and the notes say so.
@@ -30,6 +32,7 @@ from trainer.tables.notes import ColumnNote, ignored
 MAX_LEVELS = 100  # one-hot features per category at most; the rarest beyond are "other"
 MOSTLY_UNIQUE = 0.5  # more rows than this share with a value of their own: an id or free text
 MIN_COVERED = 0.5  # the kept levels must cover this share of the rows, else it is free text
+RARE_PER_ROWS = 1000  # a level needs a row per this many rows to get a feature of its own
 
 
 def decide_category(
@@ -57,6 +60,10 @@ def decide_category(
     covered = sum(int(counts[level]) for level in kept) / max(n_present, 1)
     if not explicit and (not kept or covered < MIN_COVERED):
         return Column(name, IGNORED, "text"), ignored(name, "text", values=n_distinct)
+    least = -(-len(text) // RARE_PER_ROWS)  # rows a level needs: 1 up to 1,000 rows
+    common = [level for level in kept if counts[level] >= least]
+    rare = len(kept) - len(common)
+    kept = common if common else kept
     column = Column(
         name,
         CATEGORY,
@@ -65,6 +72,8 @@ def decide_category(
         missing_level=n_missing > 0,
     )
     note = {"levels": len(kept), "other": n_distinct - len(kept), "missing": n_missing}
+    if rare and common:
+        note["rare"] = least
     return column, ColumnNote(name, "category", note)
 
 
