@@ -25,6 +25,7 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -101,7 +102,7 @@ def _trainbot_fold(table: Any, train_rows: np.ndarray, test_rows: np.ndarray
     return result.predict(encoded.matrix), result.model_kind, seconds
 
 
-def measure(quick: bool = False) -> dict[str, Any]:
+def measure(quick: bool = False, only: tuple[str, ...] = ()) -> dict[str, Any]:
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.linear_model import LinearRegression, RidgeCV
     from sklearn.model_selection import KFold
@@ -111,6 +112,8 @@ def measure(quick: bool = False) -> dict[str, Any]:
 
     rows = []
     for table in all_frames(real=not quick):
+        if only and table.name not in only:
+            continue
         began = time.perf_counter()
         y = table.frame[table.target].to_numpy(float)
         errors: dict[str, list[float]] = {
@@ -153,7 +156,9 @@ def measure(quick: bool = False) -> dict[str, Any]:
                 "warm_fit_seconds": float(np.median(seconds[1:] or seconds or [math.nan])),
             }
         )
-        print(f"{table.name}: {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
+        said = {name: f"{value:.4g}" for name, value in mse.items()}
+        print(f"{table.name}: {time.perf_counter() - began:.0f} s {said} {kinds}", file=sys.stderr,
+              flush=True)  # fmt: skip
     return {"backend": backend_name(), "tables": rows}
 
 
@@ -235,9 +240,17 @@ if __name__ == "__main__":
     parser.add_argument("--json", action="store_true", help="measure this backend, print JSON")
     parser.add_argument("--quick", action="store_true", help="made and trap tables only")
     parser.add_argument("--backend", action="append", choices=("jax", "tensorflow"))
+    parser.add_argument("--only", action="append", default=[], help="a table's name (repeat)")
+    parser.add_argument("--render", nargs="+", help="JSON files of parts of one run: their table")
     args = parser.parse_args()
-    if args.json:
+    if args.render:
+        parts = [
+            json.loads(Path(path).read_text().strip().splitlines()[-1]) for path in args.render
+        ]
+        merged = {"backend": parts[0]["backend"], "tables": [t for p in parts for t in p["tables"]]}
+        print(f"Machine: {describe()}.\n\n" + render([merged]))
+    elif args.json:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        print(json.dumps(measure(args.quick)))
+        print(json.dumps(measure(args.quick, tuple(args.only))))
     else:
         print(main(tuple(args.backend or ("jax",)), args.quick))
