@@ -71,7 +71,7 @@ def test_summary_table_and_progress_bar(tmp_path: Path, capsys: pytest.CaptureFi
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "500 rows, 5-fold cross-validated" in out
-    assert "network held out" in out and "least squares train" in out
+    assert "network held out" in out and "ridge train" in out
     assert "You get the network (an average of 5 members)" in out
     assert "a = 1, b = 2  ->  y = " in out and "(90 % interval " in out
     assert "On rows it never saw, predictions of y were within ±" in out

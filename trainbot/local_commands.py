@@ -193,6 +193,9 @@ def _report(result: Any, predictions: list[Any], plot: str | None) -> dict[str, 
         "n_validation": result.n_validation,
         "metrics": result.metrics,
         "baseline_metrics": result.baseline_metrics,
+        # The default recipe's line is ridge (the line its choice compared with); the
+        # tutorial's is least squares.
+        "baseline_kind": result.baseline.get("kind", "least squares"),
         "beats_baseline": result.beats_baseline,
         "verdict": words.verdict(result.verdict),
         "predictions": [prediction.to_dict() for prediction in predictions],
@@ -230,7 +233,7 @@ def _table(report: dict[str, Any]) -> str:
     chosen = "line" if report.get("model_kind") == "line" else "network"
     for who, metrics in (
         (chosen, report["metrics"]),
-        ("least squares", report["baseline_metrics"]),
+        (report.get("baseline_kind", "least squares"), report["baseline_metrics"]),
     ):
         for split, shown in (("train", "train"), ("validation", "held out")):
             values = metrics.get(split)

@@ -48,7 +48,7 @@ class Report:
     x_range: tuple[float, float] = (0.0, 0.0)  # of every row, not only the shown ones
     grid: np.ndarray | None = None
     grid_predicted: np.ndarray | None = None
-    grid_line: np.ndarray | None = None  # least squares on the grid
+    grid_line: np.ndarray | None = None  # the straight line (ridge, or least squares) on the grid
     grid_low: np.ndarray | None = None  # the prediction interval on the grid
     grid_high: np.ndarray | None = None
     marked: tuple[tuple[float, float], ...] = ()  # the predictions asked for: (x, y)

@@ -117,7 +117,7 @@ def _plot_curve(axes: Axes, report: Report) -> None:
     if report.grid_line is not None:
         axes.plot(
             grid, report.grid_line, color=COLORS["line"], lw=1.2, ls="--",
-            label="least squares line",
+            label="straight line",
         )  # fmt: skip
     low, high = float(grid[0]), float(grid[-1])
     x_min, x_max = report.x_range
