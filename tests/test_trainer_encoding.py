@@ -119,3 +119,20 @@ def test_rare_levels_of_a_big_table_are_pooled_and_said() -> None:
     )
     small_column = small.plan.column("kind")
     assert small_column is not None and "rare1" in small_column.levels
+
+
+def test_tables_of_one_input_with_different_encodings_train_in_one_batch() -> None:
+    from trainer.learn.batch import TrainRequest, train_batch
+
+    rng = np.random.default_rng(3)
+    smooth = rng.uniform(-2, 2, (120, 1))  # 16 bins
+    steps = rng.integers(0, 6, (120, 1)).astype(float)  # six values: 5 bins
+    requests = [
+        TrainRequest(
+            Dataset(x, x[:, 0] ** 2 + rng.normal(0, 0.1, 120), ["x"], "y"),
+            TrainParams(seed=0, epochs=4),
+        )
+        for x in (smooth, steps)
+    ]
+    fits = train_batch(requests)
+    assert all(isinstance(fit, Fit) for fit in fits), fits

@@ -88,7 +88,8 @@ def train_batch(
 
 
 def _batch_key(prepared: Prepared) -> object:
-    return _key(prepared.x.shape[1], prepared.recipe, prepared.plan)
+    # The members' width: inputs and their encoding, which differ between same-width tables.
+    return _key(prepared.task.x.shape[1], prepared.recipe, prepared.plan)
 
 
 def _key(n_features: int, recipe: Recipe, plan: MemberPlan) -> object:
