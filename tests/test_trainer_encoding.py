@@ -136,3 +136,47 @@ def test_tables_of_one_input_with_different_encodings_train_in_one_batch() -> No
     ]
     fits = train_batch(requests)
     assert all(isinstance(fit, Fit) for fit in fits), fits
+
+
+def test_the_keras_file_predicts_as_trainbot_predict_on_the_other_backend_too() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from trainer.backend import backend_name
+
+    other = "jax" if backend_name() == "tensorflow" else "tensorflow"
+    code = (
+        "import json, numpy as np\n"
+        "from trainer import examples\n"
+        "from trainer.learn.training import train\n"
+        "from trainer.model_file.keras_file import load_model_bytes, save_model_bytes\n"
+        "from trainer.model_file.predictor import Predictor\n"
+        "from trainer.params import TrainParams\n"
+        "from trainer.tables.dataset import read_dataset\n"
+        "table = read_dataset(examples.curve_csv('square', 200, seed=2))\n"
+        "result = train(table, TrainParams(seed=0, epochs=40))\n"
+        "data = save_model_bytes(result, table.plan)\n"
+        "grid = np.linspace(-3.5, 3.5, 57)\n"
+        "bot = [p.predicted for p in Predictor.from_model_file(data).predict(grid)]\n"
+        "model = load_model_bytes(data)\n"
+        "keras_file = np.asarray(model(grid[:, None].astype(np.float32))).reshape(-1)\n"
+        "print(json.dumps({'kind': result.model_kind, 'layers': [l.name for l in model.layers],\n"
+        "    'gap': float(np.max(np.abs(keras_file - np.array(bot)))),\n"
+        "    'spread': float(np.std(table.target))}))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "KERAS_BACKEND": other},
+        cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    found = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert found["kind"] == "network" and "piecewise_linear" in found["layers"]
+    assert found["gap"] <= 1e-3 * found["spread"]
