@@ -141,7 +141,13 @@ def measure(quick: bool = False, only: tuple[str, ...] = ()) -> dict[str, Any]:
             kinds.append(kind)
             seconds.append(fit_seconds)
             errors["trainbot"].append(float(np.mean((predicted - y[test_rows]) ** 2)))
-        mse = {name: float(np.mean(values)) for name, values in errors.items()}
+        # A fold trainbot refused (its reply is a result too) leaves every model's figures to
+        # the folds it answered, so that the ratios compare the same rows.
+        answered = [i for i, value in enumerate(errors["trainbot"]) if math.isfinite(value)]
+        mse = {
+            name: float(np.mean([values[i] for i in answered])) if answered else math.nan
+            for name, values in errors.items()
+        }
         rows.append(
             {
                 "table": table.name,
@@ -151,6 +157,7 @@ def measure(quick: bool = False, only: tuple[str, ...] = ()) -> dict[str, Any]:
                 "about": table.about,
                 "mse": mse,
                 "refused": refused,
+                "folds_answered": len(answered),
                 "network_folds": kinds.count("network"),
                 # The first fold pays for compiling; the rest show a warm worker.
                 "warm_fit_seconds": float(np.median(seconds[1:] or seconds or [math.nan])),
@@ -195,7 +202,9 @@ def render(results: list[dict[str, Any]]) -> str:
                 failures.append(row["table"])
             if math.isfinite(to_gb):
                 to_gb_all.append(to_gb)
-            name = row["table"] + (f" (refused: {row['refused']})" if row["refused"] else "")
+            name = row["table"]
+            if row["refused"]:
+                name += f" ({FOLDS - row.get('folds_answered', 0)} fold refused: {row['refused']})"
             lines.append(
                 f"| {name} | {row['kind']} | {row['shape']} | {_g(mse['least squares'])} | "
                 f"{_g(mse['RidgeCV'])} | {_g(mse['HistGradientBoosting'])} | "
@@ -247,7 +256,9 @@ if __name__ == "__main__":
         parts = [
             json.loads(Path(path).read_text().strip().splitlines()[-1]) for path in args.render
         ]
-        merged = {"backend": parts[0]["backend"], "tables": [t for p in parts for t in p["tables"]]}
+        # A later part's table replaces an earlier one's of the same name (a rerun).
+        tables = {t["table"]: t for p in parts for t in p["tables"]}
+        merged = {"backend": parts[0]["backend"], "tables": list(tables.values())}
         print(f"Machine: {describe()}.\n\n" + render([merged]))
     elif args.json:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
