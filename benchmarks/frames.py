@@ -224,8 +224,9 @@ def monthly(rng: np.random.Generator) -> Frame:
     return Frame("monthly dates", frame, "Umsatz", "trend + season, 31.01.2020", "trap", GERMAN)
 
 
-def small_wide(rng: np.random.Generator, rows: int = 12, inputs: int = 11) -> Frame:
-    """As many inputs as rows, nearly: least squares interpolates."""
+def small_wide(rng: np.random.Generator, rows: int = 15, inputs: int = 11) -> Frame:
+    """Nearly as many inputs as rows: least squares interpolates. 15 rows make training folds
+    of 12 rows and 11 inputs (and trainbot needs 10 rows at least)."""
     x = rng.normal(size=(rows, inputs))
     y = x @ rng.normal(0, 0.5, inputs) + rng.normal(0, 1.0, rows)
     frame = pd.DataFrame(x, columns=[f"v{i}" for i in range(1, inputs + 1)]).assign(target=y)
