@@ -83,6 +83,9 @@ def test_many_inputs_get_fewer_bins_or_none() -> None:
     wide = fit_piecewise_linear(rng.normal(size=(100, 100)), bins=16)
     assert wide is not None and max(len(e) - 1 for e in wide.edges) == 5
     assert fit_piecewise_linear(rng.normal(size=(100, 300)), bins=16) is None
+    # Very long tables too: 100,000 rows of two inputs get 5 bins each.
+    long = fit_piecewise_linear(rng.normal(size=(100_000, 2)), bins=16)
+    assert long is not None and [len(e) - 1 for e in long.edges] == [5, 5]
 
 
 def test_levels_and_gap_marks_stay_zero_one_in_training() -> None:

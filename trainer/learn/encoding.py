@@ -24,6 +24,10 @@ import numpy as np
 # Encoded features of a whole table at most: wide tables get fewer bins per input (and none
 # under 2), which keeps the first layer and the saved kernel small.
 MAX_ENCODED = 512
+# Encoded cells (rows x features) at most: on very long tables every step and every scoring
+# pass pays for the encoding's width, and 100,000 rows must train within seconds; such tables
+# get fewer bins (100,000 rows of 2 inputs: 5 each), and none past 2 inputs per 10,000 rows.
+MAX_CELLS = 1_000_000
 # An input needs this many distinct values to be cut at all.
 MIN_DISTINCT = 4
 
@@ -88,7 +92,7 @@ def fit_piecewise_linear(x: np.ndarray, bins: int = 16) -> PiecewiseLinear | Non
     candidates = [c for c in range(n_inputs) if not binary[c]]
     if not candidates:
         return None
-    per_input = min(bins, MAX_ENCODED // len(candidates))
+    per_input = min(bins, MAX_ENCODED // len(candidates), MAX_CELLS // (len(x) * len(candidates)))
     if per_input < 2:
         return None
     columns, all_edges = [], []
