@@ -426,7 +426,7 @@ def test_waiting_trainings_are_claimed_and_trained_together_each_ending_alone(
         assert job.status == JobStatus.SUCCEEDED and job.attempts == 1, job.error
         assert job.progress_epoch == job.progress_total == 8
     failed = store.records.get_job(CHAT, bad)
-    assert failed.status == JobStatus.FAILED and "holds text" in failed.error
+    assert failed.status == JobStatus.FAILED and "only 2 rows" in failed.error
     versions = [m.version for m in store.records.list_models(CHAT)]
     assert sorted(versions) == [1, 2, 3]
     assert not worker.run_once()  # nothing was left behind

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from trainer import words
 from trainer.errors import PredictError
 from trainer.limits import Limits
-from trainer.params import PRESETS, ParamError, parse_params
+from trainer.params import PRESETS, TASKS, ParamError, parse_params
 from trainer.progress import Progress as TrainingProgress
 from trainer.tables.dataset import DatasetError, check_upload_size, read_dataset
 from trainer.tables.inputs import parse_inputs
@@ -48,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sheet", help="sheet of an .xlsx file, by name or number (default: first)"
     )
+    parser.add_argument(
+        "--task", choices=TASKS,
+        help="regression or classification (default: classes for text or two-valued targets)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--lr", type=float, help="learning rate")
     parser.add_argument("--optimizer", help="adam, rmsprop or sgd")
@@ -66,7 +70,12 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     try:
         params = parse_params(_param_tokens(args), limits)
         dataset = read_dataset(
-            _read(args.file, limits), x=params.x, y=params.y, sheet=params.sheet, limits=limits
+            _read(args.file, limits),
+            x=params.x,
+            y=params.y,
+            sheet=params.sheet,
+            limits=limits,
+            task=params.task,
         )
         # Checked before training, which takes a while: a typo should fail at once.
         predict = parse_inputs(args.predict, dataset.column_plan, limits) if args.predict else []
@@ -83,6 +92,8 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
         result = train(dataset, params, limits=limits, on_progress=bar, progress_interval=0.25)
     except KeyboardInterrupt:
         return _fail("stopped.", EXIT_INTERRUPTED)
+    except DatasetError as error:  # e.g. a class target with preset=tutorial
+        return _fail(str(error), EXIT_BAD_INPUT)
     finally:
         if bar is not None:
             bar.finish()
@@ -103,6 +114,12 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
             args.save.write_bytes(save_model_bytes(result, dataset.column_plan))
         except OSError as error:
             return _fail(f"can't write {args.save}: {error.strerror}", EXIT_FAILED)
+    if result.task == "classification":  # issue 20
+        from trainbot.class_report import class_report, class_text
+
+        report = class_report(result, dataset, predictions, plot)
+        print(json.dumps(_json_safe(report)) if args.json else class_text(report))
+        return EXIT_OK
     report = _report(result, predictions, plot)
     report["model_kind"] = result.model_kind
     report["choice"] = words.choice(result.choice)
@@ -167,6 +184,7 @@ def _param_tokens(args: argparse.Namespace) -> list[str]:
         "optimizer": args.optimizer,
         "batch": args.batch,
         "val": args.val,
+        "task": args.task,
     }
     return [f"{key}={value}" for key, value in options.items() if value is not None]
 
