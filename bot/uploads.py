@@ -123,13 +123,16 @@ async def read_training_csv(
     pool: ParsePool,
     sheet: str | None = None,
     predict: Sequence[float] = (),
+    task: str | None = None,
+    preset: str = "default",
 ) -> TrainingTable:
     """Parse the table as the worker will (in a bounded child), and check that the values of
     ``predict=`` fit its inputs; Refusal with the reason if not."""
     try:
         return await pool.run(
-            check_training_table, data, x=x, y=y, sheet=sheet, limits=limits, predict=predict
-        )
+            check_training_table, data, x=x, y=y, sheet=sheet, limits=limits, predict=predict,
+            task=task, preset=preset,
+        )  # fmt: skip
     except DatasetError as error:
         raise Refusal(texts.bad_csv(str(error))) from error
     except PredictError as error:

@@ -124,6 +124,8 @@ async def train_on(
             limits=settings.limits,
             pool=context.parse_pool,
             predict=params.predict,
+            task=params.task,
+            preset=params.preset,
         )
     except Refusal as refusal:
         await replies.answer(str(refusal), to=reply_to, replacing=replacing)
@@ -143,8 +145,9 @@ async def train_on(
     )
     log.info("job %s queued from a %s-row table", job.id, dataset.n_rows, extra={"job_id": job.id})
     text = texts.train_queued(
-        job.id, position, dataset.n_rows, dataset.input_names, dataset.target_name
-    )
+        job.id, position, dataset.n_rows, dataset.input_names, dataset.target_name,
+        classes=dataset.classes,
+    )  # fmt: skip
     await replies.acknowledge_job(context, chat.id, job.id, text, to=reply_to, replacing=replacing)
 
 

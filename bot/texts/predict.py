@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.formatting import MAX_CAPTION, clip, duration, esc, names
 from bot.texts.jobs import position_phrase
-from trainer import words
+from trainer import class_words, words
 from trainer.words import number
 
 __all__ = [
@@ -84,7 +84,11 @@ def prediction_lines(
             given = ", ".join(
                 f"{esc(f)} = {_shown(v)}" for f, v in zip(labels, inputs, strict=False)
             )
-        lines.append(f"{given} → <b>{esc(target)} = {number(p.get('value'))}</b>")
+        if p.get("label") is not None:  # issue 20: "survived: no (83 %)"
+            answer = class_words.prediction(target, p.get("probabilities") or {})
+            lines.append(f"{given} → <b>{esc(answer)}</b>")
+        else:
+            lines.append(f"{given} → <b>{esc(target)} = {number(p.get('value'))}</b>")
         # Facts since trainbot spoke in one voice; a reply stored before then holds its sentence.
         warning = words.prediction_warning(p.get("warnings")) or p.get("warning")
         if warning:

@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.formatting import MAX_CAPTION, MAX_TEXT, clip, esc, names, utf16_len
+from bot.texts.classes import class_summary
 from bot.texts.jobs import position_phrase
 from bot.texts.predict import prediction_lines
-from trainer import words
+from trainer import class_words, words
 from trainer.words import number
 
 __all__ = [
@@ -23,10 +24,17 @@ __all__ = [
 
 
 def train_queued(
-    job_id: int, position: int | None, n_rows: int, features: Sequence[str], target: str
+    job_id: int,
+    position: int | None,
+    n_rows: int,
+    features: Sequence[str],
+    target: str,
+    classes: Sequence[str] | None = None,
 ) -> str:
+    # Issue 20: the reply says the problem type as soon as the table is read.
+    kind = f" (a class: {esc(class_words.class_list(list(classes)))})" if classes else ""
     return (
-        f"📥 Job {job_id}: {n_rows:,} rows, {esc(target)} from {names(features)}.\n"
+        f"📥 Job {job_id}: {n_rows:,} rows, {esc(target)}{kind} from {names(features)}.\n"
         f"Queued, {position_phrase(position)}. I'll keep this message up to date."
     )
 
@@ -97,6 +105,8 @@ def missing_note(missing: Sequence[str]) -> str:
 
 
 def train_summary(payload: Mapping[str, Any]) -> str:
+    if payload.get("task") == "classification":  # issue 20
+        return class_summary(payload)
     features = list(payload.get("feature_names") or [])
     target = str(payload.get("target_name") or "y")
     n_rows = int(payload.get("n_rows") or 0)

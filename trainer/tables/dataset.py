@@ -116,6 +116,7 @@ class Dataset:
             "predict_example": example(plan) if len(plan.inputs) > 1 else None,
             "task": self.task,
             "classes": self.classes,
+            "task_inferred": self.task_inferred,
         }
 
 
