@@ -4,20 +4,21 @@ a confusion matrix with a calibration panel, and /predict answers a class and it
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
 
-from tests.test_bot_e2e import (  # noqa: F401 - `world` is the fixture
-    CHAT,
-    QUICK,
-    TRAINING_TIMEOUT,
-    World,
-    finished,
-    world,
-)
+from tests.test_bot_e2e import CHAT, QUICK, TRAINING_TIMEOUT, World, finished, world_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+
+@pytest.fixture
+async def world(database_url: str) -> AsyncIterator[World]:
+    """Fake Telegram, a database, a worker thread and the bot, all running."""
+    async with world_of(database_url) as running_world:
+        yield running_world
 
 
 def _passed_csv() -> bytes:
