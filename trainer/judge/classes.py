@@ -210,11 +210,15 @@ def network_wins(
 ) -> bool:
     """The regressor's rule (trainer.judge.choice) on per-row log-loss: the network's held-out
     log-loss must be below the logistic line's by ``margin`` of it and by ``z`` standard errors
-    of the mean paired difference."""
+    of the mean paired difference. And it must say the right class as often as the line: a
+    network that is surer but wrong more often is no better for the person asking."""
     gain = row_log_loss(codes, line) - row_log_loss(codes, network)
     mean = float(np.mean(gain))
     standard_error = float(np.std(gain, ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else 0.0
-    return mean > max(margin * float(row_log_loss(codes, line).mean()), z * standard_error)
+    if mean <= max(margin * float(row_log_loss(codes, line).mean()), z * standard_error):
+        return False
+    right = np.asarray(codes)
+    return bool(np.mean(network.argmax(axis=1) == right) >= np.mean(line.argmax(axis=1) == right))
 
 
 def importance(
