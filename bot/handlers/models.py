@@ -95,6 +95,9 @@ def _quality(metrics: dict[str, Any] | None) -> str | None:
     """R² on validation data (else on training data), the one number that compares models."""
     metrics = metrics or {}
     for split in ("validation", "train"):
+        accuracy = (metrics.get(split) or {}).get("accuracy")  # issue 20: a classifier's
+        if accuracy is not None:
+            return f"accuracy {100 * accuracy:.1f} % ({split})"
         r2 = (metrics.get(split) or {}).get("r2")
         if r2 is not None:
             return f"R² {number(r2, 4)} ({split})"

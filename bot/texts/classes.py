@@ -56,8 +56,7 @@ def class_summary(payload: Mapping[str, Any]) -> str:
     importance = payload.get("importance")
     if importance and len(importance) > 1:
         lines.append(
-            f"What matters most for {esc(target)}: "
-            f"{esc(words.importance_shares(importance))}."
+            f"What matters most for {esc(target)}: {esc(words.importance_shares(importance))}."
         )
     lines.append(
         f"{payload.get('epochs_run', '?')} epochs in {number(payload.get('fit_seconds'), 3)} s "

@@ -83,6 +83,8 @@ def help_text(limits: str) -> str:
         "<code>predict=200,300</code> values to predict once trained\n"
         "<code>sheet=Data</code> which sheet of an .xlsx file (the first by default)\n"
         "<code>preset=tutorial</code> the original tutorial's recipe\n"
+        "<code>task=classification</code> or <code>task=regression</code>: a text or yes/no "
+        "(two-valued) target trains a classifier, other numbers a regressor, unless you say\n"
         f"Example: <code>{esc(TRAIN_EXAMPLE)}</code>\n\n"
         "<b>Predicting</b>\n"
         "/predict 200 or /predict 1 2 3.5 (inputs in column order), or by name: "
