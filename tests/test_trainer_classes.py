@@ -15,7 +15,7 @@ from sklearn.metrics import (
 )
 
 from trainer.errors import DatasetError
-from trainer.judge.classes import class_metrics, fit_logistic
+from trainer.judge.classes import class_metrics, fit_logistic, network_wins
 from trainer.learn.training import train
 from trainer.params import TrainParams
 from trainer.tables.dataset import read_dataset
@@ -129,3 +129,13 @@ def test_a_multiclass_table_trains_a_classifier_never_worse_than_the_logistic_li
 def test_the_tutorial_preset_refuses_classes_in_a_sentence() -> None:
     with pytest.raises(DatasetError, match="tutorial preset predicts numbers only"):
         train(read_dataset(_yes_no()), TrainParams(preset="tutorial", epochs=2))
+
+
+def test_a_surer_network_is_chosen_only_when_it_is_right_as_often() -> None:
+    codes = np.zeros(100, np.int64)
+    line = np.tile([0.6, 0.4], (100, 1))  # right on every row, unsure
+    surer = np.tile([0.99, 0.01], (100, 1))
+    surer[:3] = [0.45, 0.55]  # far lower log-loss, but wrong on three rows
+    assert not network_wins(codes, surer, line, margin=0.01)
+    surer[:3] = [0.55, 0.45]
+    assert network_wins(codes, surer, line, margin=0.01)

@@ -210,15 +210,21 @@ def network_wins(
 ) -> bool:
     """The regressor's rule (trainer.judge.choice) on per-row log-loss: the network's held-out
     log-loss must be below the logistic line's by ``margin`` of it and by ``z`` standard errors
-    of the mean paired difference. And it must say the right class as often as the line: a
-    network that is surer but wrong more often is no better for the person asking."""
+    of the mean paired difference. And it must say the right class more often than the line, or
+    as often with a gain beyond ``2 z`` standard errors: a network that is surer but no more
+    often right is worth its risk only when the gain is plain (on 150 rows of iris a network
+    chosen on a smaller one was wrong twice more on new rows)."""
     gain = row_log_loss(codes, line) - row_log_loss(codes, network)
     mean = float(np.mean(gain))
     standard_error = float(np.std(gain, ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else 0.0
     if mean <= max(margin * float(row_log_loss(codes, line).mean()), z * standard_error):
         return False
     right = np.asarray(codes)
-    return bool(np.mean(network.argmax(axis=1) == right) >= np.mean(line.argmax(axis=1) == right))
+    network_right = float(np.mean(network.argmax(axis=1) == right))
+    line_right = float(np.mean(line.argmax(axis=1) == right))
+    if network_right != line_right:
+        return network_right > line_right
+    return mean > 2 * z * standard_error
 
 
 def importance(
