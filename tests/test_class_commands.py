@@ -49,7 +49,8 @@ def test_a_class_target_trains_saves_and_predicts_classes_as_written(
 ) -> None:
     table = _table(tmp_path / "train.csv", [labels[i % 2] for i in range(60)])
     model = tmp_path / "model.keras"
-    code = _train(str(table), "--epochs", "4", "--save", str(model), "--json")
+    plot = tmp_path / "plot.png"
+    code = _train(str(table), "--epochs", "4", "--save", str(model), "--plot", str(plot), "--json")
     out, err = capsys.readouterr()
     assert code == 0, err
     report = json.loads(out)
@@ -57,6 +58,7 @@ def test_a_class_target_trains_saves_and_predicts_classes_as_written(
     held_out = report["metrics"]["validation"]
     assert set(held_out) == {"accuracy", "balanced_accuracy", "log_loss", "macro_f1", "roc_auc"}
     assert held_out["accuracy"] > 0.8 and report["validation"]["folds"] == 5
+    assert b"Confusion matrix and calibration" in plot.read_bytes()
 
     inputs = tmp_path / "in.csv"
     inputs.write_text("fare,port\n40,S\n5,C\n20,Z\n")

@@ -17,7 +17,9 @@ from sklearn.metrics import (
 from trainer.errors import DatasetError
 from trainer.judge.classes import class_metrics, fit_logistic, network_wins
 from trainer.learn.training import train
+from trainer.limits import Limits
 from trainer.params import TrainParams
+from trainer.tables.checks import check_training_table
 from trainer.tables.dataset import read_dataset
 
 
@@ -139,3 +141,12 @@ def test_a_surer_network_is_chosen_only_when_it_is_right_as_often() -> None:
     assert not network_wins(codes, surer, line, margin=0.01)
     surer[:3] = [0.55, 0.45]
     assert network_wins(codes, surer, line, margin=0.01)
+
+
+def test_the_upload_check_refuses_the_tutorial_preset_for_classes_at_once() -> None:
+    with pytest.raises(DatasetError, match="tutorial preset predicts numbers only"):
+        check_training_table(
+            _yes_no(), x=None, y=None, sheet=None, limits=Limits(), preset="tutorial"
+        )
+    checked = check_training_table(_yes_no(), x=None, y=None, sheet=None, limits=Limits())
+    assert checked.classes == ["no", "yes"]
