@@ -19,6 +19,7 @@ from trainer.judge.classes import class_metrics, fit_logistic, network_wins
 from trainer.learn.training import train
 from trainer.limits import Limits
 from trainer.params import TrainParams
+from trainer.progress import Cancelled, Progress
 from trainer.tables.checks import check_training_table
 from trainer.tables.dataset import read_dataset
 
@@ -150,3 +151,15 @@ def test_the_upload_check_refuses_the_tutorial_preset_for_classes_at_once() -> N
         )
     checked = check_training_table(_yes_no(), x=None, y=None, sheet=None, limits=Limits())
     assert checked.classes == ["no", "yes"]
+
+
+def test_a_classifier_reports_progress_and_stops_when_asked() -> None:
+    seen: list[Progress] = []
+
+    def stop(progress: Progress) -> bool:
+        seen.append(progress)
+        return False
+
+    with pytest.raises(Cancelled):
+        train(read_dataset(_yes_no()), TrainParams(epochs=4), on_progress=stop)
+    assert seen and seen[0].total_passes >= 4

@@ -250,13 +250,21 @@ def _fit(
         history["passes"].append(passes)
         history["loss"].append(loss)
         history["val_loss"].append(val if val is not None else math.nan)
-        reporter.report((round_ + 1) * plan.steps_per_round, loss, val)
+        reporter.maybe_report((round_ + 1) * plan.steps_per_round, loss, val)
         if reporter.cancelled:
             raise Cancelled("training was cancelled")
         if val is None or val < best_val - 1e-6:
             best, best_val, best_round = now, (val if val is not None else math.inf), round_
         elif round_ - best_round >= plan.patience and recipe.epochs is None:
             break
+    rounds_done = len(history["passes"])
+    last_val = history["val_loss"][-1]
+    reporter.report(
+        rounds_done * plan.steps_per_round, history["loss"][-1],
+        None if math.isnan(last_val) else last_val,
+    )  # fmt: skip
+    if reporter.cancelled:
+        raise Cancelled("training was cancelled")
     return best, history, (best_round + 1) * plan.repeats, history["passes"][-1]
 
 
