@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -78,7 +79,8 @@ def _rings() -> bytes:
     x, y = rng.normal(size=(2, n)) * 1.5
     radius = np.hypot(x, y) + rng.normal(0, 0.25, n)
     kind = np.select([radius < 1.2, radius < 2.4], ["inner", "middle"], "outer")
-    return _csv(pd.DataFrame({"x": x, "y": y, "noise": rng.normal(size=n), "ring": kind}))
+    # Not "x" and "y": a column named y would be the target.
+    return _csv(pd.DataFrame({"east": x, "north": y, "noise": rng.normal(size=n), "ring": kind}))
 
 
 def _rare() -> bytes:
@@ -230,7 +232,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="table names (default: all)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--markdown", nargs="+", metavar="LOG", help="only print the table of earlier JSON lines"
+    )
     args = parser.parse_args()
+    if args.markdown:
+        lines = [
+            line
+            for path in args.markdown
+            for line in Path(path).read_text(encoding="utf-8").splitlines()
+        ]
+        print(markdown([json.loads(line) for line in lines if line.startswith("{")]))
+        return
     chosen = [t for t in TABLES if not args.only or t.name in args.only]
     results = []
     for table in chosen:
