@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
