@@ -163,3 +163,10 @@ def test_a_classifier_reports_progress_and_stops_when_asked() -> None:
     with pytest.raises(Cancelled):
         train(read_dataset(_yes_no()), TrainParams(epochs=4), on_progress=stop)
     assert seen and seen[0].total_passes >= 4
+
+
+def test_a_table_of_words_alone_can_predict_a_class() -> None:
+    rows = [f"{['red', 'brown'][i % 2]},{['almond', 'foul', 'none'][i % 3]},"
+            f"{'poisonous' if i % 3 == 1 else 'edible'}" for i in range(30)]  # fmt: skip
+    dataset = read_dataset(_csv("cap,smell,class", rows))
+    assert dataset.classes == ["edible", "poisonous"] and dataset.features.shape[0] == 30

@@ -159,18 +159,27 @@ def read_dataset(
     ``task`` None infers regression or classification from the target (trainer.tables.task)."""
     table = read_table(data, limits=limits, sheet=sheet)
     target_name, candidates = choose_columns(table.names, x=x, y=y)
-    if not _has_any_number(table):
-        raise DatasetError("This doesn't look like a table of numbers.")
     columns = [table.cells[name] for name in (target_name, *candidates)]
     hint = table_mark(columns, fallback=table.decimal_mark)
     # Issue 20: a class target is read by trainer.tables.task; numbers as before.
     numbers = read_numbers(table.cells[target_name], hint)
     classes = None
     if wants_classes(numbers, task):
-        read = read_classes(table.cells[target_name], target_name, numbers, limits, requested=task)
+        try:
+            read = read_classes(
+                table.cells[target_name], target_name, numbers, limits, requested=task
+            )
+        except DatasetError:
+            # Words alone that make no classes either (a list of names and cities).
+            if not _has_any_number(table):
+                raise DatasetError("This doesn't look like a table of numbers.") from None
+            raise
         target, kept, notes = read.codes.astype(np.float64), read.kept, read.notes
         classes = read.classes
     else:
+        # Classes may come from a table of words alone (a mushroom's colour and smell).
+        if not _has_any_number(table):
+            raise DatasetError("This doesn't look like a table of numbers.")
         target, kept, notes = _target(table, target_name, limits, hint, task)
     cells = {name: table.cells[name][kept].reset_index(drop=True) for name in candidates}
     lines = table.line_numbers[kept]
