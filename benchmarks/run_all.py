@@ -2,7 +2,7 @@
 
 python -m benchmarks.run_all            # all of them
 python -m benchmarks.run_all queue bot  # some of them (queue, trainer, realdata, batch, bot,
-                                        # intervals)
+                                        # intervals, classify)
 
 Running some of them replaces their sections of RESULTS.md and keeps the others, each
 section with the date it was measured on.
@@ -26,6 +26,7 @@ BENCHMARKS = {
     "batch": "benchmarks.bench_batch",
     "bot": "benchmarks.bench_bot",
     "intervals": "benchmarks.bench_intervals",
+    "classify": "benchmarks.bench_classify",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
@@ -78,6 +79,7 @@ def _sections(text: str) -> dict[str, str]:
         "batch": "## Many chats",
         "bot": "## Bot",
         "intervals": "## Prediction intervals",
+        "classify": "## Classifiers",
     }
     return {
         name: chunk
