@@ -163,6 +163,7 @@ async def test_train_caption_then_predict(world: World, reference_csv: bytes) ->
 
     ack = await world.reply_to(upload, contains="Job")
     assert "1,000 rows" in ack.content and "queued" in ack.content.lower()
+    assert "y (a number) from x" in ack.content  # issue 20: the reply says the task
     job_id = job_id_in(ack)
 
     photo = await tg.wait_for(lambda m: m.kind == "photo", TRAINING_TIMEOUT, chat_id=CHAT)

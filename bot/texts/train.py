@@ -32,7 +32,7 @@ def train_queued(
     classes: Sequence[str] | None = None,
 ) -> str:
     # Issue 20: the reply says the problem type as soon as the table is read.
-    kind = f" (a class: {esc(class_words.class_list(list(classes)))})" if classes else ""
+    kind = f" (a class: {esc(class_words.class_list(list(classes)))})" if classes else " (a number)"
     return (
         f"📥 Job {job_id}: {n_rows:,} rows, {esc(target)}{kind} from {names(features)}.\n"
         f"Queued, {position_phrase(position)}. I'll keep this message up to date."
