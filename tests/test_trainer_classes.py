@@ -170,3 +170,20 @@ def test_a_table_of_words_alone_can_predict_a_class() -> None:
             f"{'poisonous' if i % 3 == 1 else 'edible'}" for i in range(30)]  # fmt: skip
     dataset = read_dataset(_csv("cap,smell,class", rows))
     assert dataset.classes == ["edible", "poisonous"] and dataset.features.shape[0] == 30
+
+
+def test_a_rare_class_weighs_more_and_the_reply_says_so() -> None:
+    from trainer.class_words import imbalance
+    from trainer.learn.classifier import class_weights
+
+    codes = np.array([0] * 970 + [1] * 30)
+    weights = class_weights(codes, 2)
+    assert weights[1] > 3 * weights[0] and np.mean(weights[codes]) == pytest.approx(1.0)
+    even = np.array([0] * 55 + [1] * 45)
+    assert list(class_weights(even, 2)) == [1.0, 1.0]
+    facts = {"weighted": True, "rarest": "fraud", "rarest_share": 0.03}
+    assert imbalance(facts) == (
+        'Class "fraud" is only 3 % of the rows: rare classes weighed more in training, and the '
+        "probabilities were corrected back to how often each class occurs."
+    )
+    assert imbalance({"weighted": False}) is None
