@@ -140,8 +140,9 @@ def _run_child(platform: str, args: argparse.Namespace) -> dict[str, Any]:
     forwarded = _forwarded(args)
     with tempfile.TemporaryDirectory() as folder:
         partial = Path(folder) / "partial.json"
-        command = [sys.executable, __file__, *forwarded, "--child", platform, "--partial",
-                   str(partial)]  # fmt: skip
+        # A run without site-packages (benchmarks/gpu_wheels_check.py) keeps its child so.
+        python = [sys.executable, "-S"] if sys.flags.no_site else [sys.executable]
+        command = [*python, __file__, *forwarded, "--child", platform, "--partial", str(partial)]
         try:
             completed = subprocess.run(
                 command, env=env, capture_output=True, text=True, check=False,
