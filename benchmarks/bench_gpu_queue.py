@@ -85,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, help="epochs= for every job (default: the recipe's)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds trained alone per table")
     parser.add_argument("--mixed-tables", type=int, default=6, help="tables in the mixed set")
+    parser.add_argument(
+        "--scoring", choices=("device", "host"), default="device",
+        help="the rounds' scoring: on the device (trainer.learn.device_scoring) or as shipped",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ab-jobs", type=int, default=64,
+        help="then this many reference jobs with the other scoring (0: none)",
+    )  # fmt: skip
     parser.add_argument("--no-warmup", action="store_true", help="time compiling too")
     parser.add_argument(
         "--budget", type=float, default=150.0, help="seconds per device; rounds past it are skipped"
@@ -119,6 +127,9 @@ def _child(args: argparse.Namespace) -> str:
         seeds=args.seeds,
         warmup=not args.no_warmup,
         budget=args.budget,
+        scoring=args.scoring,
+        # On the CPU no more jobs than its largest round.
+        ab_jobs=args.ab_jobs if gpu else min(args.ab_jobs, max(_ints(args.cpu_sizes), default=0)),
     )
     sets = [
         TableSet("reference", [queue_tables.reference(REFERENCE.read_bytes())]),
@@ -163,6 +174,7 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
         "--cpu-sweep": args.cpu_sweep, "--sweep-jobs": args.sweep_jobs,
         "--cpu-sweep-jobs": args.cpu_sweep_jobs, "--train-batch": args.train_batch,
         "--seeds": args.seeds, "--mixed-tables": args.mixed_tables, "--budget": args.budget,
+        "--scoring": args.scoring, "--ab-jobs": args.ab_jobs,
     }  # fmt: skip
     forwarded = [f"{name}={value}" for name, value in options.items()]
     if args.epochs is not None:
@@ -213,6 +225,9 @@ def render(header: dict[str, str], results: dict[str, dict[str, Any]]) -> str:
         "- N jobs enqueued at once into a SQLite file (storage/), one chat each, drained by the"
         " project's worker loop in-process; jobs/s and the last result count from the worker's"
         " start, compiling done beforehand by a warm-up round of one batch (its time shown)",
+        '- scoring: where each round\'s held-out errors are computed, "host" as shipped'
+        ' (trainer.learn.rounds: weights to the host, NumPy member by member) or "device"'
+        " (trainer.learn.device_scoring: one compiled call; proposed, swapped in for this run)",
         f"- epochs: {header['epochs']}; quality: each job's out-of-fold MSE against the same"
         f" table and seed trained alone, within the spread of seeds 0..{int(header['seeds']) - 1}"
         " trained alone",

@@ -27,10 +27,10 @@ def render_device(platform: str, figures: dict[str, Any]) -> list[str]:
         f" default TRAINBOT_TRAIN_BATCH here: {figures.get('default_batch', '?')}; rounds ran"
         f" with {figures.get('train_batch', '?')}.",
         "",
-        "| jobs | tables | batch | warm-up (programs compiled) | last result | jobs/s | median job"
-        " | train (stacked fit; its host scoring) | package | device memory peak"
+        "| jobs | tables | batch | scoring | warm-up (programs compiled) | last result | jobs/s"
+        " | median job | train (stacked fit; its host scoring) | package | device memory peak"
         " | within seed spread (identical) | worst \\|ŷ(200) − 93.33\\| |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [_round_row(r) for r in figures.get("rounds", [])]
     best = max((r["jobs_per_s"] for r in figures.get("rounds", []) if "jobs_per_s" in r),
@@ -46,12 +46,15 @@ def render_device(platform: str, figures: dict[str, Any]) -> list[str]:
 
 def _round_row(r: dict[str, Any]) -> str:
     if r.get("skipped"):
-        return f"| {r['jobs']} | {r['tables']} | | skipped: over the time budget | | | | | | | | |"
+        return (
+            f"| {r['jobs']} | {r['tables']} | | | skipped: over the time budget | | | | | | | | |"
+        )
     warm = "—" if r.get("warmup_s") is None else f"{r['warmup_s']:.2f} s ({r['warmup_compiled']})"
     recompiled = f" ({r['compiled']} compiled)" if r.get("compiled") else ""
     at_200 = "" if r.get("worst_at_200") is None else f"{r['worst_at_200']:.4f}"
     return (
-        f"| {r['jobs']} | {r['tables']} | {r['batch']} | {warm} | {r['last_s']:.2f} s{recompiled}"
+        f"| {r['jobs']} | {r['tables']} | {r['batch']} | {r.get('scoring', 'host')} | {warm}"
+        f" | {r['last_s']:.2f} s{recompiled}"
         f" | {r['jobs_per_s']:.1f} | {_seconds(r.get('p50_s'))} | {_train(r)}"
         f" | {r['package_s']:.2f} s | {_memory(r.get('memory'))} | {_quality(r)} | {at_200} |"
     )

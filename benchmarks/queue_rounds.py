@@ -41,6 +41,8 @@ class Options:
     seeds: int
     warmup: bool
     budget: float  # seconds this device may take; rounds that would not fit are skipped
+    scoring: str = "device"  # the rounds' scoring: "device" (proposed) or "host" (as shipped)
+    ab_jobs: int = 0  # then a round of this many reference jobs with the other scoring
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,12 @@ def measure(sets: list[TableSet], options: Options, save: Callable[[dict[str, An
         "sweep": [],
     }
     timers = _Timers.install()
+    _use_scoring("host")  # alone as shipped: what a batched job is held to
     for table_set in sets:
         out["alone"].update(_alone(table_set.tables, options))
         save(out)
+    _use_scoring(options.scoring)
+    out["scoring"] = options.scoring
     for table_set in sets:
         rate = 0.0
         for n in options.sizes:
@@ -85,6 +90,14 @@ def measure(sets: list[TableSet], options: Options, save: Callable[[dict[str, An
             out["rounds"].append(figures)
             save(out)
     reference = sets[0]
+    if options.ab_jobs:
+        other = "host" if options.scoring == "device" else "device"
+        _use_scoring(other)
+        figures = _round(reference, options.ab_jobs, options.train_batch, options, timers,
+                         out["alone"])  # fmt: skip
+        out["rounds"].append(figures)
+        _use_scoring(options.scoring)
+        save(out)
     for batch in options.sweep:
         left = options.budget - (time.perf_counter() - started)
         if left < 0:
@@ -96,6 +109,21 @@ def measure(sets: list[TableSet], options: Options, save: Callable[[dict[str, An
         save(out)
     out["seconds"] = time.perf_counter() - started
     return out
+
+
+def _use_scoring(kind: str) -> None:
+    """Score the rounds on the device (trainer.learn.device_scoring) or on the host (as
+    shipped): the class trainer.learn.members trains with, swapped for this process."""
+    from trainer.learn import device_scoring, members, rounds
+
+    use_device = kind == "device" and device_scoring.available()
+    members.RoundMonitor = device_scoring.DeviceRoundMonitor if use_device else rounds.RoundMonitor
+
+
+def _scoring_in_use() -> str:
+    from trainer.learn import members, rounds
+
+    return "host" if members.RoundMonitor is rounds.RoundMonitor else "device"
 
 
 def _versions() -> dict[str, str]:
@@ -152,7 +180,7 @@ class _Timers:
 
     @classmethod
     def install(cls) -> _Timers:
-        from trainer.learn import batch, crossval, rounds
+        from trainer.learn import batch, crossval, device_scoring, rounds
         from trainer.worker import tasks
 
         timers = cls()
@@ -163,6 +191,7 @@ class _Timers:
             (batch, "fit_members", "stacked"),
             (crossval, "fit_members", "stacked"),
             (rounds.RoundMonitor, "on_epoch_end", "scoring"),
+            (device_scoring.DeviceRoundMonitor, "on_epoch_end", "scoring"),
         ):
             setattr(module, name, timers._timed(timer, getattr(module, name)))
         return timers
@@ -203,6 +232,7 @@ def _round(table_set: TableSet, n: int, batch: int, options: Options, timers: _T
         "jobs": n,
         "tables": table_set.name,
         "batch": drained["batch"],
+        "scoring": _scoring_in_use(),
         "warmup_s": warm.get("seconds"),
         "warmup_compiled": warm.get("compiled"),
         "compiled": PROGRAMS.built - built,

@@ -23,8 +23,9 @@ def test_the_gpu_queue_benchmark_runs_end_to_end_on_the_cpu(tmp_path: Path) -> N
     completed = subprocess.run(
         [
             sys.executable, str(SCRIPT), "--platforms", "cpu", "--cpu-sizes", "1,4",
-            "--cpu-sweep", "4", "--cpu-sweep-jobs", "4", "--epochs", "1", "--seeds", "2",
-            "--mixed-tables", "1", "--no-warmup", "--out", str(out), "--append", str(results),
+            "--cpu-sweep", "4", "--cpu-sweep-jobs", "4", "--ab-jobs", "4", "--epochs", "1",
+            "--seeds", "2", "--mixed-tables", "1", "--no-warmup", "--out", str(out),
+            "--append", str(results),
         ],
         env={**os.environ, "PYTHONPATH": str(ROOT), "TRAINBOT_PLOT_PROCESSES": "1"},
         capture_output=True, text=True, timeout=240, check=False,
@@ -35,6 +36,8 @@ def test_the_gpu_queue_benchmark_runs_end_to_end_on_the_cpu(tmp_path: Path) -> N
     assert "machine: " in block and "Failed" not in block and "Jobs that failed" not in block
     for row in ("| 1 | reference |", "| 4 | reference |", "| 1 | mixed |", "| 4 | mixed |"):
         assert row in block
+    # The rounds scored on the device, and one burst again as shipped to compare.
+    assert "| 4 | reference | 8 | device |" in block and "| 4 | reference | 8 | host |" in block
     assert "Default it argues for: 4" in block
     assert out.read_text(encoding="utf-8") == block
     assert results.read_text(encoding="utf-8") == "# earlier results\n\n" + block

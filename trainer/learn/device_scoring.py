@@ -8,7 +8,8 @@ with every table in the batch. Here the same rows, gathered once and kept on the
 scored for every member in one compiled call, and only a (row sets × tasks) array of pooled
 errors comes back.
 
-JAX only (the GPU backend); ``available()`` says whether it can be used.
+JAX only (the GPU backend); ``available()`` says whether it can be used. This module imports
+Keras (through trainer.learn.rounds).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trainer import backend
+from trainer.learn.rounds import RoundMonitor
+from trainer.learn.stacked import MemberWeights
 
 if TYPE_CHECKING:
     from trainer.learn.members import MemberTask
@@ -111,3 +114,60 @@ def _squared_error_sums(weights: list[tuple[Any, Any]], x: Any, y: Any, masks: A
     residual = jnp.einsum("mru,mu->mr", activations, out_kernel[..., 0]) + out_bias
     squared = jnp.square(line + residual - y)
     return jnp.sum(masks * squared[None], axis=-1)
+
+
+class DeviceRoundMonitor(RoundMonitor):
+    """RoundMonitor (trainer.learn.rounds) with its scoring on the device, a drop-in for
+    ``trainer.learn.members.RoundMonitor``: every task scored in one call after each round,
+    weights copied to the host only in a round where some task improved (its snapshot).
+
+    Not wired in yet: benchmarks/bench_gpu_queue.py swaps it in (--scoring device) so that one
+    run measures both ways.
+    """
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)
+        self._scorer = DeviceScorer(
+            [tracked.task for tracked in self.tracked],
+            [[t.val_rows for t in self.tracked], [t.loss_rows for t in self.tracked]],
+        )
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.rounds_done = epoch + 1
+        running = self._running()
+        if not running:
+            return
+        val, loss = self._scorer(self.model)
+        index = {id(tracked): t for t, tracked in enumerate(self.tracked)}
+        steps = self.rounds_done * self.plan.steps_per_round
+        weights = None
+        for tracked in running:
+            t = index[id(tracked)]
+            if self._improved(tracked, float(loss[t]), float(val[t])):
+                if weights is None:
+                    weights = MemberWeights.from_model(self.model)
+                tracked.best = tracked.own(weights)
+            tracked.task.reporter.maybe_report(steps, tracked.last_loss, tracked.last_val)
+            tracked.done = tracked.done or tracked.task.reporter.cancelled
+        self._stop_when_all_done()
+
+    def _improved(self, tracked: Any, loss: float, val: float) -> bool:
+        """rounds.RoundMonitor._score with the errors given: True when this round is the
+        task's new best (its snapshot is then taken)."""
+        task = tracked.task
+        tracked.rounds_done = self.rounds_done
+        tracked.last_loss = loss * task.loss_scale
+        tracked.history["passes"].append(float(self.rounds_done * self.plan.repeats))
+        tracked.history["loss"].append(tracked.last_loss)
+        if not task.early_stopping:
+            return False
+        tracked.last_val = val * task.loss_scale
+        tracked.history["val_loss"].append(tracked.last_val)
+        if not self.early_stopping:
+            return False
+        if val < tracked.best_val:
+            tracked.best_val, tracked.best_round = val, self.rounds_done
+            return True
+        if self.rounds_done - tracked.best_round >= self.plan.patience:
+            tracked.done = True
+        return False
