@@ -150,7 +150,10 @@ def _run_child(platform: str, args: argparse.Namespace) -> dict[str, Any]:
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": platform}
     forwarded = _forwarded(args)
     with tempfile.TemporaryDirectory() as folder:
+        # Beside --out when given: if the whole command is killed, the figures so far stay.
         partial = Path(folder) / "partial.json"
+        if args.out is not None:
+            partial = args.out.with_suffix(f".{platform}.json")
         # A run without site-packages (benchmarks/gpu_wheels_check.py) keeps its child so.
         python = [sys.executable, "-S"] if sys.flags.no_site else [sys.executable]
         command = [*python, __file__, *forwarded, "--child", platform, "--partial", str(partial)]
