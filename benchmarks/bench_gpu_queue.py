@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> str:
     if args.child:
         return _child(args)
     started = time.perf_counter()
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
     header = _header(args)
     results: dict[str, dict[str, Any]] = {}
     for platform in args.platforms.split(","):
