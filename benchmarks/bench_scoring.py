@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,6 +27,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 from benchmarks.machine import describe  # noqa: E402
 
 REPEATS = 5
+T = TypeVar("T")
 
 
 def measure(tasks_count: int) -> dict[str, float]:
@@ -71,25 +73,24 @@ def measure(tasks_count: int) -> dict[str, float]:
     scorer = DeviceScorer(tasks, [[t.val_rows for t in tracked], [t.loss_rows for t in tracked]])
     first = scorer(network)
     setup = time.perf_counter() - built
-    host = _timed(on_host)
-    device = _timed(lambda: scorer(network))
-    expected = on_host()
+    host, expected = _timed(on_host)
+    device, _ = _timed(lambda: scorer(network))
     gap = float(np.nanmax(np.abs(first - expected) / np.maximum(np.abs(expected), 1e-12)))
     return {"tasks": tasks_count, "host": host, "device": device, "setup": setup, "gap": gap}
 
 
-def _timed(step: Callable[[], object]) -> float:
-    """Seconds per call: the mean of REPEATS after a first call, or the first alone when it
-    took over a second (the host's scoring of a big batch)."""
+def _timed(step: Callable[[], T]) -> tuple[float, T]:
+    """Seconds per call and what it returned: the mean of REPEATS after a first call, or the
+    first alone when it took over a second (the host's scoring of a big batch)."""
     started = time.perf_counter()
-    step()
+    value = step()
     first = time.perf_counter() - started
     if first > 1.0:
-        return first
+        return first, value
     started = time.perf_counter()
     for _ in range(REPEATS):
-        step()
-    return (time.perf_counter() - started) / REPEATS
+        value = step()
+    return (time.perf_counter() - started) / REPEATS, value
 
 
 def main(sizes: list[int]) -> str:
