@@ -28,7 +28,7 @@ def render_device(platform: str, figures: dict[str, Any]) -> list[str]:
         f" with {figures.get('train_batch', '?')}.",
         "",
         "| jobs | tables | batch | scoring | warm-up (programs compiled) | last result | jobs/s"
-        " | median job | train (stacked fit; its host scoring) | package | device memory peak"
+        " | median job | train (stacked fit; its scoring) | package | device memory peak so far"
         " | within seed spread (identical) | worst \\|ŷ(200) − 93.33\\| |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -107,8 +107,8 @@ def _sweep(sweep: list[dict[str, Any]]) -> list[str]:
         "",
         "TRAINBOT_TRAIN_BATCH over the same burst of reference jobs:",
         "",
-        "| batch | jobs | last result | jobs/s | train (stacked fit; its host scoring) | package"
-        " | device memory peak |",
+        "| batch | jobs | last result | jobs/s | train (stacked fit; its scoring) | package"
+        " | device memory peak so far |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in sweep:
