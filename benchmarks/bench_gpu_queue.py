@@ -97,8 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--no-warmup", action="store_true", help="time compiling too")
     parser.add_argument(
-        "--budget", type=float, default=150.0, help="seconds per device; rounds past it are skipped"
+        "--budget", type=float, default=150.0, help="seconds on a GPU; rounds past it are skipped"
     )
+    parser.add_argument("--cpu-budget", type=float, default=60.0, help="seconds on the CPU")
     parser.add_argument("--out", type=Path, help="also write the Markdown (and .json) here")
     parser.add_argument("--append", type=Path, help="append the Markdown to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one device's side
@@ -128,7 +129,7 @@ def _child(args: argparse.Namespace) -> str:
         epochs=args.epochs,
         seeds=args.seeds,
         warmup=not args.no_warmup,
-        budget=args.budget,
+        budget=args.budget if gpu else args.cpu_budget,
         scoring=args.scoring,
         # On the CPU no more jobs than its largest round.
         ab_jobs=args.ab_jobs if gpu else min(args.ab_jobs, max(_ints(args.cpu_sizes), default=0)),
@@ -151,6 +152,8 @@ def _run_child(platform: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one device's side in a fresh process; what it measured, even if it died midway."""
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": platform}
     forwarded = _forwarded(args)
+    # Past its budget a device finishes the round in hand: a generous limit for a hung one.
+    limit = (args.cpu_budget if platform == "cpu" else args.budget) * 2 + 300
     with tempfile.TemporaryDirectory() as folder:
         # Beside --out when given: if the whole command is killed, the figures so far stay.
         partial = Path(folder) / "partial.json"
@@ -162,11 +165,11 @@ def _run_child(platform: str, args: argparse.Namespace) -> dict[str, Any]:
         try:
             completed = subprocess.run(
                 command, env=env, capture_output=True, text=True, check=False,
-                timeout=args.budget * 2 + 300,
+                timeout=limit,
             )  # fmt: skip
             error = completed.stderr.strip()[-3000:] if completed.returncode else None
         except subprocess.TimeoutExpired:
-            error = f"stopped after {args.budget * 2 + 300:.0f} s"
+            error = f"stopped after {limit:.0f} s"
         figures = json.loads(partial.read_text(encoding="utf-8")) if partial.exists() else {}
     if error is not None:
         figures["error"] = error
@@ -179,6 +182,7 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
         "--cpu-sweep": args.cpu_sweep, "--sweep-jobs": args.sweep_jobs,
         "--cpu-sweep-jobs": args.cpu_sweep_jobs, "--train-batch": args.train_batch,
         "--seeds": args.seeds, "--mixed-tables": args.mixed_tables, "--budget": args.budget,
+        "--cpu-budget": args.cpu_budget,
         "--scoring": args.scoring, "--ab-jobs": args.ab_jobs,
     }  # fmt: skip
     forwarded = [f"{name}={value}" for name, value in options.items()]

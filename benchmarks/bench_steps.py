@@ -31,16 +31,17 @@ from benchmarks.machine import describe  # noqa: E402
 
 def measure(tasks_count: int, rounds: int) -> dict[str, float]:
     """Seconds per optimizer step, both ways, over ``rounds`` rounds after a compiling one."""
+    from trainer import backend
+
+    backend.configure()  # before Keras: XLA's flags (deterministic GPU ops) are set here
     import keras
 
-    from trainer import backend
     from trainer.learn.crossval import prepare
     from trainer.learn.members import _by_layer, _program, _stacked_rows
     from trainer.learn.recipes import DEFAULT
     from trainer.learn.stacked import MemberWeights
     from trainer.tables.dataset import read_dataset
 
-    backend.configure()
     dataset = read_dataset((ROOT / "examples" / "fahrenheit.csv").read_bytes())
     prepared = [prepare(dataset, DEFAULT, None, 1e9) for _ in range(tasks_count)]
     tasks, plan = [p.task for p in prepared], prepared[0].plan

@@ -98,9 +98,11 @@ def measure(sets: list[TableSet], options: Options, save: Callable[[dict[str, An
         out["rounds"].append(figures)
         _use_scoring(options.scoring)
         save(out)
+    rates = [r["jobs_per_s"] for r in out["rounds"] if r.get("tables") == reference.name
+             and "jobs_per_s" in r]  # fmt: skip
     for batch in options.sweep:
         left = options.budget - (time.perf_counter() - started)
-        if left < 0:
+        if left < 0 or (rates and options.sweep_jobs / max(rates) * 1.5 > left):
             out["sweep"].append({"batch": batch, "jobs": options.sweep_jobs, "skipped": True})
             continue
         out["sweep"].append(

@@ -24,7 +24,8 @@ def test_the_gpu_queue_benchmark_runs_end_to_end_on_the_cpu(tmp_path: Path) -> N
         [
             sys.executable, str(SCRIPT), "--platforms", "cpu", "--cpu-sizes", "1,4",
             "--cpu-sweep", "4", "--cpu-sweep-jobs", "4", "--ab-jobs", "4", "--epochs", "1",
-            "--seeds", "2", "--mixed-tables", "1", "--no-warmup", "--out", str(out),
+            "--seeds", "2", "--mixed-tables", "1", "--no-warmup", "--cpu-budget", "1000",
+            "--out", str(out),
             "--append", str(results),
         ],
         env={**os.environ, "PYTHONPATH": str(ROOT), "TRAINBOT_PLOT_PROCESSES": "1"},
