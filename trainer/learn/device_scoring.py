@@ -14,6 +14,7 @@ Keras (through trainer.learn.rounds).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,6 @@ class DeviceScorer:
     """
 
     def __init__(self, tasks: Sequence[MemberTask], row_sets: Sequence[RowsByTask]) -> None:
-        import jax
         import jax.numpy as jnp
 
         members = sum(task.members for task in tasks)
@@ -79,7 +79,7 @@ class DeviceScorer:
         self._tasks = len(tasks)
         # Kept on the device for the whole fit: a round sends nothing but the weights' handles.
         self._x, self._y, self._masks = (jnp.asarray(a) for a in (x, y, masks))
-        self._sums = jax.jit(_squared_error_sums)
+        self._sums = _compiled_sums()
 
     def __call__(self, model: Any) -> np.ndarray:
         sums = np.asarray(self._sums(_weights(model), self._x, self._y, self._masks), np.float64)
@@ -88,6 +88,14 @@ class DeviceScorer:
         )
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self._counts > 0, by_task / self._counts, np.nan)
+
+
+@functools.cache
+def _compiled_sums() -> Any:
+    """One jitted function for every scorer: its programs (one per shape) outlive a fit."""
+    import jax
+
+    return jax.jit(_squared_error_sums)
 
 
 def _weights(model: Any) -> list[tuple[Any, Any]]:
