@@ -95,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
         "--ab-jobs", type=int, default=64,
         help="then this many reference jobs with the other scoring (0: none)",
     )  # fmt: skip
+    parser.add_argument(
+        "--program-cache", type=int, default=0,
+        help="compiled networks a worker keeps (trainer.learn.programs); 0: as shipped",
+    )  # fmt: skip
     parser.add_argument("--no-warmup", action="store_true", help="time compiling too")
     parser.add_argument(
         "--budget", type=float, default=150.0, help="seconds on a GPU; rounds past it are skipped"
@@ -131,6 +135,7 @@ def _child(args: argparse.Namespace) -> str:
         warmup=not args.no_warmup,
         budget=args.budget if gpu else args.cpu_budget,
         scoring=args.scoring,
+        program_cache=args.program_cache,
         # On the CPU no more jobs than its largest round.
         ab_jobs=args.ab_jobs if gpu else min(args.ab_jobs, max(_ints(args.cpu_sizes), default=0)),
     )
@@ -184,6 +189,7 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
         "--seeds": args.seeds, "--mixed-tables": args.mixed_tables, "--budget": args.budget,
         "--cpu-budget": args.cpu_budget,
         "--scoring": args.scoring, "--ab-jobs": args.ab_jobs,
+        "--program-cache": args.program_cache,
     }  # fmt: skip
     forwarded = [f"{name}={value}" for name, value in options.items()]
     if args.epochs is not None:

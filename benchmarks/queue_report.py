@@ -25,7 +25,8 @@ def render_device(platform: str, figures: dict[str, Any]) -> list[str]:
     lines += [
         f"jax {versions.get('jax', '?')}, keras {versions.get('keras', '?')}; the worker's"
         f" default TRAINBOT_TRAIN_BATCH here: {figures.get('default_batch', '?')}; rounds ran"
-        f" with {figures.get('train_batch', '?')}.",
+        f" with {figures.get('train_batch', '?')}; compiled networks kept:"
+        f' {figures.get("program_cache", "?")} (a round\'s "compiled" counts those built again).',
         "",
         "| jobs | tables | batch | scoring | warm-up (programs compiled) | last result | jobs/s"
         " | median job | train (stacked fit; its scoring) | package | device memory peak so far"

@@ -43,6 +43,7 @@ class Options:
     budget: float  # seconds this device may take; rounds that would not fit are skipped
     scoring: str = "device"  # the rounds' scoring: "device" (proposed) or "host" (as shipped)
     ab_jobs: int = 0  # then a round of this many reference jobs with the other scoring
+    program_cache: int = 0  # compiled networks kept (trainer.learn.programs); 0: as shipped
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ def measure(sets: list[TableSet], options: Options, save: Callable[[dict[str, An
         "sweep": [],
     }
     timers = _Timers.install()
+    from trainer.learn.programs import PROGRAMS
+
+    if options.program_cache:
+        PROGRAMS.size = options.program_cache
+    out["program_cache"] = PROGRAMS.size
     _use_scoring("host")  # alone as shipped: what a batched job is held to
     for table_set in sets:
         out["alone"].update(_alone(table_set.tables, options))
