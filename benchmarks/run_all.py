@@ -82,10 +82,7 @@ def _sections(text: str) -> dict[str, str]:
         "classify": "## Classifiers",
     }
     return {
-        name: chunk
-        for chunk in chunks
-        for name, title in titles.items()
-        if chunk.startswith(title)
+        name: chunk for chunk in chunks for name, title in titles.items() if chunk.startswith(title)
     }
 
 
