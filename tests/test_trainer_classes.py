@@ -187,3 +187,14 @@ def test_a_rare_class_weighs_more_and_the_reply_says_so() -> None:
         "probabilities were corrected back to how often each class occurs."
     )
     assert imbalance({"weighted": False}) is None
+
+
+def test_a_prediction_reads_as_the_class_and_its_probability() -> None:
+    from trainer.class_words import prediction
+
+    assert prediction("survived", {"no": 0.83, "yes": 0.17}) == "survived: no (83 %)"
+    three = {"setosa": 0.05, "virginica": 0.7, "versicolor": 0.25}
+    assert (
+        prediction("species", three)
+        == "species: virginica (70 %); then versicolor 25 %, setosa 5 %"
+    )
