@@ -279,7 +279,11 @@ class Worker:
             self.store.queue.fail(job, words.past_time_limit(job.timeout_seconds), retry=False)
         elif reason is StopReason.CANCEL:
             self.store.queue.mark_cancelled(job)
-        # LEASE_LOST: another worker owns the job now; whatever we had is dropped.
+        elif reason is StopReason.LEASE_LOST:
+            # Another worker owns the job now (this one stalled, or was cut off from the
+            # database past its lease): whatever this one had is dropped.
+            log.warning("job %s: lease lost to another worker; nothing stored", job.id,
+                        extra={"job_id": job.id, "worker": self.name})  # fmt: skip
 
     # -- training ----------------------------------------------------------------------------
 
