@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import text
 from telegram import Bot
 
 from bot.delivery import Delivery
@@ -172,3 +173,40 @@ async def test_a_job_finished_by_another_process_wakes_the_bots_delivery(
         delays.append(message.sent_at - float(finished.group(1)))
     assert len(delays) == 5
     assert all(d < WELL_UNDER_SECONDS for d in delays), delays
+
+
+@pytest.mark.postgres
+def test_a_lost_listen_connection_comes_back_and_wakes_waiters_meanwhile(
+    database_url: str, store: Store, other_store: Store
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("LISTEN is PostgreSQL's")
+    store.records.remember(ChatRef(CHAT))
+    assert other_store.queue.claim("w") is None  # listening from here on
+    with store.db.session() as session:
+        # As a restart or a failover would: every LISTEN connection of the database is cut.
+        session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+            )
+        )
+    # Whatever was announced while nobody listened is looked for again: the waiter wakes.
+    assert other_store.queue.wait_for_work(30.0)
+    assert other_store.queue.claim("w") is None
+    subprocess.run(
+        [sys.executable, "-c", ENQUEUE_ONE_SCRIPT, database_url, str(CHAT)], check=True, timeout=120
+    )
+    started = time.monotonic()
+    assert other_store.queue.wait_for_work(30.0)
+    assert time.monotonic() - started < WELL_UNDER_SECONDS
+
+
+ENQUEUE_ONE_SCRIPT = """
+import sys
+from storage.models import JobKind
+from storage.store import Store
+store = Store.open(sys.argv[1], upgrade=False)
+store.queue.enqueue(JobKind.TRAIN, chat_id=int(sys.argv[2]), user_id=None, params={})
+store.close()
+"""
