@@ -180,9 +180,10 @@ class _Hub:
                     failures = 0
                     self._ready.set()
                     while not self.closed:
-                        heard = {n.channel for n in conn.notifies(timeout=LISTEN_SLICE_SECONDS)}
-                        if heard:
-                            self.bump(tuple(c for c in CHANNELS if c in heard))
+                        # Each one as it comes: the generator runs until the slice is over.
+                        for heard in conn.notifies(timeout=LISTEN_SLICE_SECONDS):
+                            if heard.channel in CHANNELS:
+                                self.bump((heard.channel,))
             except psycopg.Error as exc:
                 if self.closed:
                     return
