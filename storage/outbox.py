@@ -76,10 +76,18 @@ class Outbox:
             select(Job.chat_id).join(ProgressMessage, ProgressMessage.job_id == Job.id)
             .where(*_BEHIND),
         )  # fmt: skip
+        # Rows another process is taking right now are skipped, not waited for: two bots
+        # locking the same chats in different orders could deadlock. Materialized for the
+        # reason storage.claims gives.
+        takeable = (
+            select(Chat.id).where(Chat.id.in_(waiting), free, not_(fresh))
+            .with_for_update(skip_locked=True)
+            .cte("takeable").prefix_with("MATERIALIZED", dialect="postgresql")
+        )  # fmt: skip
         with self.db.session() as session:
             session.execute(
                 update(Chat)
-                .where(Chat.id.in_(waiting), free, not_(fresh))
+                .where(Chat.id.in_(select(takeable.c.id)), free)
                 .values(delivery_owner=owner, delivery_until=db_now(lease_seconds))
                 .execution_options(synchronize_session=False)
             )

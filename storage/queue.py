@@ -131,9 +131,13 @@ class JobQueue:
             jobs = claim_jobs(
                 session, worker, kinds, limit=limit, lease_seconds=self._lease_seconds
             )
-            if jobs:
+            # A claim changes what a job's progress message shows. A prediction asked with
+            # values has none (its answer is the reply): the bot's delivery is not woken for
+            # it, which had cost a round of reading the outbox just as the answer was due.
+            shown = any(job.kind is JobKind.TRAIN or job.params.get("csv") for job in jobs)
+            if shown:
                 self.notifier.publish_in(session, notify.OUTBOX)
-        if jobs:
+        if shown:
             self.notifier.wake_local(notify.OUTBOX)
         for job in jobs:
             log.info(
