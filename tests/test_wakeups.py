@@ -30,6 +30,7 @@ from tests.fake_telegram import FakeTelegram
 from tests.stand_ins import stand_in_training
 from tests.waiting import until, wait_until
 from trainbot.settings import Settings
+from trainer import backend
 from trainer.worker.loop import Worker
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -81,8 +82,12 @@ def other_store(database_url: str) -> Iterator[Store]:
 
 
 def test_a_job_from_another_process_wakes_whichever_lane_of_the_worker_waits(
-    store: Store, other_store: Store, database_url: str
+    store: Store, other_store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # No ML backend: what is tested is the lanes' claims and waits.
+    monkeypatch.setattr(backend, "configure", lambda: None)
+    monkeypatch.setattr(backend, "backend_name", lambda: "none")
+    monkeypatch.setattr(backend, "device_description", lambda: "cpu")
     store.records.remember(ChatRef(CHAT))
     worker = Worker(
         other_store, settings(), name="w", train_batch=1, train_task=stand_in_training(1)
