@@ -2,7 +2,7 @@
 
 python -m benchmarks.run_all            # all of them
 python -m benchmarks.run_all queue bot  # some of them (queue, trainer, realdata, batch, bot,
-                                        # intervals, classify)
+                                        # botruns, intervals, classify)
 
 Running some of them replaces their sections of RESULTS.md and keeps the others, each
 section with the date it was measured on.
@@ -25,6 +25,7 @@ BENCHMARKS = {
     "realdata": "benchmarks.bench_realdata",
     "batch": "benchmarks.bench_batch",
     "bot": "benchmarks.bench_bot",
+    "botruns": "benchmarks.bench_bot_runs",
     "intervals": "benchmarks.bench_intervals",
     "classify": "benchmarks.bench_classify",
 }
@@ -77,7 +78,9 @@ def _sections(text: str) -> dict[str, str]:
         "trainer": "## Trainer",
         "realdata": "## Real-data",
         "batch": "## Many chats",
-        "bot": "## Bot",
+        # The newline tells the bot benchmark's section from its repeated runs'.
+        "bot": "## Bot\n",
+        "botruns": "## Bot: repeated runs",
         "intervals": "## Prediction intervals",
         "classify": "## Classifiers",
     }

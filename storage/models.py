@@ -93,6 +93,10 @@ class Chat(Base):
     type: Mapped[str] = mapped_column(String(32), default="private")
     title: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The bot process sending this chat's replies, until when (the database's clock): with two
+    # bot processes on one database, each reply still goes out once and in order.
+    delivery_owner: Mapped[str | None] = mapped_column(String(128))
+    delivery_until: Mapped[datetime | None]
 
 
 class User(Base):

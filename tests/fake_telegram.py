@@ -442,8 +442,12 @@ class FakeTelegram:
         bot_id: int = DEFAULT_BOT_ID,
         bot_first_name: str = "Trainbot Test",
         port: int = 0,
+        sock: socket.socket | None = None,
     ) -> None:
+        """`sock`: a socket bound where the bot can reach it (another network namespace's
+        127.0.0.1, say) to serve on instead of 127.0.0.1:`port`."""
         self.bot_username = bot_username
+        self._sock = sock
         self.bot_id = bot_id
         self.bot_user: dict[str, Any] = {
             "id": bot_id,
@@ -529,9 +533,11 @@ class FakeTelegram:
             app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0
         )
         await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self._port))
+        sock = self._sock
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self._port))
         port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
         self._base = f"http://127.0.0.1:{port}"
