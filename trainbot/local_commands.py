@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from trainer import words
+from trainer import summary_words, words
 from trainer.errors import PredictError
 from trainer.limits import Limits
 from trainer.params import PRESETS, ParamError, parse_params
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
             return _fail(f"can't write {args.save}: {error.strerror}", EXIT_FAILED)
     report = _report(result, predictions, plot)
     report["model_kind"] = result.model_kind
-    report["choice"] = words.choice(result.choice)
+    report["choice"] = summary_words.choice(result.choice)
     report["validation"] = result.validation
     report["columns"] = words.column_notes(dataset.notes)
     report["features"] = dataset.input_names
@@ -194,7 +194,7 @@ def _report(result: Any, predictions: list[Any], plot: str | None) -> dict[str, 
         "metrics": result.metrics,
         "baseline_metrics": result.baseline_metrics,
         "beats_baseline": result.beats_baseline,
-        "verdict": words.verdict(result.verdict),
+        "verdict": summary_words.verdict(result.verdict),
         "predictions": [prediction.to_dict() for prediction in predictions],
         "fit_seconds": round(result.fit_seconds, 3),
         "epochs_run": result.passes_run,
@@ -256,10 +256,12 @@ def _table(report: dict[str, Any]) -> str:
 
 def _how_sure_lines(report: dict[str, Any]) -> list[str]:
     """How far off predictions were on unseen rows, and the inputs that matter most."""
-    sure = words.sure_and_drivers(report["interval"], report["importance"], report["target"])
+    importance = report["importance"]
+    sure = summary_words.sure_and_drivers(report["interval"], importance, report["target"])
     lines = ["", sure] if sure else []
-    if words.drivers(report["importance"]):
-        lines.append(f"Inputs by importance: {words.importance_shares(report['importance'])}.")
+    if summary_words.drivers(report["importance"]):
+        shares = summary_words.importance_shares(report["importance"])
+        lines.append(f"Inputs by importance: {shares}.")
     return lines
 
 
@@ -271,7 +273,7 @@ def _prediction_lines(report: dict[str, Any]) -> list[str]:
             f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
             for name, value in zip(report["features"], prediction["inputs"], strict=True)
         )
-        interval = words.interval_range(prediction["low"], prediction["high"])
+        interval = summary_words.interval_range(prediction["low"], prediction["high"])
         lines.append(
             f"  {inputs}  ->  {report['target']} = {prediction['predicted']:.6g}"
             + (f"  ({interval})" if interval else "")
