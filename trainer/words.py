@@ -35,6 +35,26 @@ def number(value: float | None, digits: int = 6) -> str:
     return f"{value:.{digits}g}"
 
 
+def in_mark(text: str, mark: str = ".") -> str:
+    """A number written with the decimal mark of the user's table: "50,5" where it used commas."""
+    return text.replace(".", ",") if mark == "," else text
+
+
+def estimate(value: float | None, low: float | None, high: float | None, mark: str = ".") -> str:
+    """A prediction with how sure it is: "≈ 93.3 (90 % between 88.1 and 98.6)", written to two
+    significant digits of the interval's half-width; "= 93.3333" without an interval."""
+    if (
+        value is None
+        or low is None
+        or high is None
+        or not (math.isfinite(value) and math.isfinite(low) and math.isfinite(high) and high > low)
+    ):
+        return f"= {in_mark(number(value), mark)}"
+    places = max(0, 1 - math.floor(math.log10((high - low) / 2)))
+    shown = [in_mark(f"{v:.{places}f}", mark) for v in (value, low, high)]
+    return f"≈ {shown[0]} (90 % between {shown[1]} and {shown[2]})"
+
+
 def size(n_bytes: int) -> str:
     """A file size in SI units, as Telegram states its limits: 1.5 MB, 120 kB, 500 bytes."""
     if n_bytes >= 1_000_000:

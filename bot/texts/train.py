@@ -9,7 +9,7 @@ from typing import Any
 from bot.formatting import MAX_CAPTION, MAX_TEXT, clip, esc, names, utf16_len
 from bot.texts.jobs import position_phrase
 from bot.texts.predict import prediction_lines
-from trainer import words
+from trainer import summary_words, words
 from trainer.words import number
 
 __all__ = [
@@ -97,28 +97,24 @@ def missing_note(missing: Sequence[str]) -> str:
 
 
 def train_summary(payload: Mapping[str, Any]) -> str:
+    """The reply to a training: what it is, then in plain words how sure and which model, the
+    figures behind them folded in an expandable quote, the predictions asked for, and how to
+    ask more."""
     features = list(payload.get("feature_names") or [])
     target = str(payload.get("target_name") or "y")
     n_rows = int(payload.get("n_rows") or 0)
     lines = [
         f"✅ <b>Model v{payload.get('model_version', '?')}</b> is ready: {esc(target)} from "
         f"{names(features)}, {n_rows:,} rows.",
-        *_metric_table(payload.get("metrics") or {}, payload.get("baseline") or {}),
     ]
-    if payload.get("choice"):
-        lines.append(
-            esc(words.choice(payload["choice"])) + _fold_spread(payload.get("validation") or {})
-        )
-    if payload.get("verdict"):
-        lines.append(esc(words.verdict(payload["verdict"])))
-    lines.append(
-        f"{payload.get('epochs_run', '?')} epochs in {number(payload.get('fit_seconds'), 3)} s "
-        f"on {esc(payload.get('device') or 'cpu')} ({esc(payload.get('backend') or '?')})."
-    )
+    plain = summary_words.plain_summary(payload)
+    if plain:
+        lines.append(esc(" ".join(plain)))
     if payload.get("missing"):
         lines.append(missing_note(payload["missing"]))
-    lines += column_lines(payload.get("columns") or [])
-    predicted = prediction_lines(payload.get("predictions") or [], features, target)
+    lines += _details(payload)
+    mark = str(payload.get("decimal") or ".")
+    predicted = prediction_lines(payload.get("predictions") or [], features, target, mark)
     example = esc(payload.get("predict_example") or "200")
     footer = f"Ask it more with /predict, e.g. <code>/predict {example}</code>."
     # The prediction list is the only part that can grow without bound: it is what gets cut.
@@ -132,3 +128,24 @@ def train_summary(payload: Mapping[str, Any]) -> str:
     if shown:
         lines += ["", "<b>Predictions</b>", *shown]
     return clip("\n".join([*lines, "", footer]))
+
+
+def _details(payload: Mapping[str, Any]) -> list[str]:
+    """The figures for those who want them, in an expandable quote that opens on a tap: the
+    errors table, how the network and the line compared, the interval, each input's share,
+    the fit's time, and what was done with the columns."""
+    figures = [esc(line) for line in summary_words.figures(payload)]
+    spread = _fold_spread(payload.get("validation") or {})
+    if figures:
+        figures[0] += spread
+    elif spread:
+        figures.append(spread.strip())
+    inner = [
+        "<b>Details</b>",
+        *_metric_table(payload.get("metrics") or {}, payload.get("baseline") or {}),
+        *figures,
+        f"{payload.get('epochs_run', '?')} epochs in {number(payload.get('fit_seconds'), 3)} s "
+        f"on {esc(payload.get('device') or 'cpu')} ({esc(payload.get('backend') or '?')}).",
+        *column_lines(payload.get("columns") or [])[1:],
+    ]
+    return ["<blockquote expandable>" + "\n".join(inner) + "</blockquote>"]

@@ -135,6 +135,13 @@ class ColumnPlan:
         """Every input is a number with nothing to fill: raw values are the features."""
         return all(c.role == NUMBER and not c.indicator for c in self.inputs)
 
+    @property
+    def decimal_mark(self) -> str:
+        """"," when the training table wrote its numbers with decimal commas, else ".": answers
+        show numbers the way the table did."""
+        marks = {column.decimal for column in self.inputs if column.role == NUMBER}
+        return "," if "," in marks and "." not in marks else "."
+
     def column(self, name: str) -> Column | None:
         """A column by name: exact, else case-insensitive, else None."""
         for column in self.columns:

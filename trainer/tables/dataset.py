@@ -108,6 +108,7 @@ class Dataset:
             "feature_names": self.input_names,
             "columns": [note.to_dict() for note in self.notes],
             "predict_example": example(plan) if len(plan.inputs) > 1 else None,
+            "decimal": plan.decimal_mark,
         }
 
 

@@ -212,6 +212,8 @@ def predict_values(predictor: Predictor, version: int, values: list[Any]) -> Ans
         "feature_names": list(predictor.feature_names),
         "target_name": predictor.target_name,
         "predictions": [prediction_dict(p) for p in predictions],
+        # The answer writes numbers as the training table did (decimal commas).
+        "decimal": predictor.plan.decimal_mark,
     }
     return Answer(result=payload, messages=[NewMessage("predictions", payload)])
 
