@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest migration in migrations/versions; a test checks that Alembic agrees.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # The key of the PostgreSQL advisory lock that migrations run under: any fixed number does, as
 # long as nothing else in the database uses it.
