@@ -142,7 +142,7 @@ def job_id_in(message: ChatMessage) -> int:
 
 
 def predicted(text: str, target: str = "y") -> list[float]:
-    return [float(v) for v in re.findall(rf"{target} = (-?[\d.]+(?:e[-+]?\d+)?)", text)]
+    return [float(v) for v in re.findall(rf"{target} [=≈] (-?[\d.]+(?:e[-+]?\d+)?)", text)]
 
 
 async def finished(world: World, chat_id: int, progress: ChatMessage, mark: str = "✅") -> None:

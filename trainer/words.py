@@ -42,17 +42,21 @@ def in_mark(text: str, mark: str = ".") -> str:
 
 def estimate(value: float | None, low: float | None, high: float | None, mark: str = ".") -> str:
     """A prediction with how sure it is: "≈ 93.3 (90 % between 88.1 and 98.6)", written to two
-    significant digits of the interval's half-width; "= 93.3333" without an interval."""
-    if (
-        value is None
-        or low is None
-        or high is None
-        or not (math.isfinite(value) and math.isfinite(low) and math.isfinite(high) and high > low)
-    ):
+    significant digits of the interval's half-width; "= 93.3333" without an interval, or where
+    it is too narrow to matter (a table with no noise: the model is as exact as the figure)."""
+    finite = all(v is not None and math.isfinite(v) for v in (value, low, high))
+    if not finite or value is None or low is None or high is None:
         return f"= {in_mark(number(value), mark)}"
-    places = max(0, 1 - math.floor(math.log10((high - low) / 2)))
+    half = (high - low) / 2
+    if half <= EXACT * max(abs(value), 1.0):
+        return f"= {in_mark(number(value), mark)}"
+    places = min(max(0, 1 - math.floor(math.log10(half))), 12)
     shown = [in_mark(f"{v:.{places}f}", mark) for v in (value, low, high)]
     return f"≈ {shown[0]} (90 % between {shown[1]} and {shown[2]})"
+
+
+# An interval narrower than this share of the value is shown as an exact figure.
+EXACT = 1e-6
 
 
 def size(n_bytes: int) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.formatting import MAX_CAPTION, clip, duration, esc, names
 from bot.texts.jobs import position_phrase
+from bot.texts.models import model_label
 from trainer import words
 from trainer.words import number
 
@@ -58,9 +59,16 @@ def bad_values(sentence: str, example: str = "200") -> str:
     return f"{esc(sentence)}\nFor example: <code>/predict {esc(example)}</code>"
 
 
-def predict_csv_queued(job_id: int, position: int | None, version: int, filename: str) -> str:
+def predict_csv_queued(
+    job_id: int,
+    position: int | None,
+    version: int,
+    filename: str,
+    facts: Mapping[str, Any] | None = None,
+) -> str:
     return (
-        f"📥 Job {job_id}: predicting <b>{esc(filename)}</b> with model v{version}; "
+        f"📥 Job {job_id}: predicting <b>{esc(filename)}</b> with model "
+        f"{model_label(facts, version)}; "
         f"{position_phrase(position)}. The results come back as a CSV file."
     )
 
@@ -114,7 +122,10 @@ def predictions(payload: Mapping[str, Any]) -> str:
     features = list(payload.get("feature_names") or [])
     target = str(payload.get("target_name") or "y")
     version = payload.get("model_version")
-    head = f"🔮 Model v{version} predicts:" if version is not None else "🔮 Predictions:"
+    if payload.get("model") or version is not None:
+        head = f"🔮 Model {model_label(payload.get('model'), version)} predicts:"
+    else:
+        head = "🔮 Predictions:"
     mark = str(payload.get("decimal") or ".")
     lines = prediction_lines(payload.get("predictions") or [], features, target, mark)
     return clip("\n".join([head, *lines]))
@@ -123,6 +134,8 @@ def predictions(payload: Mapping[str, Any]) -> str:
 def predictions_csv_caption(payload: Mapping[str, Any]) -> str:
     rows = int(payload.get("rows") or 0)
     version = payload.get("model_version")
-    source = f" from model v{version}" if version is not None else ""
+    source = ""
+    if payload.get("model") or version is not None:
+        source = f" from model {model_label(payload.get('model'), version)}"
     notes = [f"• {esc(note)}" for note in words.table_notes(payload.get("notes") or [])]
     return clip("\n".join([f"🔮 Predictions for {rows:,} rows{source}.", *notes]), MAX_CAPTION)

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.formatting import MAX_CAPTION, MAX_TEXT, clip, esc, names, utf16_len
 from bot.texts.jobs import position_phrase
+from bot.texts.models import active_changed, model_label
 from bot.texts.predict import prediction_lines
 from trainer import summary_words, words
 from trainer.words import number
@@ -43,10 +44,8 @@ def column_lines(notes: Sequence[Any], limit: int = 8) -> list[str]:
 def plot_caption(payload: Mapping[str, Any]) -> str:
     features = list(payload.get("feature_names") or [])
     target = payload.get("target_name") or "y"
-    return clip(
-        f"📈 Model v{payload.get('model_version', '?')}: {esc(target)} from {names(features)}",
-        MAX_CAPTION,
-    )
+    label = model_label(payload.get("model"), payload.get("model_version"))
+    return clip(f"📈 Model {label}: {esc(target)} from {names(features)}", MAX_CAPTION)
 
 
 _METRIC_ROWS = (("RMSE", "rmse"), ("MAE", "mae"), ("R²", "r2"))
@@ -103,10 +102,16 @@ def train_summary(payload: Mapping[str, Any]) -> str:
     features = list(payload.get("feature_names") or [])
     target = str(payload.get("target_name") or "y")
     n_rows = int(payload.get("n_rows") or 0)
+    version, _, named = model_label(payload.get("model"), payload.get("model_version")).partition(
+        " "
+    )
     lines = [
-        f"✅ <b>Model v{payload.get('model_version', '?')}</b> is ready: {esc(target)} from "
+        f"✅ <b>Model {version}</b>{' ' + named if named else ''} is ready: {esc(target)} from "
         f"{names(features)}, {n_rows:,} rows.",
     ]
+    changed = active_changed(payload.get("replaced"))
+    if changed:
+        lines.append(changed)
     plain = summary_words.plain_summary(payload)
     if plain:
         lines.append(esc(" ".join(plain)))
