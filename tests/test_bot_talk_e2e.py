@@ -5,7 +5,9 @@ fail (a bare /train after a file, an edited /predict, a photo, an offer tapped l
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -21,6 +23,7 @@ from tests.test_bot_e2e import (
     world_of,
 )
 from tests.workbooks import zip_of
+from trainer.model_file import prediction_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -165,3 +168,26 @@ async def test_a_group_knows_which_model_answers_and_numbers_are_never_reused(
     assert "Deleted model v2" in deleted.content
     third = await train(ANN, "ann2.csv")
     assert "✅ Model v3 (ann2.csv, " in third
+
+
+async def test_a_big_table_of_predictions_comes_back_zipped(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tg = world.tg
+    upload = tg.send_document(CHAT, "line.csv", SMALL_CSV, caption="/train epochs=3")
+    await finished(world, CHAT, await world.reply_to(upload, contains="Job"))
+    # The worker runs in this process: a low bound stands in for a 20 MB upload's answer.
+    monkeypatch.setattr(prediction_table, "ZIP_ABOVE_BYTES", 1_000)
+    inputs = b"x\n" + b"".join(f"{i}\n".encode() for i in range(500))
+    ask = tg.send_document(CHAT, "inputs.csv", inputs, caption="/predict")
+    answer = await tg.wait_for(
+        lambda m: m.kind == "document" and (m.document_name or "").endswith(".zip"),
+        QUICK,
+        chat_id=CHAT,
+    )
+    assert answer.reply_to is not None and answer.reply_to.message_id == ask["message_id"]
+    assert "🔮 Predictions for 500 rows from model v1 (line.csv, " in (answer.caption or "")
+    assert "Zipped: the CSV inside is " in (answer.caption or "")
+    with zipfile.ZipFile(io.BytesIO(answer.document_bytes or b"")) as archive:
+        lines = archive.read("predictions.csv").decode().splitlines()
+    assert len(lines) == 501 and lines[0].startswith("x,y_predicted")

@@ -270,12 +270,17 @@ def _counted(warning: Mapping[str, Any]) -> str:
 
 
 def predictions_too_big(n_bytes: int, limit: int) -> str:
-    """A table of predictions over what Telegram lets a bot send."""
+    """A table of predictions over what Telegram lets a bot send, even zipped."""
     return (
         f"The predictions would make a file of about {n_bytes / 1_000_000:.0f} MB, over the "
-        f"{limit // 1_000_000} MB Telegram lets me send; please split the inputs into smaller "
-        "files."
+        f"{limit // 1_000_000} MB Telegram lets me send even zipped; please split the inputs "
+        "into smaller files."
     )
+
+
+def zipped_answer(csv_bytes: int) -> str:
+    """Why a table of predictions comes as a .zip."""
+    return f"Zipped: the CSV inside is {size(csv_bytes)}, too big to send as it is."
 
 
 # -- jobs that cannot run ------------------------------------------------------------------

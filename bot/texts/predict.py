@@ -138,4 +138,7 @@ def predictions_csv_caption(payload: Mapping[str, Any]) -> str:
     if payload.get("model") or version is not None:
         source = f" from model {model_label(payload.get('model'), version)}"
     notes = [f"• {esc(note)}" for note in words.table_notes(payload.get("notes") or [])]
-    return clip("\n".join([f"🔮 Predictions for {rows:,} rows{source}.", *notes]), MAX_CAPTION)
+    head = [f"🔮 Predictions for {rows:,} rows{source}."]
+    if payload.get("csv_bytes"):
+        head.append(esc(words.zipped_answer(int(payload["csv_bytes"]))))
+    return clip("\n".join([*head, *notes]), MAX_CAPTION)

@@ -137,7 +137,7 @@ class ColumnPlan:
 
     @property
     def decimal_mark(self) -> str:
-        """"," when the training table wrote its numbers with decimal commas, else ".": answers
+        """ "," when the training table wrote its numbers with decimal commas, else ".": answers
         show numbers the way the table did."""
         marks = {column.decimal for column in self.inputs if column.role == NUMBER}
         return "," if "," in marks and "." not in marks else "."
