@@ -8,6 +8,7 @@ from typing import Any
 from bot import texts
 from tests.fake_telegram import format_text
 from trainer import summary_words
+from trainer.tables.columns import Column
 
 
 def shown(html_text: str) -> tuple[str, list[dict[str, Any]]]:
@@ -109,3 +110,12 @@ def test_a_prediction_says_how_sure_in_the_tables_decimal_mark() -> None:
     # Without an interval (nothing was held out), the value as before.
     bare = {**payload, "predictions": [{"inputs": [1.0], "names": ["x"], "value": 93.3333}]}
     assert "x = 1 → Цена = 93,3333" in shown(texts.predictions(bare))[0]
+
+
+def test_dates_are_said_the_way_the_table_wrote_them() -> None:
+    # A table of 31.12.2024 dates gets its fills, ranges and /predict examples days first,
+    # which /predict reads back the same way; a table of ISO dates keeps ISO.
+    assert Column("when", "date", day_first=True).value_text(2024.5) == "02.07.2024"
+    assert Column("when", "date", day_first=False).value_text(2024.5) == "2024-07-02"
+    assert Column("when", "date", day_first=True).value_text(2024.501) == "02.07.2024 08:47"
+    assert Column("area", "number", decimal=",").value_text(50.5) == "50,5"
