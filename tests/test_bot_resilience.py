@@ -208,7 +208,7 @@ async def test_a_reply_telegram_cannot_parse_arrives_as_plain_text(database_url:
             await until(drained(world))
 
         assert summary.parse_mode is None and "<" not in summary.content
-        assert "Model v1 is ready" in summary.content
+        assert "Model v1 (line.csv, " in summary.content and "is ready" in summary.content
         assert not [m for m in tg.sent(CHAT) if "couldn't send" in m.content]
 
 
