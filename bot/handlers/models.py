@@ -13,6 +13,7 @@ from telegram import InputFile, Update
 from bot import replies, texts
 from bot.context import BotContext
 from bot.handlers.arguments import Asked, one_argument
+from bot.handlers.predict import model_plan
 from bot.parsing import parse_model_version
 from storage.store import Store
 from storage.views import ModelInfo
@@ -34,7 +35,8 @@ async def models(update: Update, context: BotContext) -> None:
             m.version,
             m.is_active,
             m.target_name,
-            list(m.feature_names),
+            # The user's columns (a category is one), not the network's one-hot features.
+            model_plan(m).input_names or list(m.feature_names),
             _quality(m.metrics),
             facts.get(m.version),
         )
