@@ -53,11 +53,6 @@ def settle(context: BotContext, file_message_id: int, job_id: int | None) -> Non
         _remember(_table(context, USED_OFFERS), offer_id, job_id)
 
 
-def started(context: BotContext, offer: Offer, job_id: int) -> None:
-    """The job a pressed offer started, for a later tap to name."""
-    _remember(_table(context, USED_OFFERS), offer.message.message_id, job_id)
-
-
 async def take(update: Update, context: BotContext) -> Offer | None:
     """The pressed offer and its file, the first time it is pressed; else answer and None."""
     query = update.callback_query

@@ -212,6 +212,15 @@ async def test_train_as_a_reply_to_a_csv(world: World) -> None:
     assert "40 rows" in ack.content
     await finished(world, CHAT, ack)
     assert not world.tg.message(CHAT, offer.message_id).edits  # the offer was not used
+    # Tapped now, the offer says the file trained already instead of training it again.
+    world.tg.press_button(CHAT, offer.message_id, "train")
+    await world.tg.wait_for_call(lambda call: call.method == "answerCallbackQuery", QUICK)
+    [answered] = world.tg.answered_callbacks
+    assert answered["text"] == (
+        f"This file went to training already, as job {job_id_in(ack)}; /status {job_id_in(ack)} "
+        "shows it."
+    )
+    assert world.store.queue.counts().succeeded == 1
 
 
 async def test_train_first_then_the_file(world: World) -> None:

@@ -69,7 +69,7 @@ async def test_a_bare_train_after_a_file_trains_it_and_the_old_offer_says_so(
     tg.press_button(CHAT, offer.message_id, "train")
     await tg.wait_for_call(lambda call: call.method == "answerCallbackQuery", QUICK)
     [answered] = tg.answered_callbacks
-    assert answered["text"].startswith("This file is already training as job ")
+    assert answered["text"].startswith("This file went to training already, as job ")
     assert world.store.queue.counts() == jobs_before
 
     # /predict says how sure; an edited /predict is answered anew, naming the model.

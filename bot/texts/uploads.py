@@ -79,7 +79,7 @@ def already_training(job_id: int | None) -> str:
     """A tap on an offer whose file is training already (by the button, a reply or /train)."""
     if job_id is None:
         return ALREADY_STARTED
-    return f"This file is already training as job {job_id}; /status {job_id} shows how it goes."
+    return f"This file went to training already, as job {job_id}; /status {job_id} shows it."
 
 
 SPREADSHEET = (
