@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from storage.chats import migrate_chat
 from storage.db import Database
 from storage.records import ChatRef, UserRef
 from storage.store import Store
@@ -79,3 +80,13 @@ def test_the_migration_names_old_models_and_starts_each_counter_at_its_highest(
         assert store.records.active_model(7).version == 4
     finally:
         store.close()
+
+
+def test_a_group_that_becomes_a_supergroup_keeps_counting(store: Store) -> None:
+    for _ in range(3):
+        train_and_finish(store, CHAT)
+    assert store.records.delete_model(CHAT, 3)
+    supergroup = -1009990001
+    migrate_chat(store.db, CHAT, supergroup)
+    train_and_finish(store, supergroup)
+    assert [m.version for m in store.records.list_models(supergroup)] == [4, 2, 1]
