@@ -74,10 +74,12 @@ def store(
         if used is not None and used.chat_id == job.chat_id:
             extra = {"model": model_facts(session, used)}
     stored_artifacts = {a.key: _store_artifact(session, job, a) for a in artifacts}
+    # The job's result keeps the model's ids; its messages also name the model for people.
+    ids = {key: extra[key] for key in ("model_id", "model_version") if key in extra}
     session.execute(
         update(Job)
         .where(Job.id == job.id)
-        .values(result={**result, **extra}, model_id=extra.get("model_id", job.model_id))
+        .values(result={**result, **ids}, model_id=extra.get("model_id", job.model_id))
     )
     for message in messages:
         artifact = stored_artifacts.get(message.artifact_key or "")

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     if args.json:
         print(json.dumps(_json_safe(report)))
     else:
-        print(_table(report))
+        print(_table(report, result))
     return EXIT_OK
 
 
@@ -215,7 +215,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _table(report: dict[str, Any]) -> str:
+def _table(report: dict[str, Any], result: Any) -> str:
     features = ", ".join(report["features"])
     folds = (report.get("validation") or {}).get("folds")
     if folds:
@@ -239,8 +239,7 @@ def _table(report: dict[str, Any]) -> str:
                     f"{who + ' ' + shown:24}{_num(values['mse']):>12}{_num(values['rmse']):>12}"
                     f"{_num(values['mae']):>12}{_num(values['r2']):>10}"
                 )
-    lines += ["", *([report["choice"]] if report.get("choice") else []), report["verdict"]]
-    lines += _how_sure_lines(report)
+    lines += _how_sure_lines(report, result)
     if report.get("columns"):
         lines += ["", "Columns:", *(f"  {note}" for note in report["columns"])]
     lines += _prediction_lines(report)
@@ -254,15 +253,18 @@ def _table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _how_sure_lines(report: dict[str, Any]) -> list[str]:
-    """How far off predictions were on unseen rows, and the inputs that matter most."""
-    importance = report["importance"]
-    sure = summary_words.sure_and_drivers(report["interval"], importance, report["target"])
-    lines = ["", sure] if sure else []
-    if summary_words.drivers(report["importance"]):
-        shares = summary_words.importance_shares(report["importance"])
-        lines.append(f"Inputs by importance: {shares}.")
-    return lines
+def _how_sure_lines(report: dict[str, Any], result: Any) -> list[str]:
+    """In plain words as in the chat (how far off predictions were on unseen rows, the inputs
+    that matter most, which model and why, each said once), then the figures behind them."""
+    facts = {
+        "target_name": report["target"],
+        "feature_names": report["features"],
+        "interval": report["interval"],
+        "importance": report["importance"],
+        "verdict": result.verdict,
+        "choice": result.choice.to_dict() if result.choice is not None else None,
+    }
+    return ["", *summary_words.plain_summary(facts), *summary_words.figures(facts)]
 
 
 def _prediction_lines(report: dict[str, Any]) -> list[str]:
