@@ -102,19 +102,18 @@ def train_summary(payload: Mapping[str, Any]) -> str:
     features = list(payload.get("feature_names") or [])
     target = str(payload.get("target_name") or "y")
     n_rows = int(payload.get("n_rows") or 0)
-    version, _, named = model_label(payload.get("model"), payload.get("model_version")).partition(
-        " "
-    )
+    label = model_label(payload.get("model"), payload.get("model_version"))
+    version, _, named = label.partition(" ")  # "v4", "(sales.csv, 4 Dec 2026 14:05 UTC)"
     lines = [
         f"✅ <b>Model {version}</b>{' ' + named if named else ''} is ready: {esc(target)} from "
         f"{names(features)}, {n_rows:,} rows.",
     ]
-    changed = active_changed(payload.get("replaced"))
-    if changed:
-        lines.append(changed)
     plain = summary_words.plain_summary(payload)
     if plain:
         lines.append(esc(" ".join(plain)))
+    changed = active_changed(payload.get("replaced"))
+    if changed:
+        lines.append(changed)
     if payload.get("missing"):
         lines.append(missing_note(payload["missing"]))
     lines += _details(payload)
