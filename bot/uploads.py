@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 TABLE_EXTENSIONS = frozenset({".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".zip", ".gz"})
 # Spreadsheets in formats not read here: refused with advice to save as .xlsx.
 SPREADSHEET_EXTENSIONS = frozenset({".xls", ".ods", ".numbers"})
+# Archives not opened here: refused with advice to unpack, or to send a .zip or .gz.
+OTHER_ARCHIVES = frozenset({".rar", ".7z", ".tar", ".tgz", ".bz2", ".xz"})
 # What phones and desktops report for CSV files (Windows says "ms-excel" for .csv too) and for
 # Excel workbooks.
 TABLE_MIME_TYPES = frozenset(
@@ -78,6 +80,10 @@ def check_document(document: Document, limits: Limits) -> None:
         extension = PurePosixPath(document.file_name or "").suffix.lower()
         if extension in SPREADSHEET_EXTENSIONS:
             raise Refusal(texts.SPREADSHEET)
+        if extension in OTHER_ARCHIVES:
+            raise Refusal(texts.other_archive(extension))
+        if (document.mime_type or "").lower().startswith("image/"):
+            raise Refusal(texts.PHOTO_OF_TABLE)
         raise Refusal(texts.not_csv(document.file_name))
     size = document.file_size
     if size is not None and size > TELEGRAM_DOWNLOAD_LIMIT:

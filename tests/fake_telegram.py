@@ -649,6 +649,45 @@ class FakeTelegram:
             message.caption_entities = _command_entities(caption)
         return self._push_message(message)
 
+    def send_photo(
+        self,
+        chat_id: int,
+        content: bytes = b"\x89PNG\r\n\x1a\n",
+        *,
+        caption: str | None = None,
+        user_id: int | None = None,
+        chat_type: str | None = None,
+    ) -> dict[str, Any]:
+        """Push a photo from a user (a screenshot of a table, say), as Telegram sends one: its
+        sizes, each with a file id. Return it."""
+        message = self._user_message(chat_id, user_id, chat_type, None)
+        stored = self._store_file(content, "photos", "photo.jpg")
+        message.photo = [
+            {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
+             "width": 90, "height": 60, "file_size": stored.size},
+        ]  # fmt: skip
+        message.photo_bytes = content
+        if caption is not None:
+            message.caption = caption
+            message.caption_entities = _command_entities(caption)
+        return self._push_message(message)
+
+    def edit_text(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
+        """A user edits one of their text messages: Telegram sends it again, whole, as an
+        edited_message update with edit_date (only to bots that asked for edited messages).
+        Return it."""
+        message = self._by_id.get((chat_id, message_id))
+        if message is None or message.from_bot or message.text is None:
+            raise AssertionError(f"no user text message {message_id} in chat {chat_id} to edit")
+        message.text = text
+        message.entities = _command_entities(text)
+        message.edit_count += 1
+        message.edit_date = int(time.time())
+        as_dict = message.to_dict()
+        self.push_update({"edited_message": as_dict})
+        self._changed.notify()
+        return as_dict
+
     def press_button(
         self,
         chat_id: int,

@@ -25,6 +25,7 @@ from tests.waiting import wait_until
 from trainbot.settings import Settings
 from trainer.model_file.predictor import Prediction
 from trainer.params import TrainParams
+from trainer.tables.columns import ColumnPlan
 from trainer.worker.loop import PREDICT_BATCH, Worker
 from trainer.worker.predictors import PredictorCache
 
@@ -61,6 +62,7 @@ class StandInPredictor:
         self.before_each = before_each
         self.feature_names = self.input_names = ["x"]
         self.target_name = "y"
+        self.plan = ColumnPlan.numeric(["x"], "y", [(0.0, 1.0)])
 
     def predict(self, values: Any) -> list[Prediction]:
         self.before_each(values)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from trainer import words
+from trainer import summary_words, words
 from trainer.errors import PredictError
 from trainer.limits import Limits
 from trainer.params import PRESETS, TASKS, ParamError, parse_params
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
         return EXIT_OK
     report = _report(result, predictions, plot)
     report["model_kind"] = result.model_kind
-    report["choice"] = words.choice(result.choice)
+    report["choice"] = summary_words.choice(result.choice)
     report["validation"] = result.validation
     report["columns"] = words.column_notes(dataset.notes)
     report["features"] = dataset.input_names
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     if args.json:
         print(json.dumps(_json_safe(report)))
     else:
-        print(_table(report))
+        print(_table(report, result))
     return EXIT_OK
 
 
@@ -212,7 +212,7 @@ def _report(result: Any, predictions: list[Any], plot: str | None) -> dict[str, 
         "metrics": result.metrics,
         "baseline_metrics": result.baseline_metrics,
         "beats_baseline": result.beats_baseline,
-        "verdict": words.verdict(result.verdict),
+        "verdict": summary_words.verdict(result.verdict),
         "predictions": [prediction.to_dict() for prediction in predictions],
         "fit_seconds": round(result.fit_seconds, 3),
         "epochs_run": result.passes_run,
@@ -233,7 +233,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _table(report: dict[str, Any]) -> str:
+def _table(report: dict[str, Any], result: Any) -> str:
     features = ", ".join(report["features"])
     folds = (report.get("validation") or {}).get("folds")
     if folds:
@@ -257,8 +257,7 @@ def _table(report: dict[str, Any]) -> str:
                     f"{who + ' ' + shown:24}{_num(values['mse']):>12}{_num(values['rmse']):>12}"
                     f"{_num(values['mae']):>12}{_num(values['r2']):>10}"
                 )
-    lines += ["", *([report["choice"]] if report.get("choice") else []), report["verdict"]]
-    lines += _how_sure_lines(report)
+    lines += _how_sure_lines(report, result)
     if report.get("columns"):
         lines += ["", "Columns:", *(f"  {note}" for note in report["columns"])]
     lines += _prediction_lines(report)
@@ -272,13 +271,18 @@ def _table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _how_sure_lines(report: dict[str, Any]) -> list[str]:
-    """How far off predictions were on unseen rows, and the inputs that matter most."""
-    sure = words.sure_and_drivers(report["interval"], report["importance"], report["target"])
-    lines = ["", sure] if sure else []
-    if words.drivers(report["importance"]):
-        lines.append(f"Inputs by importance: {words.importance_shares(report['importance'])}.")
-    return lines
+def _how_sure_lines(report: dict[str, Any], result: Any) -> list[str]:
+    """In plain words as in the chat (how far off predictions were on unseen rows, the inputs
+    that matter most, which model and why, each said once), then the figures behind them."""
+    facts = {
+        "target_name": report["target"],
+        "feature_names": report["features"],
+        "interval": report["interval"],
+        "importance": report["importance"],
+        "verdict": result.verdict,
+        "choice": result.choice.to_dict() if result.choice is not None else None,
+    }
+    return ["", *summary_words.plain_summary(facts), *summary_words.figures(facts)]
 
 
 def _prediction_lines(report: dict[str, Any]) -> list[str]:
@@ -289,7 +293,7 @@ def _prediction_lines(report: dict[str, Any]) -> list[str]:
             f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
             for name, value in zip(report["features"], prediction["inputs"], strict=True)
         )
-        interval = words.interval_range(prediction["low"], prediction["high"])
+        interval = summary_words.interval_range(prediction["low"], prediction["high"])
         lines.append(
             f"  {inputs}  ->  {report['target']} = {prediction['predicted']:.6g}"
             + (f"  ({interval})" if interval else "")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.formatting import MAX_TEXT, clip, esc, names, utf16_len
+from bot.texts.models import active_changed, model_label
 from trainer import class_words, words
 from trainer.words import number
 
@@ -43,13 +44,18 @@ def class_summary(payload: Mapping[str, Any]) -> str:
     target = str(payload.get("target_name") or "y")
     n_rows = int(payload.get("n_rows") or 0)
     classes = list(payload.get("classes") or [])
+    label = model_label(payload.get("model"), payload.get("model_version"))
+    version, _, named = label.partition(" ")  # "v4", "(sales.csv, 4 Dec 2026 14:05 UTC)"
     lines = [
-        f"✅ <b>Model v{payload.get('model_version', '?')}</b> is ready: {esc(target)} from "
+        f"✅ <b>Model {version}</b>{' ' + named if named else ''} is ready: {esc(target)} from "
         f"{names(features)}, {n_rows:,} rows.",
         esc(class_words.task_said(target, classes, payload.get("task_inferred", True))),
         *_figures(payload.get("metrics") or {}, payload.get("baseline") or {}),
         esc(class_words.choice(payload.get("choice"))),
     ]
+    changed = active_changed(payload.get("replaced"))
+    if changed:
+        lines.append(changed)
     rare = class_words.imbalance(payload.get("imbalance"))
     if rare:
         lines.append(esc(rare))

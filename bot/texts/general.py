@@ -72,8 +72,9 @@ def help_text(limits: str) -> str:
     commands = "\n".join(f"/{name} – {esc(text)}" for name, text in COMMANDS.items())
     return (
         "<b>Training</b>\n"
-        "Send a CSV or .xlsx file with the caption /train, reply /train to it, or send /train "
-        "and then the file. A file with no caption gets a button. Text, category and date "
+        "Send a CSV or .xlsx file with the caption /train, reply /train to it, send /train "
+        "and then the file, or the file and then /train. A file with no caption gets a button. "
+        "A .zip or .gz of the table works too (not a photo of it). Text, category and date "
         "columns, gaps, and numbers like 1,234.5, $1,200 or 12% are fine: I say what I did "
         "with each column.\n"
         "Options go after /train:\n"

@@ -117,6 +117,7 @@ class Dataset:
             "task": self.task,
             "classes": self.classes,
             "task_inferred": self.task_inferred,
+            "decimal": plan.decimal_mark,
         }
 
 

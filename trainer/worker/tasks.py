@@ -229,6 +229,8 @@ def predict_values(predictor: Predictor, version: int, values: list[Any]) -> Ans
         "feature_names": list(predictor.feature_names),
         "target_name": predictor.target_name,
         "predictions": [prediction_dict(p) for p in predictions],
+        # The answer writes numbers as the training table did (decimal commas).
+        "decimal": predictor.plan.decimal_mark,
     }
     return Answer(result=payload, messages=[NewMessage("predictions", payload)])
 
@@ -239,10 +241,11 @@ def predict_csv(
     """Answer an uploaded table of inputs with a CSV of predictions."""
     predicted = predictor.predict_table(content, limits)
     rows = predicted.rows
-    filename = f"predictions-{job_id}.csv"
+    filename = predicted.filename(f"predictions-{job_id}")
+    file = NewArtifact("csv", "predictions", filename, predicted.content_type, predicted.data)
     return Answer(
         result={"rows": rows, "model_version": version},
-        artifacts=[NewArtifact("csv", "predictions", filename, "text/csv", predicted.data)],
+        artifacts=[file],
         messages=[
             NewMessage(
                 "predictions_csv",
@@ -250,6 +253,8 @@ def predict_csv(
                     "rows": rows,
                     "model_version": version,
                     "notes": [note.to_dict() for note in predicted.notes],
+                    # A big table goes zipped; the caption says so, and how big the CSV is.
+                    "csv_bytes": predicted.csv_bytes,
                 },
                 "csv",
             )
