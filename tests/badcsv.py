@@ -154,15 +154,13 @@ def cases() -> list[BadCsv]:
             b"x,y\n" + b"1,2\n" * 1_000_001,
             "more rows than the limit of 1,000,000",
         ),
-        BadCsv("too_big.csv", b"x,y\n" + b"1,2\n" * 2_600_000, "over the 10.0 MB limit"),
+        BadCsv("too_big.csv", b"x,y\n" + b"1,2\n" * 5_200_000, "over the 20.0 MB limit"),
         # Columns that are not numbers where numbers are needed, or give nothing to learn from.
         BadCsv(
             "text_target.csv",
             b"area,rooms,kind\n"
-            + b"".join(
-                f"{50 + i},{i % 4 + 1},{'flat' if i % 2 else 'house'}\n".encode() for i in range(12)
-            ),
-            'Column "kind" holds text like "house", and I predict numbers',
+            + b"".join(f"{50 + i},{i % 4 + 1},kind{i}\n".encode() for i in range(25)),
+            'Column "kind" holds text with 25 different values',
         ),
         BadCsv(
             "only_ids.csv",
@@ -191,7 +189,7 @@ def cases() -> list[BadCsv]:
         BadCsv(
             "text_target.xlsx",
             xlsx([["a", "b"], *[[i, f"w{i % 3}"] for i in range(12)]]),
-            "I predict numbers",
+            'Class "w0" of column "b" has only 4 rows',
         ),
         BadCsv("one_column.xlsx", xlsx([["x"], *[[i] for i in range(12)]]), "only one column"),
         BadCsv("empty.xlsx", xlsx([]), "The sheet is empty."),
