@@ -67,10 +67,14 @@ class StackedDense(keras.layers.Layer):
         # Batched matmuls in (members, batch, units) layout: TensorFlow's einsum for the same
         # contraction transposed on every step and made a step about twice as slow.
         if len(inputs.shape) == 2:
-            outputs = ops.matmul(inputs[None], self.kernel)
-        else:
-            outputs = ops.matmul(inputs, self.kernel)
-        return self.activation(outputs + self.bias[:, None, :])
+            inputs = inputs[None]
+        # The bias rides in the matmul as a row of the kernel against a column of ones. Added
+        # after it, its gradient was a sum over the batch that XLA orders by the number of
+        # members: a table's members then trained a few ULPs differently beside other tables',
+        # and early stopping turned that into another network. A matmul's is the same per member.
+        ones = ops.ones_like(inputs[..., :1])
+        kernel = ops.concatenate([self.kernel, self.bias[:, None, :]], axis=1)
+        return self.activation(ops.matmul(ops.concatenate([inputs, ones], axis=-1), kernel))
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -83,13 +87,20 @@ class StackedDense(keras.layers.Layer):
 
 
 def build_members(
-    n_features: int, members: int, hidden_layers: Sequence[int], *, shared_rows: bool
+    n_features: int, hidden_layers: Sequence[int], member_tasks: Sequence[int]
 ) -> Any:
-    """The stacked model: inputs (batch, features) or (batch, members, features) -> (batch, M)."""
-    shape = (n_features,) if shared_rows else (members, n_features)
-    inputs = keras.Input(shape=shape, name="features")
+    """The stacked model: inputs (batch, tasks, features) -> (batch, members).
+
+    ``member_tasks`` names each member's task (table): member m reads the rows of table
+    ``member_tasks[m]``. One table or several take the same path, so a table's members compute
+    alike alone and beside other tables.
+    """
+    tasks = max(member_tasks) + 1
+    members = len(member_tasks)
+    inputs = keras.Input(shape=(tasks, n_features), name="features")
     # Inside, the member axis leads: (members, batch, units).
-    features = inputs if shared_rows else ops.transpose(inputs, (1, 0, 2))
+    by_task = ops.transpose(inputs, (1, 0, 2))
+    features = ops.take(by_task, np.asarray(member_tasks, np.int32), axis=0)
     linear = StackedDense(members, 1, name="linear", trainable=False)(features)
     hidden = features
     for number, units in enumerate(hidden_layers, start=1):
@@ -100,14 +111,16 @@ def build_members(
 
 
 def masked_mse(y_true: Any, y_pred: Any) -> Any:
-    """Squared error of each member on its own rows: ``y_true`` packs targets and row masks.
+    """Each member's weighted squared error on its rows: ``y_true`` packs targets and weights.
 
-    ``y_true`` is (batch, 2 * members): each member's target, then 1 where the row is one of
-    its training rows and 0 elsewhere (held-out rows, padding, another table's rows).
+    ``y_true`` is (batch, 2 * members): each member's target, then its weight on the row:
+    1 / (its table's members) where the row is one of its training rows, 0 elsewhere
+    (held-out rows, padding, another table's rows). A table's loss is thus the mean of its own
+    members' errors, the same alone as beside other tables (trainer.learn.stream).
     """
     members = ops.shape(y_pred)[-1]
-    target, mask = y_true[:, :members], y_true[:, members:]
-    return ops.sum(mask * ops.square(target - y_pred), axis=-1) / ops.cast(members, y_pred.dtype)
+    target, weight = y_true[:, :members], y_true[:, members:]
+    return ops.sum(weight * ops.square(target - y_pred), axis=-1)
 
 
 @dataclass
