@@ -74,7 +74,7 @@ def verdict(fact: Any) -> str:
         return NOTHING_HELD_OUT
     if kind in _SINGLE:
         return _SINGLE[kind](data)
-    if kind in ("curved", "curved_still_improving", "curved_underfit"):
+    if kind in ("curved", "curved_still_improving", "curved_underfit", "curved_overfit"):
         return _curved(data)
     network, line = _short(data.get("network_mse")), _short(data.get("line_mse"))
     compared = f"held-out MSE {network} for the network, {line} for the line"
@@ -104,6 +104,12 @@ def _curved(data: Mapping[str, Any]) -> str:
     )
     if data["kind"] == "curved_still_improving":
         text += " It was still improving when its step budget ran out: more epochs may help."
+    elif data["kind"] == "curved_overfit":
+        text += (
+            f" Its held-out error was lowest after {data['best_epoch']} epochs and rose "
+            f"{data['rise']:.0%} by epoch {data['epochs_run']}, so you get the weights of epoch "
+            f"{data['best_epoch']}: fewer epochs would do."
+        )
     elif data["kind"] == "curved_underfit":
         text += " It fits training rows no better than new ones: a bigger network may help."
     return text

@@ -260,6 +260,10 @@ def _judge(result: Fit, prepared: Prepared, fitted: MembersFit, oof: _OutOfFold)
         still_improving=fitted.best_pass >= prepared.plan.max_passes,
         n_rows=prepared.dataset.n_rows,
         n_inputs=prepared.dataset.features.shape[1],
+        # With epochs= every round ran: say whether held-out error rose after the kept one.
+        held_out_rise=fitted.held_out_rise if prepared.recipe.epochs is not None else None,
+        best_pass=fitted.best_pass,
+        passes_run=fitted.passes_run,
     )
     result.choice = Choice(
         result.model_kind,

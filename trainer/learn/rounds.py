@@ -107,6 +107,13 @@ class MembersFit:
     best_val: float | None = None
     last_val: float | None = None
 
+    @property
+    def held_out_rise(self) -> float | None:
+        """How far the last round's held-out error was above the kept round's, as a share."""
+        if self.best_val is None or self.last_val is None or self.best_val <= 0:
+            return None
+        return max(0.0, self.last_val / self.best_val - 1.0)
+
 
 @dataclass
 class _Tracked:
