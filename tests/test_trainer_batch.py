@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,16 +33,60 @@ def _truth_error(result: object) -> float:
     return float(np.mean((result.predict(GRID) - GRID[:, 0] ** 2) ** 2))  # type: ignore[attr-defined]
 
 
+class RecordingClock:
+    """A job's clock as the worker's Watch keeps it: running, or paused while it waits."""
+
+    def __init__(self) -> None:
+        self.running = True
+        self.pauses = 0
+
+    def pause(self) -> None:
+        self.running, self.pauses = False, self.pauses + 1
+
+    def resume(self) -> None:
+        self.running = True
+
+
+# Per table of the batch below: whose clocks ran each time it reported progress.
+CLOCKS = [RecordingClock() for _ in range(4)]
+RUNNING_AT_PROGRESS: list[tuple[int, list[bool]]] = []
+
+
+def _recorded(index: int) -> Callable[[Progress], bool]:
+    def on_progress(_: Progress) -> bool:
+        RUNNING_AT_PROGRESS.append((index, [clock.running for clock in CLOCKS]))
+        return True
+
+    return on_progress
+
+
 @pytest.fixture(scope="module")
 def batched() -> list[object]:
-    requests = [
-        TrainRequest(_square(1), TrainParams(seed=1)),
-        TrainRequest(_square(2), TrainParams(seed=7)),
+    tables = [
+        (_square(1), TrainParams(seed=1)),
+        (_square(2), TrainParams(seed=7)),
         # Another shape: a program of its own.
-        TrainRequest(read_dataset(examples.big_csv(250, seed=3)), TrainParams(seed=0, epochs=8)),
-        TrainRequest(read_dataset(examples.noisy_linear_csv(300, seed=4)), TrainParams(seed=2)),
+        (read_dataset(examples.big_csv(250, seed=3)), TrainParams(seed=0, epochs=8)),
+        (read_dataset(examples.noisy_linear_csv(300, seed=4)), TrainParams(seed=2)),
+    ]
+    requests = [
+        TrainRequest(table, params, _recorded(index), CLOCKS[index])
+        for index, (table, params) in enumerate(tables)
     ]
     return train_batch(requests, programs=ProgramCache())
+
+
+def test_a_tables_clock_stands_while_other_programs_of_its_batch_train(
+    batched: list[object],
+) -> None:
+    """Two programs train one after another (three tables of one shape, then another shape):
+    whenever a table reports progress its clock runs, and those of the other program stand."""
+    assert {index for index, _ in RUNNING_AT_PROGRESS} == {0, 1, 2, 3}
+    programs = {0: {0, 1, 3}, 1: {0, 1, 3}, 2: {2}, 3: {0, 1, 3}}
+    for index, running in RUNNING_AT_PROGRESS:
+        assert {i for i, on in enumerate(running) if on} == programs[index]
+    # Afterwards every clock runs again (the reply is each job's own work).
+    assert all(clock.running and clock.pauses for clock in CLOCKS)
 
 
 def test_each_table_in_a_batch_gets_what_it_would_get_alone(batched: list[object]) -> None:

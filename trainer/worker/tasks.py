@@ -26,7 +26,7 @@ from trainer.limits import Limits
 from trainer.model_file.keras_file import save_model_bytes
 from trainer.model_file.predictor import Prediction, Predictor
 from trainer.params import TrainParams
-from trainer.progress import Progress
+from trainer.progress import Progress, turn
 from trainer.report import processes
 from trainer.report.data import Report, report_of
 from trainer.tables.dataset import Dataset, read_dataset
@@ -70,18 +70,24 @@ def train_models(inputs: Sequence[TrainInput], settings: Settings) -> list[Train
     or the exception that input raised (a bad table, Cancelled), in order."""
     outcomes: list[TrainedJob | Exception | None] = [None] * len(inputs)
     parsed: list[tuple[int, Dataset]] = []
+    clocks = [job.clock for job in inputs]
     for index, job in enumerate(inputs):
         params = job.params
         try:
-            dataset = read_dataset(
-                job.content, x=params.x, y=params.y, sheet=params.sheet, limits=settings.limits
-            )
+            with turn(clocks, {index}):  # a table's reading counts against its own limit
+                dataset = read_dataset(
+                    job.content, x=params.x, y=params.y, sheet=params.sheet,
+                    limits=settings.limits,
+                )  # fmt: skip
         except Exception as error:
             outcomes[index] = error
         else:
             parsed.append((index, dataset))
     results = train_batch(
-        [TrainRequest(d, inputs[i].params, inputs[i].on_progress) for i, d in parsed],
+        [
+            TrainRequest(d, inputs[i].params, inputs[i].on_progress, inputs[i].clock)
+            for i, d in parsed
+        ],
         limits=settings.limits,
         progress_interval=settings.progress_interval,
     )
