@@ -7,12 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from trainer import words
 from trainer.judge import verdicts
+from trainer.learn.recipes import TUTORIAL, schedule
 from trainer.learn.training import train
 from trainer.params import TrainParams
 from trainer.tables.dataset import read_dataset
@@ -63,3 +65,12 @@ def test_epochs_keep_the_best_round_and_say_held_out_error_rose_after_it() -> No
     said = words.verdict(result.verdict)
     assert f"lowest after {result.best_pass} epochs" in said and "fewer epochs" in said
     assert "more epochs may help" not in said
+
+
+def test_the_tutorials_rounds_never_repeat_a_wide_table() -> None:
+    """A single network repeats its rows within a round (fewer Keras epochs), but only up to a
+    million values: 2,000 rows of 500 inputs are not copied ten times for epochs=5000."""
+    wide = schedule(replace(TUTORIAL, epochs=5000), 2000, 500)
+    assert wide.repeats == 1 and wide.passes == 5000
+    narrow = schedule(replace(TUTORIAL, epochs=5000), 2000, 1)
+    assert narrow.repeats == 10 and narrow.passes == 5000
