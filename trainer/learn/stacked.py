@@ -5,9 +5,10 @@ Each member is the tutorial's Dense 32-32-32-1 ReLU network plus a linear path b
 of that member's training rows and the MLP's output layer starts at zero, so every member
 starts as the best straight line and its MLP only learns what the line leaves over.
 
-Every member sees the same mini-batches, but a mask says which rows are its own: members of a
-cross-validation each leave out one fold, and (for batched jobs) members of different tables
-simply own different rows. One compiled step trains all members at once, which on a CPU costs
+Each table's members see that table's mini-batches (trainer.learn.stream), and a weight per
+row says which rows are a member's own: members of a cross-validation each leave out one fold.
+Several chats' tables train side by side, each with its own rows, order and loss, computed per
+member exactly as alone. One compiled step trains all members at once, which on a CPU costs
 little more than one member, since networks this small are bound by per-step overhead.
 
 This module imports Keras; the bot must never import it.
