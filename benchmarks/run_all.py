@@ -80,10 +80,7 @@ def _sections(text: str) -> dict[str, str]:
         "intervals": "## Prediction intervals",
     }
     return {
-        name: chunk
-        for chunk in chunks
-        for name, title in titles.items()
-        if chunk.startswith(title)
+        name: chunk for chunk in chunks for name, title in titles.items() if chunk.startswith(title)
     }
 
 

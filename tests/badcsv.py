@@ -154,7 +154,7 @@ def cases() -> list[BadCsv]:
             b"x,y\n" + b"1,2\n" * 1_000_001,
             "more rows than the limit of 1,000,000",
         ),
-        BadCsv("too_big.csv", b"x,y\n" + b"1,2\n" * 2_600_000, "over the 10.0 MB limit"),
+        BadCsv("too_big.csv", b"x,y\n" + b"1,2\n" * 5_200_000, "over the 20.0 MB limit"),
         # Columns that are not numbers where numbers are needed, or give nothing to learn from.
         BadCsv(
             "text_target.csv",

@@ -8,6 +8,7 @@ import pytest
 from telegram.constants import FileSizeLimit
 
 from trainbot.settings import TELEGRAM_DOWNLOAD_BYTES, ConfigError, Settings
+from trainer.limits import Limits
 
 
 def test_defaults_need_nothing_but_the_token_for_the_bot(tmp_path: Path) -> None:
@@ -114,5 +115,7 @@ def test_settings_made_in_code_read_no_variable(monkeypatch: pytest.MonkeyPatch)
 
 def test_the_upload_cap_stops_at_what_telegram_lets_a_bot_download() -> None:
     assert TELEGRAM_DOWNLOAD_BYTES == FileSizeLimit.FILESIZE_DOWNLOAD
+    # The trainer's own default (the command line's limit) is the same 20 MB.
+    assert Limits().max_upload_bytes == TELEGRAM_DOWNLOAD_BYTES
     with pytest.raises(ConfigError, match="from 1024 to 20000000"):
         Settings.from_env({"TRAINBOT_MAX_UPLOAD_BYTES": "20000001"}, env_file=None)

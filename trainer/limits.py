@@ -7,7 +7,8 @@ from dataclasses import dataclass
 class Limits:
     """User-changeable caps on data size and training parameters."""
 
-    max_upload_bytes: int = 10_000_000
+    # Telegram's own download limit for bots (trainbot.settings checks the two agree).
+    max_upload_bytes: int = 20_000_000
     max_rows: int = 1_000_000
     min_rows: int = 10
     # Columns of a table (a few hundred inputs train within the speed bars).
