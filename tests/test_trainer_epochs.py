@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_epochs_5000_on_a_half_megabyte_table_takes_the_memory_of_50() -> None:
     """The worker's task in a process of its own (tests/epochs_memory.py), rounds cut to two
-    steps each: the rows once tiled per pass took 147 MB of Python memory here for one round."""
+    steps each. Tiled once per pass, a round's rows of this table took 55 MB more."""
     completed = subprocess.run(
         [sys.executable, "-m", "tests.epochs_memory"],
         env={**os.environ, "KERAS_BACKEND": "jax"},
@@ -40,7 +40,7 @@ def test_epochs_5000_on_a_half_megabyte_table_takes_the_memory_of_50() -> None:
     assert measured["epochs_run"] == {"50": 50, "5000": 5000}
     few, many = measured["traced_peak"]["50"], measured["traced_peak"]["5000"]
     # Parsing, the model file and the plot take what they take; epochs add nothing to it.
-    assert many <= few * 1.1 + 1_000_000, measured
+    assert many <= few + 4_000_000, measured
     assert measured["max_rss"] <= 2 * 1024**3, measured
 
 
