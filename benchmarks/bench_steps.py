@@ -56,14 +56,14 @@ def measure(tasks_count: int, rounds: int) -> dict[str, float]:
     steps = plan.steps_per_round
     # A round's batches as the product makes them (each table's own order), for the scan:
     # the tables' rows (batch, tables, features) widened to one copy per member.
-    batches = [MemberStream(tasks, plan, steps)[i] for i in range(steps)]
+    stream = MemberStream(tasks, plan, steps)
+    batches = [stream[i] for i in range(steps)]
     member_tasks = [t for t, task in enumerate(tasks) for _ in range(task.members)]
     x = np.concatenate([b[0] for b in batches])[:, member_tasks]
     y = np.concatenate([b[1] for b in batches])
 
     def keras_rounds(epochs: int) -> None:
-        stream = MemberStream(tasks, plan, steps * epochs)
-        network.fit(stream, steps_per_epoch=steps, epochs=epochs, shuffle=False, verbose=0)
+        network.fit(stream, epochs=epochs, shuffle=False, verbose=0)
 
     keras_rounds(1)  # compiles
     started = time.perf_counter()

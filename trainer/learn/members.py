@@ -22,7 +22,7 @@ from trainer.learn.programs import PROGRAMS, ProgramCache, ProgramKey
 from trainer.learn.recipes import Recipe
 from trainer.learn.rounds import MemberPlan, MembersFit, RoundMonitor
 from trainer.learn.stacked import MemberWeights, build_members, keras, masked_mse
-from trainer.learn.stream import MemberStream
+from trainer.learn.stream import MemberStream, RoundStart
 from trainer.progress import Reporter
 
 
@@ -103,13 +103,15 @@ def fit_members(
     wanted = len(tasks)
     tasks = tasks + [tasks[0].as_padding() for _ in range(max(0, (slots or 0) - wanted))]
     key, build = _program(tasks, recipe, plan)
-    # Rounds end where the plan says, however many steps a test lets each one run.
-    steps_per_round = min(plan.steps_per_round, rounds.ROUND_STEP_CAP or plan.steps_per_round)
-    stream = MemberStream(tasks, plan, steps=steps_per_round * plan.max_rounds)
+    # A round is a Keras epoch of the plan's steps (fewer where a test cuts rounds short).
+    stream = MemberStream(
+        tasks, plan, steps=min(plan.steps_per_round, rounds.ROUND_STEP_CAP or plan.steps_per_round)
+    )
     monitor = RoundMonitor(
         tasks, plan, early_stopping=use_early_stopping, start_margin=recipe.line_margin
     )
     callbacks = [
+        RoundStart(stream),
         keras.callbacks.LearningRateScheduler(lambda round_: _rate(recipe, plan, round_)),
         monitor,
     ]
@@ -118,7 +120,6 @@ def fit_members(
         # No shuffle here: each table's rows come in its own seeded order (MemberStream).
         network.fit(
             stream,
-            steps_per_epoch=steps_per_round,
             epochs=plan.max_rounds,
             shuffle=False,
             verbose=0,

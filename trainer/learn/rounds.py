@@ -73,11 +73,7 @@ def plan_members(recipe: Recipe, rows: int) -> MemberPlan:
     max_rounds = max(1, math.ceil(passes / repeats))
     patience = max(2, math.ceil(recipe.patience_share * max_rounds))
     steps_per_round = steps_per_pass * repeats
-    # Executions end on round boundaries (the batches are one stream, trainer.learn.stream):
-    # steps per execution divide the round's steps.
-    per_execution = _largest_divisor_at_most(
-        steps_per_round, recipe.steps_per_execution or steps_per_round
-    )
+    per_execution = min(recipe.steps_per_execution or steps_per_round, steps_per_round)
     return MemberPlan(
         rows=rows,
         batch_size=batch,
@@ -86,10 +82,6 @@ def plan_members(recipe: Recipe, rows: int) -> MemberPlan:
         patience=patience,
         steps_per_execution=per_execution,
     )
-
-
-def _largest_divisor_at_most(number: int, limit: int) -> int:
-    return max(d for d in range(1, max(1, min(limit, number)) + 1) if number % d == 0)
 
 
 @dataclass

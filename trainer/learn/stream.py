@@ -5,15 +5,16 @@ its own seed, so its mini-batches are the same whether it trains alone or beside
 tables. Batches are gathered when Keras asks for them: memory follows the tables, never the
 passes asked for (``epochs=5000`` once tiled the rows 125 times over for every round).
 
-Step ``i`` of the run is pass ``i // steps_per_pass``, batch ``i % steps_per_pass`` of it: a
-batch depends on its step alone, not on which epoch Keras thinks it is in or what it fetched
-ahead. This module imports Keras; the bot must never import it.
+One Keras epoch is one round of ``steps`` batches. Batch ``i`` of round ``r`` is step
+``r * steps + i`` of the run: pass ``step // steps_per_pass``, batch ``step % steps_per_pass`` of
+it. ``RoundStart`` tells the stream its round as each epoch begins (Keras asks for an epoch's
+batches only after that). This module imports Keras; the bot must never import it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,8 +45,10 @@ class MemberStream(keras.utils.PyDataset):
     trainer.learn.stacked.masked_mse reads)."""
 
     def __init__(self, tasks: list[MemberTask], plan: MemberPlan, steps: int) -> None:
+        """``steps`` batches a round (the plan's, unless a test cuts rounds short)."""
         # One worker and no processes: batches are made in this thread, in order.
         super().__init__(workers=1, use_multiprocessing=False)
+        self.round = 0
         self.batch = plan.batch_size
         self.padded = plan.padded_rows
         self.steps_per_pass = self.padded // self.batch
@@ -73,8 +76,8 @@ class MemberStream(keras.utils.PyDataset):
     def __len__(self) -> int:
         return self.steps
 
-    def __getitem__(self, step: int) -> tuple[np.ndarray, np.ndarray]:
-        pass_, within = divmod(int(step), self.steps_per_pass)
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        pass_, within = divmod(self.round * self.steps + int(index), self.steps_per_pass)
         x = np.zeros((self.batch, len(self.tables), self.n_features), np.float32)
         packed = np.zeros((self.batch, 2 * self.members), np.float32)
         for index, table in enumerate(self.tables):
@@ -96,3 +99,14 @@ class MemberStream(keras.utils.PyDataset):
         order = np.random.default_rng((seed, pass_)).permutation(self.padded)
         self._orders[index] = (pass_, order)
         return order
+
+
+class RoundStart(keras.callbacks.Callback):
+    """Tells ``stream`` which round (Keras epoch) its batches are now for."""
+
+    def __init__(self, stream: MemberStream) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.stream.round = epoch
