@@ -26,6 +26,8 @@ from trainer.backend import load_keras
 
 keras = load_keras()
 ops = keras.ops
+# Whether StackedDense adds its bias inside the matmul (see its call): on JAX only.
+_BIAS_IN_MATMUL = keras.backend.backend() == "jax"
 
 
 @keras.saving.register_keras_serializable(package="trainbot")
@@ -69,10 +71,14 @@ class StackedDense(keras.layers.Layer):
         # contraction transposed on every step and made a step about twice as slow.
         if len(inputs.shape) == 2:
             inputs = inputs[None]
-        # The bias rides in the matmul as a row of the kernel against a column of ones. Added
-        # after it, its gradient was a sum over the batch that XLA orders by the number of
-        # members: a table's members then trained a few ULPs differently beside other tables',
-        # and early stopping turned that into another network. A matmul's is the same per member.
+        if not _BIAS_IN_MATMUL:
+            return self.activation(ops.matmul(inputs, self.kernel) + self.bias[:, None, :])
+        # On JAX the bias rides in the matmul, a row of the kernel against a column of ones.
+        # Added after it, its gradient was a sum over the batch that XLA orders by the number
+        # of members: a table's members then trained a few ULPs differently beside other
+        # tables', and early stopping turned that into another network. A matmul's gradient is
+        # the same per member. (TensorFlow's sum is; there the concatenations cost a 100,000-row
+        # fit a third more time.)
         ones = ops.ones_like(inputs[..., :1])
         kernel = ops.concatenate([self.kernel, self.bias[:, None, :]], axis=1)
         return self.activation(ops.matmul(ops.concatenate([inputs, ones], axis=-1), kernel))
