@@ -23,38 +23,33 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, select, text
 
-from benchmarks.machine import describe
+from benchmarks.bot_report import (
+    CHATS,
+    DEFAULTS,
+    FLOOD,
+    FLOOD_ROUNDS,
+    LOAD_ENV,
+    PREDICTIONS_PER_CHAT,
+    UPLOADS,
+    WORKER_ENV,
+    Figures,
+    Timings,
+    flood_report,
+    report,
+    runs_report,
+)
 from storage.models import Job, OutboxMessage
 from storage.store import Store
 from tests.fake_telegram import ChatMessage, FakeTelegram
-from trainbot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_CSV = ROOT / "examples" / "fahrenheit.csv"
-UPLOADS = 5
-# Telegram's limit on a bot's messages to all chats together, which the bot's rate limiter keeps
-# (it lets a short burst through first).
-TELEGRAM_MESSAGES_PER_SECOND = 30
-CHATS = 20
-PREDICTIONS_PER_CHAT = 10
-# The fairness scenario: one chat sends this many /predict at once, another chat asks once.
-FLOOD = 150
-FLOOD_ROUNDS = 5
-WORKER_ENV = {
-    # One model per chat: the worker keeps them all loaded, as it would for 20 active chats.
-    "TRAINBOT_MODEL_CACHE_SIZE": str(CHATS + 4),
-}
-# The round-trip scenarios ask each chat for 20 predictions within seconds, more than the
-# default per-chat /predict limit allows; the flood scenario runs a bot with the default.
-LOAD_ENV = {"TRAINBOT_PREDICT_LIMIT": "1000"}
-DEFAULTS = Settings()
 BOT = [
     "-c",
     "import logging\n"
@@ -66,40 +61,28 @@ BOT = [
 WORKER = ["-m", "trainbot", "worker", "--name", "bench"]
 
 
-@dataclass
-class Timings:
-    """Seconds from a user's message to the bot's answer, and where the time went."""
-
-    round_trips: list[float] = field(default_factory=list)
-    # Wall-clock seconds for all of them: answers per second is what Telegram's limit caps.
-    elapsed: float = 0.0
-    # Median ms per stage: bot intake, queue wait, worker, bot delivery (storage's clocks).
-    stages: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Figures:
-    database: str
-    uploads: Timings = field(default_factory=Timings)
-    predicts_one_at_a_time: Timings = field(default_factory=Timings)
-    predicts_all_chats_at_once: Timings = field(default_factory=Timings)
-    # Another chat's single /predict while one chat floods FLOOD of them, default settings.
-    flood: Timings = field(default_factory=Timings)
-    rss_peak_mb: float = 0.0
-
-
 def main(scenarios: list[str] | None = None) -> str:
-    """Run the scenarios on SQLite (and PostgreSQL when configured); a markdown section."""
+    """Run the scenarios on SQLite (and PostgreSQL when configured); a markdown section.
+
+    `runs [N]`: only uploads and `/predict` one at a time, N times (3) on one bot and worker.
+    """
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     flood_only = scenarios == ["flood"]
     runs = [("SQLite", _sqlite_url)]
     if os.environ.get("TRAINBOT_TEST_POSTGRES_URL"):
         runs.append(("PostgreSQL", _postgres_url))
+    if scenarios and scenarios[0] == "runs":
+        repeat = int(scenarios[1]) if len(scenarios) > 1 else 3
+        repeated = {}
+        for name, make_url in runs:
+            with make_url() as url:
+                repeated[name] = asyncio.run(_measure_runs(name, url, repeat))
+        return runs_report(repeated)
     results = []
     for name, make_url in runs:
         with make_url() as url:
             results.append(asyncio.run(_measure(name, url, flood_only=flood_only)))
-    return _flood_report(results) if flood_only else _report(results)
+    return flood_report(results) if flood_only else report(results)
 
 
 async def _measure(database: str, url: str, *, flood_only: bool = False) -> Figures:
@@ -145,6 +128,34 @@ async def _measure(database: str, url: str, *, flood_only: bool = False) -> Figu
                 figures.flood = await _flood(tg, chats)
     store.close()
     return figures
+
+
+async def _measure_runs(database: str, url: str, repeat: int) -> list[Figures]:
+    """`repeat` runs of uploads and `/predict` one at a time, on one bot and warm worker."""
+    store = Store.open(url)
+    chats = [1000 + i for i in range(CHATS)]
+    results = []
+    async with FakeTelegram() as tg:
+        env = {
+            "TELEGRAM_BOT_TOKEN": tg.token,
+            "TELEGRAM_API_BASE_URL": tg.base_url,
+            "TELEGRAM_API_FILE_URL": tg.base_file_url,
+            "DATABASE_URL": url,
+            "TRAINBOT_LOG_LEVEL": "WARNING",
+            "TRAINBOT_HEARTBEAT_FILE": f"{tempfile.gettempdir()}/bench-{uuid.uuid4().hex}.beat",
+            **WORKER_ENV,
+        }
+        async with _process(WORKER, env), _process(BOT, {**env, **LOAD_ENV}):
+            await tg.wait_for_call(lambda c: c.method == "getUpdates", 60.0)
+            await _upload(tg, 1, "/train predict=200", {})
+            await asyncio.gather(*(_upload(tg, c, "/train epochs=20", {}) for c in chats))
+            for _ in range(repeat):
+                figures = Figures(database)
+                figures.uploads = await _uploads(tg, store)
+                figures.predicts_one_at_a_time = await _predicts(tg, store, chats, 1)
+                results.append(figures)
+    store.close()
+    return results
 
 
 async def _flood(tg: FakeTelegram, chats: list[int]) -> Timings:
@@ -320,132 +331,6 @@ def _postgres_url() -> Any:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def _stage_cell(stages: dict[str, float]) -> str:
-    order = ("intake", "queue", "worker", "delivery")
-    return " / ".join(f"{stages.get(name, float('nan')):.0f}" for name in order) + " ms"
-
-
-def _report(results: list[Figures]) -> str:
-    header = "| | " + " | ".join(r.database for r in results) + " | target |"
-    rule = "|---|" + "---|" * len(results) + "---|"
-
-    def row(label: str, cell: Callable[[Figures], str], target: str = "") -> str:
-        return f"| {label} | " + " | ".join(cell(r) for r in results) + f" | {target} |"
-
-    def stages(pick: Callable[[Figures], Timings]) -> str:
-        return row(
-            "… bot intake / queue wait / worker / bot delivery (medians)",
-            lambda r: _stage_cell(pick(r).stages),
-        )
-
-    def latency(label: str, pick: Callable[[Figures], Timings]) -> list[str]:
-        return [
-            row(
-                f"{label}, p50",
-                lambda r: f"{1000 * statistics.median(pick(r).round_trips):.0f} ms",
-                "≤ 150 ms",
-            ),
-            row(
-                f"{label}, p95",
-                lambda r: f"{1000 * _percentile(pick(r).round_trips, 0.95):.0f} ms",
-                "≤ 300 ms",
-            ),
-            stages(pick),
-            row(
-                f"{label}, answers per second",
-                lambda r: f"{len(pick(r).round_trips) / pick(r).elapsed:.1f}",
-                f"Telegram: {TELEGRAM_MESSAGES_PER_SECOND}, after a first burst",
-            ),
-        ]
-
-    total = CHATS * PREDICTIONS_PER_CHAT
-    rows = [
-        row(
-            f"upload → plot delivered, p50 of {UPLOADS} (warm worker, default recipe)",
-            lambda r: f"{statistics.median(r.uploads.round_trips):.2f} s",
-            "≤ 2 s",
-        ),
-        stages(lambda r: r.uploads),
-        *latency(
-            f"`/predict` round trip, {total} from {CHATS} chats, one at a time",
-            lambda r: r.predicts_one_at_a_time,
-        ),
-        *latency(
-            f"`/predict` round trip, {total} from {CHATS} chats, all {CHATS} waiting at once",
-            lambda r: r.predicts_all_chats_at_once,
-        ),
-        *_flood_rows(row),
-        row("bot process RSS, peak while serving", lambda r: f"{r.rss_peak_mb:.0f} MB", "≤ 150 MB"),
-    ]
-    settings = ", ".join(f"{k}={v}" for k, v in WORKER_ENV.items())
-    return "\n".join(
-        [
-            "## Bot",
-            "",
-            f"Machine: {describe()}.",
-            "The bot (`bot.app.run`, long polling) and one warm worker (`trainbot worker`), each "
-            "its own process as deployed, talk to the fake Bot API server of the tests on "
-            f"127.0.0.1 and share the database of each column; default settings except {settings}. "
-            "Stages come from storage's timestamps (ms). The flood rows run a second bot with "
-            f"default settings (at most {DEFAULTS.predict_limit} `/predict` per chat in "
-            f"{DEFAULTS.predict_window_seconds:g} s); the others raise that limit "
-            f"({', '.join(f'{k}={v}' for k, v in LOAD_ENV.items())}).",
-            "",
-            header,
-            rule,
-            *rows,
-            "",
-            f"With all {CHATS} chats waiting, each round's {CHATS} answers share the "
-            f"{TELEGRAM_MESSAGES_PER_SECOND} messages a second that Telegram allows a bot and "
-            "that the bot's rate limiter keeps: once its first burst is spent, a round cannot be "
-            f"answered in less than {CHATS / TELEGRAM_MESSAGES_PER_SECOND:.2f} s, so the slowest "
-            "answers of each round wait about that long whatever the bot and the worker do.",
-        ]
-    )
-
-
-def _flood_rows(row: Callable[..., str]) -> list[str]:
-    label = f"another chat's `/predict` while one chat sends {FLOOD} at once"
-    return [
-        row(
-            f"{label}, p50 of {FLOOD_ROUNDS}",
-            lambda r: f"{1000 * statistics.median(r.flood.round_trips):.0f} ms",
-            "≤ 500 ms",
-        ),
-        row(
-            f"{label}, slowest of {FLOOD_ROUNDS}",
-            lambda r: f"{1000 * max(r.flood.round_trips):.0f} ms",
-            "≤ 500 ms",
-        ),
-    ]
-
-
-def _flood_report(results: list[Figures]) -> str:
-    header = "| | " + " | ".join(r.database for r in results) + " | target |"
-    rule = "|---|" + "---|" * len(results) + "---|"
-
-    def row(label: str, cell: Callable[[Figures], str], target: str = "") -> str:
-        return f"| {label} | " + " | ".join(cell(r) for r in results) + f" | {target} |"
-
-    return "\n".join(
-        [
-            "## Bot: fairness",
-            "",
-            f"Machine: {describe()}.",
-            "Bot and worker processes with default settings, fake Bot API on 127.0.0.1.",
-            "",
-            header,
-            rule,
-            *_flood_rows(row),
-        ]
-    )
 
 
 if __name__ == "__main__":

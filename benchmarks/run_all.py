@@ -2,7 +2,7 @@
 
 python -m benchmarks.run_all            # all of them
 python -m benchmarks.run_all queue bot  # some of them (queue, trainer, realdata, batch, bot,
-                                        # intervals)
+                                        # botruns, intervals, classify)
 
 Running some of them replaces their sections of RESULTS.md and keeps the others, each
 section with the date it was measured on.
@@ -25,7 +25,9 @@ BENCHMARKS = {
     "realdata": "benchmarks.bench_realdata",
     "batch": "benchmarks.bench_batch",
     "bot": "benchmarks.bench_bot",
+    "botruns": "benchmarks.bench_bot_runs",
     "intervals": "benchmarks.bench_intervals",
+    "classify": "benchmarks.bench_classify",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
@@ -76,8 +78,11 @@ def _sections(text: str) -> dict[str, str]:
         "trainer": "## Trainer",
         "realdata": "## Real-data",
         "batch": "## Many chats",
-        "bot": "## Bot",
+        # The newline tells the bot benchmark's section from its repeated runs'.
+        "bot": "## Bot\n",
+        "botruns": "## Bot: repeated runs",
         "intervals": "## Prediction intervals",
+        "classify": "## Classifiers",
     }
     return {
         name: chunk for chunk in chunks for name, title in titles.items() if chunk.startswith(title)

@@ -50,14 +50,14 @@ async def gate(update: Update, context: BotContext) -> None:
     log.info("refused user %s in chat %s", user.id, chat.id, extra={"chat_id": chat.id})
     if update.callback_query is not None:
         await update.callback_query.answer(texts.NOT_ALLOWED_SHORT, show_alert=True)
-    elif update.message is not None and _addressed_to_bot(update):
-        await replies.reply(update.message, texts.not_allowed(user.id))
+    elif update.effective_message is not None and _addressed_to_bot(update):
+        await replies.reply(update.effective_message, texts.not_allowed(user.id))
     raise ApplicationHandlerStop
 
 
 def _addressed_to_bot(update: Update) -> bool:
     """In groups answer only commands, so a refused member is not answered on every message."""
-    message = update.message
+    message = update.effective_message
     if message is None or message.chat.type == ChatType.PRIVATE:
         return True
     return (message.text or message.caption or "").startswith("/")

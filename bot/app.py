@@ -57,7 +57,8 @@ LONG_POLL_SECONDS = 10.0
 # 429s retried by the rate limiter, each after the retry_after Telegram asked of that chat.
 RATE_LIMIT_RETRIES = 3
 MAX_CONCURRENT_UPDATES = 32
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# Edited messages too: a /predict fixed by editing it deserves an answer, not silence.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 DELIVERY = "delivery"
 HEARTBEAT = "heartbeat"
 PRUNER = "pruner"
@@ -105,10 +106,14 @@ def build_application(settings: Settings, store: Store) -> BotApplication:
 def add_handlers(application: BotApplication) -> None:
     """What the bot does, as a table: the first handler that matches an update takes it."""
 
+    # Commands are answered when edited too (CommandHandler takes both); a file, a photo and
+    # chatter only when new: editing a file's caption must not train it twice.
+    new = filters.UpdateType.MESSAGE
+
     def caption(command: str) -> filters.BaseFilter:
         # CommandHandler reads only message text; a command in a file's caption needs this.
         pattern = re.compile(rf"^/{command}(@\w+)?(\s|$)", re.IGNORECASE)
-        return filters.Document.ALL & filters.CaptionRegex(pattern)
+        return new & filters.Document.ALL & filters.CaptionRegex(pattern)
 
     settings: Settings = application.bot_data[SETTINGS]
     # One limit for every way of asking for predictions: command, CSV caption, button.
@@ -130,7 +135,8 @@ def add_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(
                 limited(predict.predict_button, predict_limit), pattern=f"^{offers.PREDICT}$"
             ),
-            MessageHandler(filters.Document.ALL, train.document_without_command),
+            MessageHandler(new & filters.Document.ALL, train.document_without_command),
+            MessageHandler(new & filters.PHOTO, general.photo),
             CommandHandler("status", jobs.status),
             CommandHandler("jobs", jobs.jobs),
             CommandHandler("cancel", jobs.cancel),
@@ -139,7 +145,7 @@ def add_handlers(application: BotApplication) -> None:
             CommandHandler("delete", models.delete),
             CommandHandler("download", models.download),
             MessageHandler(filters.COMMAND, general.unknown_command),
-            MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, general.chatter),
+            MessageHandler(new & filters.TEXT & filters.ChatType.PRIVATE, general.chatter),
         ]
     )
     application.add_error_handler(errors.on_error)

@@ -5,7 +5,9 @@ restart neither loses nor repeats a reply (a crash in the instant between Telegr
 the mark would repeat one: delivery is at least once, and that window is the only gap).
 
 Chats are served in parallel, each by at most one task, so one chat's messages go out in order
-and a chat that must wait (429, network trouble) holds back only its own later messages.
+and a chat that must wait (429, network trouble) holds back only its own later messages. Across
+bot processes on one database, a chat is served by the one holding its delivery lease
+(storage.outbox.Outbox.due), so a double deploy sends each reply once too.
 
 Every retry is bounded: after `TRAINBOT_DELIVERY_ATTEMPTS` failed tries (at once for what no
 retry can fix: a file over Telegram's limits, a message it refuses) the chat is told in one
@@ -19,7 +21,10 @@ import asyncio
 import enum
 import logging
 import math
+import os
+import socket
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +53,9 @@ log = logging.getLogger(__name__)
 HOLD_GRACE_SECONDS = 5.0
 # How long stop() lets messages already in flight finish, so they are marked delivered.
 STOP_TIMEOUT_SECONDS = 10.0
+# A chat's delivery lease: renewed while this process reads the outbox (every poll interval
+# at least), it runs out only when the process is gone or stuck, and then another takes over.
+LEASE_SECONDS = 60.0
 
 # Called with (old chat id, new chat id) once a chat's rows have moved to its new id.
 OnMigrated = Callable[[int, int], Awaitable[None] | None]
@@ -85,6 +93,11 @@ class Delivery:
         self.progress_interval = settings.progress_interval
         self.max_attempts = settings.delivery_attempts
         self.on_migrated = on_migrated
+        # Who holds this process's delivery leases: unique per start, like a worker's name.
+        self.owner = f"bot-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.lease_seconds = max(LEASE_SECONDS, 4 * self.poll_interval)
+        # The outbox's wake-up generation at the last read: news after it ends the next sleep.
+        self._seen: int | None = None
         # When the last round read storage successfully (time.monotonic()); the health check.
         self.last_round: float | None = None
         # Failed progress edits per job: bounded like messages, then that state is skipped.
@@ -115,6 +128,10 @@ class Delivery:
             for task in late:
                 task.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        try:
+            await asyncio.to_thread(self.store.outbox.release, self.owner)
+        except Exception as error:  # the database is away: the leases run out on their own
+            log.warning("could not hand back the delivery leases: %s", error)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -171,7 +188,9 @@ class Delivery:
         return min(due) if due else None
 
     def _read(self) -> tuple[list[OutboxItem], list[ProgressChange]]:
-        return self.store.outbox.pending(), self.store.outbox.progress_changes()
+        # The look comes first: whatever is written while this reads wakes the next sleep.
+        self._seen = self.store.outbox.look()
+        return self.store.outbox.due(self.owner, self.lease_seconds)
 
     def _held_for(self, chat_id: int, work: _ChatWork, now: float) -> float:
         """Seconds this chat must still wait (0: go)."""
@@ -193,7 +212,7 @@ class Delivery:
             return
         if self._waiter is None or self._waiter.done():
             self._waiter = asyncio.get_running_loop().run_in_executor(
-                self._executor, self.store.outbox.wait, self.poll_interval
+                self._executor, self.store.outbox.wait, self.poll_interval, self._seen
             )
             self._waiter.add_done_callback(_log_failure)
         wake = asyncio.ensure_future(self._wake.wait())

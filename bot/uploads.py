@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 TABLE_EXTENSIONS = frozenset({".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".zip", ".gz"})
 # Spreadsheets in formats not read here: refused with advice to save as .xlsx.
 SPREADSHEET_EXTENSIONS = frozenset({".xls", ".ods", ".numbers"})
+# Archives not opened here: refused with advice to unpack, or to send a .zip or .gz.
+OTHER_ARCHIVES = frozenset({".rar", ".7z", ".tar", ".tgz", ".bz2", ".xz"})
 # What phones and desktops report for CSV files (Windows says "ms-excel" for .csv too) and for
 # Excel workbooks.
 TABLE_MIME_TYPES = frozenset(
@@ -78,6 +80,10 @@ def check_document(document: Document, limits: Limits) -> None:
         extension = PurePosixPath(document.file_name or "").suffix.lower()
         if extension in SPREADSHEET_EXTENSIONS:
             raise Refusal(texts.SPREADSHEET)
+        if extension in OTHER_ARCHIVES:
+            raise Refusal(texts.other_archive(extension))
+        if (document.mime_type or "").lower().startswith("image/"):
+            raise Refusal(texts.PHOTO_OF_TABLE)
         raise Refusal(texts.not_csv(document.file_name))
     size = document.file_size
     if size is not None and size > TELEGRAM_DOWNLOAD_LIMIT:
@@ -123,13 +129,16 @@ async def read_training_csv(
     pool: ParsePool,
     sheet: str | None = None,
     predict: Sequence[float] = (),
+    task: str | None = None,
+    preset: str = "default",
 ) -> TrainingTable:
     """Parse the table as the worker will (in a bounded child), and check that the values of
     ``predict=`` fit its inputs; Refusal with the reason if not."""
     try:
         return await pool.run(
-            check_training_table, data, x=x, y=y, sheet=sheet, limits=limits, predict=predict
-        )
+            check_training_table, data, x=x, y=y, sheet=sheet, limits=limits, predict=predict,
+            task=task, preset=preset,
+        )  # fmt: skip
     except DatasetError as error:
         raise Refusal(texts.bad_csv(str(error))) from error
     except PredictError as error:

@@ -56,6 +56,15 @@ def migrate_chat(db: Database, old_chat_id: int, new_chat_id: int) -> Migration:
             .with_for_update()
         )
         models = _move_models(session, old_chat_id, new_chat_id)
+        # The new chat never gives a number either chat gave before.
+        given = select(func.max(Chat.last_model_version)).where(
+            Chat.id.in_((old_chat_id, new_chat_id))
+        )
+        highest = select(func.max(Model.version)).where(Model.chat_id == new_chat_id)
+        counter = max(session.scalar(given) or 0, session.scalar(highest) or 0)
+        session.execute(
+            update(Chat).where(Chat.id == new_chat_id).values(last_model_version=counter)
+        )
         session.execute(
             delete(ProgressMessage).where(
                 ProgressMessage.job_id.in_(select(Job.id).where(Job.chat_id == old_chat_id))

@@ -93,6 +93,13 @@ class Chat(Base):
     type: Mapped[str] = mapped_column(String(32), default="private")
     title: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The bot process sending this chat's replies, until when (the database's clock): with two
+    # bot processes on one database, each reply still goes out once and in order.
+    delivery_owner: Mapped[str | None] = mapped_column(String(128))
+    delivery_until: Mapped[datetime | None]
+    # The highest model version the chat was ever given: versions are never reused, so that
+    # "Model v3" in an old reply and /download v3 keep meaning the same model after /delete v3.
+    last_model_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class User(Base):
@@ -224,6 +231,10 @@ class Model(Base):
     backend: Mapped[str] = mapped_column(String(32))
     device: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Which model it is, for people: the file it was trained on and who trained it (the
+    # training's upload and job may be pruned long before the model).
+    filename: Mapped[str | None] = mapped_column(String(256))
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Artifact(Base):

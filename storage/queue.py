@@ -7,7 +7,6 @@ in the same transaction.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from sqlalchemy import (
 )
 
 from storage import notify, results
+from storage.claims import cancel_job, claim_jobs, reclaim_expired_jobs
 from storage.clock import db_now
 from storage.db import Database
 from storage.models import Job, JobKind, JobStatus
@@ -124,52 +124,20 @@ class JobQueue:
     def claim_batch(
         self, worker: str, kinds: Sequence[JobKind] = tuple(JobKind), *, limit: int
     ) -> list[JobInfo]:
-        """Atomically take up to `limit` runnable jobs, in queue order, each under a lease.
-
-        One statement does it: on PostgreSQL the subquery skips rows other workers hold locked;
-        SQLite runs one writer at a time, so the same statement cannot hand a job out twice.
-        """
-        candidates = (
-            select(Job.id)
-            .where(Job.status == JobStatus.QUEUED, Job.run_after <= db_now(), Job.kind.in_(kinds))
-            .order_by(Job.priority, Job.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            # Materialized, it runs once; inlined into the UPDATE, PostgreSQL may rescan it
-            # for each row it looks at, and the locks it skipped the first time make later
-            # scans disagree, so a claim could come back empty with jobs waiting.
-            .cte("candidates")
-            .prefix_with("MATERIALIZED", dialect="postgresql")
-        )
+        """Atomically take up to `limit` runnable jobs, in queue order, each under a lease."""
+        # Before the claim looks: a job enqueued from here on wakes this thread's next wait.
+        self.notifier.look(notify.JOBS)
         with self.db.session() as session:
-            claimed = transition(
-                session,
-                (Job.id.in_(select(candidates.c.id)), Job.status == JobStatus.QUEUED),
-                {
-                    "status": JobStatus.RUNNING,
-                    "lease_owner": worker,
-                    # One token per claim; with the job's id it proves a result belongs to it.
-                    "lease_token": str(uuid.uuid4()),
-                    "lease_expires_at": db_now(self._lease_seconds),
-                    "started_at": db_now(),
-                    "attempts": Job.attempts + 1,
-                    "revision": Job.revision + 1,
-                    # A retried job starts its progress afresh.
-                    "progress_epoch": None,
-                    "progress_total": None,
-                    "progress_loss": None,
-                    "progress_val_loss": None,
-                    "progress_eta_seconds": None,
-                },
-                Job,
+            jobs = claim_jobs(
+                session, worker, kinds, limit=limit, lease_seconds=self._lease_seconds
             )
-            jobs = sorted(
-                (view_of(JobInfo, job) for job in claimed.scalars()),
-                key=lambda job: (job.priority, job.id),
-            )
-            if jobs:
+            # A claim changes what a job's progress message shows. A prediction asked with
+            # values has none (its answer is the reply): the bot's delivery is not woken for
+            # it, which had cost a round of reading the outbox just as the answer was due.
+            shown = any(job.kind is JobKind.TRAIN or job.params.get("csv") for job in jobs)
+            if shown:
                 self.notifier.publish_in(session, notify.OUTBOX)
-        if jobs:
+        if shown:
             self.notifier.wake_local(notify.OUTBOX)
         for job in jobs:
             log.info(
@@ -182,7 +150,8 @@ class JobQueue:
         return jobs
 
     def wait_for_work(self, timeout: float) -> bool:
-        """Sleep until a job may be waiting (a wake-up) or `timeout` passes."""
+        """Sleep until a job may be waiting (a wake-up since this thread's last claim) or
+        `timeout` passes."""
         return self.notifier.wait(notify.JOBS, timeout)
 
     def heartbeat(self, job: JobInfo) -> Signal:
@@ -347,47 +316,9 @@ class JobQueue:
         return ended is not None
 
     def reclaim_expired(self) -> list[int]:
-        """Requeue running jobs whose worker stopped renewing the lease (it died or hung).
-
-        A job that has already used all its attempts is failed instead: something in it keeps
-        killing workers, and running it again would only kill another. A job whose chat asked
-        to cancel it is cancelled: a cancelled job must not run again.
-        """
-        reclaimed: list[int] = []
-        requeue = and_(Job.cancel_requested.is_(False), Job.attempts < Job.max_attempts)
+        """Requeue (or fail, or cancel) running jobs whose lease ran out (storage.claims)."""
         with self.db.session() as session:
-            expired = session.execute(
-                select(Job.id, Job.lease_token, Job.attempts)
-                .where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < db_now())
-                .with_for_update(skip_locked=True)
-            ).all()
-            for job_id, token, attempts in expired:
-                gave_up = f"This job stopped its worker {attempts} times, so I gave up on it."
-                ended = transition(
-                    session,
-                    (
-                        Job.id == job_id,
-                        Job.status == JobStatus.RUNNING,
-                        Job.lease_token == token,
-                        Job.lease_expires_at < db_now(),
-                    ),
-                    {
-                        "status": next_status(requeue, JobStatus.FAILED),
-                        "run_after": case((requeue, db_now()), else_=Job.run_after),
-                        "finished_at": case((requeue, null()), else_=db_now()),
-                        "error": case(
-                            (Job.cancel_requested, null()),
-                            (requeue, Job.error),
-                            else_=literal(gave_up),
-                        ),
-                        "revision": Job.revision + 1,
-                        **NO_LEASE,
-                    },
-                    *ENDED,
-                ).one_or_none()
-                if ended is not None:
-                    results.tell_chat(session, ended)
-                    reclaimed.append(job_id)
+            reclaimed = reclaim_expired_jobs(session)
             if reclaimed:
                 self.notifier.publish_in(session, notify.JOBS)
                 self.notifier.publish_in(session, notify.OUTBOX)
@@ -401,38 +332,10 @@ class JobQueue:
 
     def cancel(self, chat_id: int, job_id: int) -> CancelOutcome:
         """Cancel a chat's job: a queued one at once, a running one through its cancel flag."""
-        mine = (Job.id == job_id, Job.chat_id == chat_id)
         with self.db.session() as session:
-            # A job can move between queued and running while this looks; each try is one
-            # guarded UPDATE, and a job seen in neither state is looked at once more.
-            for _ in range(3):
-                ended = transition(
-                    session,
-                    (*mine, Job.status == JobStatus.QUEUED),
-                    ending(JobStatus.CANCELLED, None),
-                    *ENDED,
-                ).one_or_none()
-                if ended is not None:
-                    results.tell_chat(session, ended)
-                    outcome = CancelOutcome.CANCELLED
-                    break
-                flagged = transition(
-                    session,
-                    (*mine, Job.status == JobStatus.RUNNING),
-                    # The progress message shows "stopping…" from the next revision on.
-                    {"cancel_requested": True, "revision": Job.revision + 1},
-                    Job.id,
-                ).one_or_none()
-                if flagged is not None:
-                    outcome = CancelOutcome.REQUESTED
-                    break
-                status = session.scalar(select(Job.status).where(*mine))
-                if status is None:
-                    return CancelOutcome.NOT_FOUND
-                if JobStatus(status).finished:
-                    return CancelOutcome.ALREADY_FINISHED
-            else:
-                return CancelOutcome.ALREADY_FINISHED
+            outcome = cancel_job(session, chat_id, job_id)
+            if outcome not in (CancelOutcome.CANCELLED, CancelOutcome.REQUESTED):
+                return outcome
             self.notifier.publish_in(session, notify.OUTBOX)
         self.notifier.wake_local(notify.OUTBOX)
         return outcome

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
+from storage import results
 from storage.db import Database
 from storage.models import UNFINISHED, Artifact, Chat, Job, Model, ProgressMessage, Upload, User
 from storage.views import ArtifactInfo, JobInfo, ModelInfo, UploadInfo, view_of, view_or_none
@@ -133,6 +134,15 @@ class Records:
                     select(Model).where(Model.chat_id == chat_id).order_by(Model.version.desc())
                 )
             ]
+
+    def model_facts(self, chat_id: int) -> dict[int, dict[str, Any]]:
+        """Per version, which of the chat's models it is, for people: file, date, trainer
+        (storage.results.model_facts), as every message about a model names them."""
+        with self.db.session() as session:
+            return {
+                model.version: results.model_facts(session, model)
+                for model in session.scalars(select(Model).where(Model.chat_id == chat_id))
+            }
 
     def get_model(self, chat_id: int, version: int, *, with_file: bool = False) -> ModelInfo | None:
         """A chat's model by the version number the chat sees (v1, v2, ...)."""

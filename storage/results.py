@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Artifact, Chat, Job, JobStatus, Model, OutboxMessage
+from storage.models import Artifact, Chat, Job, JobStatus, Model, OutboxMessage, Upload, User
 from storage.views import JobInfo
 
 
@@ -62,13 +62,24 @@ def store(
     """Store a succeeded job's result, model, files and messages (the caller commits)."""
     extra: dict[str, Any] = {}
     if model is not None:
+        replaced = _active_model(session, job.chat_id)
         stored = _store_model(session, job, model)
         extra = {"model_id": stored.id, "model_version": stored.version}
+        extra["model"] = model_facts(session, stored)
+        if replaced is not None:
+            # Said in a group: another member's answers change with this model.
+            extra["replaced"] = model_facts(session, replaced)
+    elif job.model_id is not None:
+        used = session.get(Model, job.model_id)
+        if used is not None and used.chat_id == job.chat_id:
+            extra = {"model": model_facts(session, used)}
     stored_artifacts = {a.key: _store_artifact(session, job, a) for a in artifacts}
+    # The job's result keeps the model's ids; its messages also name the model for people.
+    ids = {key: extra[key] for key in ("model_id", "model_version") if key in extra}
     session.execute(
         update(Job)
         .where(Job.id == job.id)
-        .values(result={**result, **extra}, model_id=extra.get("model_id", job.model_id))
+        .values(result={**result, **ids}, model_id=extra.get("model_id", job.model_id))
     )
     for message in messages:
         artifact = stored_artifacts.get(message.artifact_key or "")
@@ -104,13 +115,43 @@ def tell_chat(session: Session, ended: Row[Any]) -> None:
     )
 
 
+def model_facts(session: Session, model: Model) -> dict[str, Any]:
+    """Which model this is, for people: its version, the file it was trained on, when, and
+    who trained it (named in groups, where several people train)."""
+    chat_type = session.scalar(select(Chat.type).where(Chat.id == model.chat_id))
+    trainer = None
+    if model.user_id is not None:
+        user = session.get(User, model.user_id)
+        if user is not None:
+            trainer = user.first_name or (f"@{user.username}" if user.username else None)
+    return {
+        "version": model.version,
+        "filename": model.filename,
+        "created_at": model.created_at.isoformat() if model.created_at else None,
+        "trained_by": trainer,
+        "group": chat_type not in (None, "private"),
+    }
+
+
+def _active_model(session: Session, chat_id: int) -> Model | None:
+    return session.scalars(
+        select(Model).where(Model.chat_id == chat_id, Model.is_active)
+    ).one_or_none()
+
+
 def _store_model(session: Session, job: JobInfo, model: NewModel) -> Model:
     # Locking the chat row serialises two of its jobs finishing at once on PostgreSQL, which
     # would otherwise both pick the same next version number.
-    session.execute(select(Chat.id).where(Chat.id == job.chat_id).with_for_update())
-    version = (
-        session.scalar(select(func.max(Model.version)).where(Model.chat_id == job.chat_id)) or 0
-    ) + 1
+    given = session.scalar(
+        select(Chat.last_model_version).where(Chat.id == job.chat_id).with_for_update()
+    )
+    highest = session.scalar(select(func.max(Model.version)).where(Model.chat_id == job.chat_id))
+    # The chat's counter, so a deleted model's number is never given again.
+    version = max(given or 0, highest or 0) + 1
+    session.execute(update(Chat).where(Chat.id == job.chat_id).values(last_model_version=version))
+    filename = None
+    if job.dataset_id is not None:
+        filename = session.scalar(select(Upload.filename).where(Upload.id == job.dataset_id))
     session.execute(
         update(Model).where(Model.chat_id == job.chat_id, Model.is_active).values(is_active=False)
     )
@@ -127,6 +168,8 @@ def _store_model(session: Session, job: JobInfo, model: NewModel) -> Model:
         metrics=model.metrics,
         backend=model.backend,
         device=model.device,
+        filename=filename,
+        user_id=job.user_id,
     )
     session.add(stored)
     session.flush()

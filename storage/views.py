@@ -104,6 +104,9 @@ class ModelInfo:
     created_at: datetime
     # The `.keras` file, where it was asked for (it is the large part of the row).
     keras_file: bytes | None = None
+    # The file it was trained on and who trained it (None for models stored before 0005).
+    filename: str | None = None
+    user_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -159,10 +159,8 @@ def cases() -> list[BadCsv]:
         BadCsv(
             "text_target.csv",
             b"area,rooms,kind\n"
-            + b"".join(
-                f"{50 + i},{i % 4 + 1},{'flat' if i % 2 else 'house'}\n".encode() for i in range(12)
-            ),
-            'Column "kind" holds text like "house", and I predict numbers',
+            + b"".join(f"{50 + i},{i % 4 + 1},kind{i}\n".encode() for i in range(25)),
+            'Column "kind" holds text with 25 different values',
         ),
         BadCsv(
             "only_ids.csv",
@@ -191,7 +189,7 @@ def cases() -> list[BadCsv]:
         BadCsv(
             "text_target.xlsx",
             xlsx([["a", "b"], *[[i, f"w{i % 3}"] for i in range(12)]]),
-            "I predict numbers",
+            'Class "w0" of column "b" has only 4 rows',
         ),
         BadCsv("one_column.xlsx", xlsx([["x"], *[[i] for i in range(12)]]), "only one column"),
         BadCsv("empty.xlsx", xlsx([]), "The sheet is empty."),

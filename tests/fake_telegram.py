@@ -442,8 +442,12 @@ class FakeTelegram:
         bot_id: int = DEFAULT_BOT_ID,
         bot_first_name: str = "Trainbot Test",
         port: int = 0,
+        sock: socket.socket | None = None,
     ) -> None:
+        """`sock`: a socket bound where the bot can reach it (another network namespace's
+        127.0.0.1, say) to serve on instead of 127.0.0.1:`port`."""
         self.bot_username = bot_username
+        self._sock = sock
         self.bot_id = bot_id
         self.bot_user: dict[str, Any] = {
             "id": bot_id,
@@ -529,9 +533,11 @@ class FakeTelegram:
             app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0
         )
         await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self._port))
+        sock = self._sock
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self._port))
         port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
         self._base = f"http://127.0.0.1:{port}"
@@ -642,6 +648,45 @@ class FakeTelegram:
             message.caption = caption
             message.caption_entities = _command_entities(caption)
         return self._push_message(message)
+
+    def send_photo(
+        self,
+        chat_id: int,
+        content: bytes = b"\x89PNG\r\n\x1a\n",
+        *,
+        caption: str | None = None,
+        user_id: int | None = None,
+        chat_type: str | None = None,
+    ) -> dict[str, Any]:
+        """Push a photo from a user (a screenshot of a table, say), as Telegram sends one: its
+        sizes, each with a file id. Return it."""
+        message = self._user_message(chat_id, user_id, chat_type, None)
+        stored = self._store_file(content, "photos", "photo.jpg")
+        message.photo = [
+            {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
+             "width": 90, "height": 60, "file_size": stored.size},
+        ]  # fmt: skip
+        message.photo_bytes = content
+        if caption is not None:
+            message.caption = caption
+            message.caption_entities = _command_entities(caption)
+        return self._push_message(message)
+
+    def edit_text(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
+        """A user edits one of their text messages: Telegram sends it again, whole, as an
+        edited_message update with edit_date (only to bots that asked for edited messages).
+        Return it."""
+        message = self._by_id.get((chat_id, message_id))
+        if message is None or message.from_bot or message.text is None:
+            raise AssertionError(f"no user text message {message_id} in chat {chat_id} to edit")
+        message.text = text
+        message.entities = _command_entities(text)
+        message.edit_count += 1
+        message.edit_date = int(time.time())
+        as_dict = message.to_dict()
+        self.push_update({"edited_message": as_dict})
+        self._changed.notify()
+        return as_dict
 
     def press_button(
         self,

@@ -9,11 +9,16 @@ import time
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; `outage(seconds)` drops and refuses connections."""
+    """Forwards 127.0.0.1:<port> to a target; `outage(seconds)` drops and refuses connections.
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    `server`: a listening socket to forward from instead (one made in another network
+    namespace, say: tests.netns)."""
+
+    def __init__(
+        self, target_host: str, target_port: int, *, server: socket.socket | None = None
+    ) -> None:
         self.target = (target_host, target_port)
-        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server = server or socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
         self._down_until = 0.0
         self._sockets: set[socket.socket] = set()
@@ -49,6 +54,9 @@ class TcpProxy:
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
+                # The timeout was for connecting: an idle connection (a LISTEN, a pooled
+                # one) must not be cut after 5 s of quiet.
+                upstream.settimeout(None)
             except OSError:
                 _close(client)
                 continue

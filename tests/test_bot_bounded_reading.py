@@ -123,13 +123,13 @@ def freezing_file(size: int) -> bytes:
 async def test_the_freezing_file_never_delays_another_chats_predict(world: World) -> None:
     await asyncio.to_thread(give_every_chat_a_model, world, [OTHER_CHAT])
     tg = world.tg
-    await world.reply_to(tg.send_text(OTHER_CHAT, "/predict 1"), contains="y = ", within=60)
+    await world.reply_to(tg.send_text(OTHER_CHAT, "/predict 1"), contains="→ y ", within=60)
     slow = b"x,y\n" + b"".join(f"{i},{i % 97}.5\n".encode() for i in range(400_000))
     for name, data in (("12k.csv", freezing_file(12_000)), ("100k.csv", freezing_file(100_000)),
                        ("slow.csv", slow)):  # fmt: skip
         upload = tg.send_document(CHAT, name, data, caption="/train")
         started = time.perf_counter()
-        answer = await world.reply_to(tg.send_text(OTHER_CHAT, "/predict 3"), contains="y = ")
+        answer = await world.reply_to(tg.send_text(OTHER_CHAT, "/predict 3"), contains="→ y ")
         assert time.perf_counter() - started < 0.5, name
         assert predicted(answer.content) == [pytest.approx(7, abs=0.5)]
         reply = await world.reply_to(upload, within=30)

@@ -142,7 +142,7 @@ def job_id_in(message: ChatMessage) -> int:
 
 
 def predicted(text: str, target: str = "y") -> list[float]:
-    return [float(v) for v in re.findall(rf"{target} = (-?[\d.]+(?:e[-+]?\d+)?)", text)]
+    return [float(v) for v in re.findall(rf"{target} [=≈] (-?[\d.]+(?:e[-+]?\d+)?)", text)]
 
 
 async def finished(world: World, chat_id: int, progress: ChatMessage, mark: str = "✅") -> None:
@@ -163,6 +163,7 @@ async def test_train_caption_then_predict(world: World, reference_csv: bytes) ->
 
     ack = await world.reply_to(upload, contains="Job")
     assert "1,000 rows" in ack.content and "queued" in ack.content.lower()
+    assert "y (a number) from x" in ack.content  # issue 20: the reply says the task
     job_id = job_id_in(ack)
 
     photo = await tg.wait_for(lambda m: m.kind == "photo", TRAINING_TIMEOUT, chat_id=CHAT)
@@ -179,12 +180,12 @@ async def test_train_caption_then_predict(world: World, reference_csv: bytes) ->
     assert len({e.text for e in edits}) == len(edits), "an edit repeated the text already shown"
 
     ask = tg.send_text(CHAT, "/predict 200")
-    answer = await world.reply_to(ask, contains="y = ")
+    answer = await world.reply_to(ask, contains="→ y ")
     [again] = predicted(answer.content)
     assert abs(again - 93.33) <= 0.05
 
     ask = tg.send_text(CHAT, "/predict 1 2 3.5")
-    answer = await world.reply_to(ask, contains="y = ")
+    answer = await world.reply_to(ask, contains="→ y ")
     assert len(predicted(answer.content)) == 3
 
     ask = tg.send_text(CHAT, "/models")
@@ -212,6 +213,15 @@ async def test_train_as_a_reply_to_a_csv(world: World) -> None:
     assert "40 rows" in ack.content
     await finished(world, CHAT, ack)
     assert not world.tg.message(CHAT, offer.message_id).edits  # the offer was not used
+    # Tapped now, the offer says the file trained already instead of training it again.
+    world.tg.press_button(CHAT, offer.message_id, "train")
+    await world.tg.wait_for_call(lambda call: call.method == "answerCallbackQuery", QUICK)
+    [answered] = world.tg.answered_callbacks
+    assert answered["text"] == (
+        f"This file went to training already, as job {job_id_in(ack)}; /status {job_id_in(ack)} "
+        "shows it."
+    )
+    assert world.store.queue.counts().succeeded == 1
 
 
 async def test_train_first_then_the_file(world: World) -> None:
@@ -256,7 +266,7 @@ async def test_group_chats_address_the_bot_by_name(world: World) -> None:
     ack = await world.reply_to(upload, contains="Job")
     await finished(world, GROUP, ack)
     ask = world.tg.send_text(GROUP, "/predict@trainbot_test 10")
-    answer = await world.reply_to(ask, contains="y = ")
+    answer = await world.reply_to(ask, contains="→ y ")
     assert len(predicted(answer.content)) == 1
     # A command for another bot in the same group is none of ours.
     other = world.tg.send_document(GROUP, "line.csv", SMALL_CSV, caption="/train@otherbot")
@@ -295,7 +305,8 @@ async def test_bad_files_and_bad_options_are_answered_at_once(world: World) -> N
         (tg.send_document(CHAT, "d.csv", SMALL_CSV, caption="/train wings=2"), "wings"),
         (tg.send_document(CHAT, "sheet.xlsx", b"PK\x03\x04", caption="/train"), "spreadsheet"),
         (tg.send_document(CHAT, "cat.png", b"\x89PNG", caption="/train", mime_type="image/png"),
-         "isn't a CSV"),
+         "tables from pictures"),
+        (tg.send_document(CHAT, "notes.doc", b"\xd0\xcf", caption="/train"), "isn't a CSV"),
         (tg.send_text(CHAT, "/train epochs=lots"), "epochs"),
         (tg.send_text(CHAT, "/predict 200"), "no model yet"),
         (tg.send_text(CHAT, "/cancel soon"), "Which job?"),
@@ -445,7 +456,7 @@ async def test_429_and_500_answers_still_deliver_every_message_once(database_url
             photo = await tg.wait_for(lambda m: m.kind == "photo", QUICK, chat_id=CHAT)
             await finished(world, CHAT, ack)
             tg.fail_next("sendMessage", status=429, retry_after=1)
-            await world.reply_to(tg.send_text(CHAT, "/predict 5"), contains="y = ")
+            await world.reply_to(tg.send_text(CHAT, "/predict 5"), contains="→ y ")
 
         failed = Counter(c.method for c in tg.failed_calls)
         assert failed == {"sendMessage": 3, "sendPhoto": 1, "editMessageText": 1}, failed
@@ -582,12 +593,12 @@ async def test_fifty_chats_predicting_at_once_are_all_answered(world: World) -> 
     await asyncio.to_thread(give_every_chat_a_model, world, chats)
     asks = {chat: world.tg.send_text(chat, f"/predict {chat - 2000}") for chat in chats}
     answers = await asyncio.gather(
-        *(world.reply_to(ask, contains="y = ", within=120.0) for ask in asks.values())
+        *(world.reply_to(ask, contains="→ y ", within=120.0) for ask in asks.values())
     )
     for (chat, _), answer in zip(asks.items(), answers, strict=True):
-        [value] = [float(v) for v in re.findall(r"y = (-?[\d.]+)", answer.content)]
+        [value] = [float(v) for v in re.findall(r"y [=≈] (-?[\d.]+)", answer.content)]
         assert abs(value - (2 * (chat - 2000) + 1)) < 2.0, answer.content
-        assert sum("y = " in m.content for m in world.bot_messages(chat)) == 1
+        assert sum("→ y " in m.content for m in world.bot_messages(chat)) == 1
 
 
 @pytest.mark.postgres
@@ -620,11 +631,11 @@ async def test_a_postgres_outage_is_ridden_out_by_bot_and_worker(
             await tg.wait_for(chat_id=CHAT, contains="is ready", timeout=TRAINING_TIMEOUT)
             await finished(world, CHAT, ack)
             ask = tg.send_text(CHAT, "/predict 200")
-            await world.reply_to(ask, contains="y = ", within=TRAINING_TIMEOUT)
+            await world.reply_to(ask, contains="→ y ", within=TRAINING_TIMEOUT)
             await asyncio.sleep(1.0)
             sent = world.bot_messages(CHAT)
             assert sum(m.kind == "photo" for m in sent) == 1
             assert sum("is ready" in m.content for m in sent) == 1
-            assert sum("y = " in m.content for m in sent) == 2  # the summary and the /predict
+            assert sum("→ y " in m.content for m in sent) == 2  # the summary and the /predict
     finally:
         proxy.close()

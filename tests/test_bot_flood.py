@@ -150,15 +150,15 @@ async def test_delivery_sends_other_chats_answers_while_one_chat_waits_out_a_429
         tg = world.tg
         await asyncio.to_thread(give_models, world, [CHAT, OTHER_CHAT])
         # The first answer to each chat warms the worker's model cache.
-        await answered_in_turn(world, CHAT, ["/predict 1"], "y = ")
-        await answered_in_turn(world, OTHER_CHAT, ["/predict 1"], "y = ")
+        await answered_in_turn(world, CHAT, ["/predict 1"], "→ y ")
+        await answered_in_turn(world, OTHER_CHAT, ["/predict 1"], "→ y ")
         tg.fail_next("sendMessage", status=429, retry_after=RETRY_AFTER, chat_id=CHAT)
         held = tg.send_text(CHAT, "/predict 2")
         refused = await first_429(tg, CHAT)
 
-        others = await answered_in_turn(world, OTHER_CHAT, ["/predict 3", "/predict 4"], "y = ")
-        answer = await world.reply_to(held, contains="y = ", within=TRAINING_TIMEOUT)
+        others = await answered_in_turn(world, OTHER_CHAT, ["/predict 3", "/predict 4"], "→ y ")
+        answer = await world.reply_to(held, contains="→ y ", within=TRAINING_TIMEOUT)
 
         assert max(m.sent_at for m in others) < answer.sent_at
         assert answer.sent_at - refused.time >= RETRY_AFTER
-        assert sum("y = " in m.content for m in world.bot_messages(CHAT)) == 2
+        assert sum("→ y " in m.content for m in world.bot_messages(CHAT)) == 2

@@ -76,7 +76,7 @@ def give_models(world: World, chats: list[int]) -> None:
 
 
 def answers(world: World, chat_id: int) -> list[str]:
-    return [m.content for m in world.tg.sent(chat_id) if "y = " in m.content]
+    return [m.content for m in world.tg.sent(chat_id) if "→ y " in m.content]
 
 
 def predict_jobs(world: World) -> list[tuple[int, int]]:
@@ -104,7 +104,7 @@ async def test_a_chat_flooding_predict_does_not_hold_up_another_chat(database_ur
             world.tg.send_text(CHAT, f"/predict {i}")
         ask = world.tg.send_text(OTHER_CHAT, "/predict 7")
 
-        answer = await world.reply_to(ask, contains="y = ", within=TRAINING_TIMEOUT)
+        answer = await world.reply_to(ask, contains="→ y ", within=TRAINING_TIMEOUT)
 
         flood_answered = len(answers(world, CHAT))
         jobs = await asyncio.to_thread(predict_jobs, world)
@@ -115,7 +115,7 @@ async def test_a_chat_flooding_predict_does_not_hold_up_another_chat(database_ur
         assert ahead < FLOOD // 3, ahead
         # ... and its answer went out while the flood's answers were still going out.
         assert flood_answered < FLOOD, flood_answered
-        assert "y = " in answer.content
+        assert "→ y " in answer.content
 
 
 async def test_a_predict_flood_is_rate_limited_and_the_chat_told_once(database_url: str) -> None:
@@ -127,7 +127,7 @@ async def test_a_predict_flood_is_rate_limited_and_the_chat_told_once(database_u
             world.tg.send_text(CHAT, f"/predict {i}")
         ask = world.tg.send_text(OTHER_CHAT, "/predict 7")
 
-        await world.reply_to(ask, contains="y = ", within=TRAINING_TIMEOUT)
+        await world.reply_to(ask, contains="→ y ", within=TRAINING_TIMEOUT)
         await world.tg.wait_for(chat_id=CHAT, contains="Easy there", timeout=QUICK)
         await until(lambda: len(answers(world, CHAT)) >= limit)
         await until(drained(world))
@@ -208,7 +208,7 @@ async def test_a_reply_telegram_cannot_parse_arrives_as_plain_text(database_url:
             await until(drained(world))
 
         assert summary.parse_mode is None and "<" not in summary.content
-        assert "Model v1 is ready" in summary.content
+        assert "Model v1 (line.csv, " in summary.content and "is ready" in summary.content
         assert not [m for m in tg.sent(CHAT) if "couldn't send" in m.content]
 
 
@@ -283,13 +283,13 @@ async def test_a_reply_that_meets_chat_migrated_goes_to_the_supergroup(database_
         # late, so delivery meets ChatMigrated first.
         tg.migrate_chat(GROUP, SUPERGROUP, announce=False)
         with worker_thread(world.store, world.settings):
-            answer = await tg.wait_for(chat_id=SUPERGROUP, contains="y = ", timeout=QUICK)
+            answer = await tg.wait_for(chat_id=SUPERGROUP, contains="→ y ", timeout=QUICK)
             assert answer.reply_to is None  # the question's id belongs to the old chat
             again = await world.reply_to(tg.send_text(SUPERGROUP, "/predict@trainbot_test 6"))
-            assert "y = " in again.content
+            assert "→ y " in again.content
 
         assert [c for c in tg.calls_to("sendMessage", failed=True) if c.error_code == 400]
-        assert not [m for m in tg.sent(GROUP) if "y = " in m.content]
+        assert not [m for m in tg.sent(GROUP) if "→ y " in m.content]
         assert ask["chat"]["id"] == GROUP
         assert world.store.records.active_model(GROUP) is None
 
@@ -303,7 +303,7 @@ async def test_the_upgrade_notice_moves_the_chat_before_anything_is_sent(
         tg.migrate_chat(GROUP, SUPERGROUP)
         await until(lambda: world.store.records.active_model(SUPERGROUP) is not None)
         answer = await world.reply_to(tg.send_text(SUPERGROUP, "/predict@trainbot_test 3"))
-        assert "y = " in answer.content
+        assert "→ y " in answer.content
         assert world.store.records.active_model(GROUP) is None
         assert not tg.calls_to("sendMessage", failed=True)
 

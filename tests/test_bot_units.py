@@ -60,7 +60,8 @@ def test_the_summary_shows_metrics_verdict_and_predictions() -> None:
     text = shown(texts.train_summary(summary_payload()))
     assert "Model v2 is ready: y from x, 1,000 rows." in text
     assert "R²" in text and "held out" in text and "line RMSE" in text
-    assert "You get the network (an average of 5 members)" in text
+    # A summary stored with its sentences: the verdict is said, the choice not again.
+    assert "You get the network (an average of 5 members)" not in text
     assert "Held-out RMSE per fold: 1 to 2." in text
     assert "beats the straight line <clearly>" in text
     assert "x = 0 → y = 93.3312" in text and "⚠️ far & away" in text
@@ -86,11 +87,9 @@ def test_the_summary_says_the_stored_facts_in_words() -> None:
         }
     ]
     text = shown(texts.train_summary(payload))
-    assert (
-        "You get the network (an average of 5 members): 5-fold cross-validation: MSE 0.25" in text
-    )
-    assert "The relation is curved: the network beats a straight line 16.0x" in text
-    assert "still improving when its step budget ran out: more epochs may help." in text
+    assert "MSE (5-fold cross-validation): network 0.25, straight line 4." in text
+    assert "You get a neural network: its typical error on rows it never saw was 4.0x" in text
+    assert "still improving when its step budget ran out, so more epochs may help." in text
     assert "• id: ignored (a row number or id)" in text
     assert "• city <b>: a category, one column for each of 3 values; 2 empty cells as" in text
     assert (

@@ -72,7 +72,8 @@ def test_summary_table_and_progress_bar(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0, err
     assert "500 rows, 5-fold cross-validated" in out
     assert "network held out" in out and "least squares train" in out
-    assert "You get the network (an average of 5 members)" in out
+    assert "You get a neural network: its typical error there was " in out
+    assert "MSE (5-fold cross-validation): network " in out
     assert "a = 1, b = 2  ->  y = " in out and "(90 % interval " in out
     assert "On rows it never saw, predictions of y were within ±" in out
     assert "Inputs by importance: " in out

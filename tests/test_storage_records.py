@@ -116,7 +116,7 @@ def test_migrations_upgrade_an_empty_database_and_downgrade_again(database_url: 
     db = Database(database_url)
     assert db.current_revision() is None
     db.upgrade()
-    assert db.current_revision() == db.head_revision() == HEAD_REVISION == "0004"
+    assert db.current_revision() == db.head_revision() == HEAD_REVISION == "0006"
     tables = set(inspect(db.engine).get_table_names())
     expected = {"chats", "users", "datasets", "jobs", "models", "artifacts", "outbox", "workers"}
     expected.add("progress_messages")

@@ -221,13 +221,18 @@ def test_x_chooses_columns_that_would_be_ignored() -> None:
         read_dataset(_csv("e,y", [f",{i}" for i in range(12)]), x=["e"])
 
 
-def test_a_text_target_gets_one_sentence() -> None:
+def test_a_text_target_too_thin_for_classes_gets_one_sentence() -> None:
     rows = [f"{i},{REGIONS[i % 4]}" for i in range(12)]
     with pytest.raises(DatasetError) as caught:
         read_dataset(_csv("x,region", rows))
     assert str(caught.value) == (
-        'Column "region" holds text like "north", and I predict numbers; choose a column of '
-        "numbers with y=NAME."
+        'Class "east" of column "region" has only 3 rows; I need at least 5 of each class to '
+        "learn it and test it. Add rows, merge the class with another, or remove its rows."
+    )
+    with pytest.raises(DatasetError) as caught:
+        read_dataset(_csv("x,region", rows), task="regression")
+    assert str(caught.value).startswith(
+        'Column "region" holds text like "north", and task=regression predicts numbers'
     )
 
 

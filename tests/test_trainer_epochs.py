@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import words
+from trainer import summary_words
 from trainer.judge import verdicts
 from trainer.learn.recipes import TUTORIAL, schedule
 from trainer.learn.training import train
@@ -62,9 +62,12 @@ def test_epochs_keep_the_best_round_and_say_held_out_error_rose_after_it() -> No
     assert result.best_pass == history["passes"][best] < 1000
     assert history["val_loss"][-1] > 1.05 * history["val_loss"][best]
     assert result.verdict.kind == verdicts.CURVED_OVERFIT
-    said = words.verdict(result.verdict)
-    assert f"lowest after {result.best_pass} epochs" in said and "fewer epochs" in said
-    assert "more epochs may help" not in said
+    for said in (
+        summary_words.verdict(result.verdict),
+        summary_words.model_in_words(result.verdict.to_dict()),
+    ):
+        assert f"lowest after {result.best_pass} epochs" in said and "fewer epochs" in said
+        assert "more epochs may help" not in said
 
 
 def test_the_tutorials_rounds_never_repeat_a_wide_table() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import examples, words
+from trainer import examples, summary_words
 from trainer.backend import backend_name, device_description, load_keras
 from trainer.learn.fit import Fit
 from trainer.learn.network import build_model, compile_model
@@ -55,8 +55,8 @@ def test_result_holds_what_the_worker_needs(trained: Fit) -> None:
         assert set(trained.baseline_metrics[split]) == {"mse", "rmse", "mae", "r2"}
     # A straight line is the exact answer here: the chat gets the line, and is told why.
     assert trained.model_kind == "line" and trained.beats_baseline is False
-    assert words.verdict(trained.verdict).startswith("The data follow a straight line")
-    choice = words.choice(trained.choice)
+    assert summary_words.verdict(trained.verdict).startswith("The data follow a straight line")
+    choice = summary_words.choice(trained.choice)
     assert "straight line" in choice and "5-fold cross-validation" in choice
     assert trained.baseline["coefficients"][0] == pytest.approx(5 / 9, rel=1e-3)
     history = trained.history
@@ -82,10 +82,10 @@ def test_network_beats_a_line_on_a_curve() -> None:
     dataset = read_dataset(examples.curve_csv("square", 400, seed=1))
     result = train(dataset, TrainParams(seed=1))
     assert result.beats_baseline and result.model_kind == "network"
-    assert words.verdict(result.verdict).startswith(
+    assert summary_words.verdict(result.verdict).startswith(
         "The relation is curved: the network beats a straight line"
     )
-    assert "average of 5 members" in words.choice(result.choice)
+    assert "average of 5 members" in summary_words.choice(result.choice)
 
 
 def test_several_inputs() -> None:

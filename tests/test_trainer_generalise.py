@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import examples, words
+from trainer import examples, summary_words
 from trainer.judge.choice import network_wins
 from trainer.judge.lines import fit_ridge
 from trainer.learn.crossval import fold_of_each_row
@@ -52,7 +52,7 @@ def curve_result() -> tuple[Dataset, Fit]:
 
 def test_the_line_is_chosen_when_it_wins(noisy_line: Dataset, line_result: Fit) -> None:
     assert line_result.model_kind == "line" and not line_result.beats_baseline
-    assert words.choice(line_result.choice).startswith("You get the straight line")
+    assert summary_words.choice(line_result.choice).startswith("You get the straight line")
     # The chat's model is one Dense layer between its scaling layers: the ridge line.
     dense = [layer.name for layer in line_result.model.layers if "Dense" in type(layer).__name__]
     assert dense == ["line"]
@@ -83,9 +83,9 @@ def test_overfitting_on_a_tiny_noisy_table_is_detected_and_said() -> None:
     x = rng.normal(size=(14, 8))
     result = train(_table(x, x[:, 0] + rng.normal(0, 1.0, 14)), TrainParams(seed=0))
     assert result.model_kind == "line"
-    assert "far better than new ones" in words.verdict(result.verdict)
-    assert "14 rows are too few for 8 inputs" in words.verdict(result.verdict)
-    assert "more epochs" not in words.verdict(result.verdict)
+    assert "far better than new ones" in summary_words.verdict(result.verdict)
+    assert "14 rows are too few for 8 inputs" in summary_words.verdict(result.verdict)
+    assert "more epochs" not in summary_words.verdict(result.verdict)
 
 
 def test_a_lucky_network_on_few_noisy_rows_does_not_beat_the_line() -> None:

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from trainer import words
+from trainer import summary_words as sw
 from trainer.judge.intervals import IntervalModel
 from trainer.learn.fit import Fit
 from trainer.learn.training import train
@@ -208,24 +208,24 @@ def test_a_late_rise_is_drawn_faded_after_the_kept_pass(curve: tuple[Dataset, Fi
 def test_how_sure_and_what_drives_it_in_words() -> None:
     interval = {"level": 0.9, "half_width": 12.34, "varies": False}
     importance = {"area": 0.5, "district": 0.3, "rooms": 0.15, "noise": 0.05}
-    assert words.sure_and_drivers(interval, importance, "price") == (
+    assert sw.sure_and_drivers(interval, importance, "price") == (
         "On rows it never saw, predictions of price were within ±12 for 9 in 10 rows; area and "
         "district matter most."
     )
     varying = {**interval, "half_width": 0.00523, "varies": True}
-    assert words.how_sure(varying, "y").endswith(
+    assert sw.how_sure(varying, "y").endswith(
         "within ±0.0052 for 9 in 10 rows (a typical width; it varies with the inputs)"
     )
-    assert words.sure_and_drivers(None, {"area": 0.9, "noise": 0.1}, "y") == (
+    assert sw.sure_and_drivers(None, {"area": 0.9, "noise": 0.1}, "y") == (
         "What matters most: area."
     )
     # One input, or none that helped: nothing to say about what drives it.
-    assert words.drivers({"x": 1.0}) == [] and words.drivers({"a": 0.0, "b": 0.0}) == []
-    assert words.sure_and_drivers(None, None, "y") == ""
-    assert words.importance_shares(importance, most=3) == "area 50 %, district 30 %, rooms 15 %"
-    assert words.interval_range(93.3288597, 93.33778915) == "90 % interval 93.32886 to 93.33779"
-    assert words.interval_range(146.825, 197.714) == "90 % interval 146.8 to 197.7"
-    assert words.interval_range(None, None) == ""
-    assert [words.about(v) for v in (1234.0, 12.34, 0.00523, 99.6)] == [
+    assert sw.drivers({"x": 1.0}) == [] and sw.drivers({"a": 0.0, "b": 0.0}) == []
+    assert sw.sure_and_drivers(None, None, "y") == ""
+    assert sw.importance_shares(importance, most=3) == "area 50 %, district 30 %, rooms 15 %"
+    assert sw.interval_range(93.3288597, 93.33778915) == "90 % interval 93.32886 to 93.33779"
+    assert sw.interval_range(146.825, 197.714) == "90 % interval 146.8 to 197.7"
+    assert sw.interval_range(None, None) == ""
+    assert [sw.about(v) for v in (1234.0, 12.34, 0.00523, 99.6)] == [
         "1,200", "12", "0.0052", "100"
     ]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -245,12 +246,40 @@ def test_predictions_are_bounded_one_warning_per_column(formula_named: Predictor
     ]
 
 
-def test_predictions_over_telegrams_limit_are_refused(
+def test_predictions_over_telegrams_limit_even_zipped_are_refused(
     formula_named: Predictor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(prediction_table_module, "MAX_OUTPUT_BYTES", 100_000)
-    with pytest.raises(DatasetError, match=r"about 2 MB, over the 0 MB Telegram lets me send"):
+    monkeypatch.setattr(prediction_table_module, "ZIP_ABOVE_BYTES", 100_000)
+    # Digits at random: the zip cannot shrink them under the (lowered) limit.
+    cells = np.random.default_rng(0).integers(0, 10**12, 30_000)
+    data = b"=cmd\n" + "".join(f"{c}\n" for c in cells).encode()
+    with pytest.raises(DatasetError, match=r"over the 0 MB Telegram lets me send even zipped"):
+        formula_named.predict_table(data)
+    # Over the most CSV made at all: refused before it is made.
+    monkeypatch.setattr(prediction_table_module, "MAX_CSV_BYTES", 100_000)
+    with pytest.raises(DatasetError, match=r"about 2 MB"):
         formula_named.predict_table(b"=cmd\n" + b"5\n" * 30_000)
+
+
+def test_a_big_answer_comes_zipped_under_telegrams_limit(formula_named: Predictor) -> None:
+    # The issue's case: 2.4 MB of far-out values made a 10.5 MB CSV; 20 MB would have been
+    # refused. Over ZIP_ABOVE_BYTES the CSV goes zipped (measured: 18 MB in, a 73 MB CSV,
+    # 0.25 MB zipped).
+    data = b"=cmd\n" + b"123456.7\n" * 250_000
+    table = formula_named.predict_table(data)
+    assert table.zipped and table.filename("predictions-7") == "predictions-7.zip"
+    assert table.content_type == "application/zip"
+    assert table.csv_bytes > prediction_table_module.ZIP_ABOVE_BYTES
+    assert len(table.data) < prediction_table_module.MAX_OUTPUT_BYTES
+    with zipfile.ZipFile(io.BytesIO(table.data)) as archive:
+        [inside] = archive.infolist()
+        text = archive.read(inside)
+    assert inside.filename == "predictions.csv" and len(text) == table.csv_bytes
+    lines = text.decode().splitlines()
+    assert len(lines) == 250_001 and lines[1].endswith(",'=cmd: far outside")
+    small = formula_named.predict_table(b"=cmd\n1\n2\n")
+    assert not small.zipped and small.filename("p") == "p.csv"
 
 
 def stand_in(plan: ColumnPlan) -> Predictor:

@@ -25,6 +25,7 @@ from tests.waiting import wait_until
 from trainbot.settings import Settings
 from trainer.model_file.predictor import Prediction
 from trainer.params import TrainParams
+from trainer.tables.columns import ColumnPlan
 from trainer.worker.loop import PREDICT_BATCH, Worker
 from trainer.worker.predictors import PredictorCache
 
@@ -61,6 +62,7 @@ class StandInPredictor:
         self.before_each = before_each
         self.feature_names = self.input_names = ["x"]
         self.target_name = "y"
+        self.plan = ColumnPlan.numeric(["x"], "y", [(0.0, 1.0)])
 
     def predict(self, values: Any) -> list[Prediction]:
         self.before_each(values)
@@ -474,7 +476,7 @@ def test_waiting_trainings_are_claimed_and_trained_together_each_ending_alone(
         assert job.status == JobStatus.SUCCEEDED and job.attempts == 1, job.error
         assert job.progress_epoch == job.progress_total == 8
     failed = store.records.get_job(CHAT, bad)
-    assert failed.status == JobStatus.FAILED and "holds text" in failed.error
+    assert failed.status == JobStatus.FAILED and "only 2 rows" in failed.error
     versions = [m.version for m in store.records.list_models(CHAT)]
     assert sorted(versions) == [1, 2, 3]
     assert not worker.run_once()  # nothing was left behind

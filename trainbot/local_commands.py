@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from trainer import words
+from trainer import summary_words, words
 from trainer.errors import PredictError
 from trainer.limits import Limits
-from trainer.params import PRESETS, ParamError, parse_params
+from trainer.params import PRESETS, TASKS, ParamError, parse_params
 from trainer.progress import Progress as TrainingProgress
 from trainer.tables.dataset import DatasetError, check_upload_size, read_dataset
 from trainer.tables.inputs import parse_inputs
@@ -48,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sheet", help="sheet of an .xlsx file, by name or number (default: first)"
     )
+    parser.add_argument(
+        "--task", choices=TASKS,
+        help="regression or classification (default: classes for text or two-valued targets)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--lr", type=float, help="learning rate")
     parser.add_argument("--optimizer", help="adam, rmsprop or sgd")
@@ -66,7 +70,12 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     try:
         params = parse_params(_param_tokens(args), limits)
         dataset = read_dataset(
-            _read(args.file, limits), x=params.x, y=params.y, sheet=params.sheet, limits=limits
+            _read(args.file, limits),
+            x=params.x,
+            y=params.y,
+            sheet=params.sheet,
+            limits=limits,
+            task=params.task,
         )
         # Checked before training, which takes a while: a typo should fail at once.
         predict = parse_inputs(args.predict, dataset.column_plan, limits) if args.predict else []
@@ -83,6 +92,8 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
         result = train(dataset, params, limits=limits, on_progress=bar, progress_interval=0.25)
     except KeyboardInterrupt:
         return _fail("stopped.", EXIT_INTERRUPTED)
+    except DatasetError as error:  # e.g. a class target with preset=tutorial
+        return _fail(str(error), EXIT_BAD_INPUT)
     finally:
         if bar is not None:
             bar.finish()
@@ -103,9 +114,15 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
             args.save.write_bytes(save_model_bytes(result, dataset.column_plan))
         except OSError as error:
             return _fail(f"can't write {args.save}: {error.strerror}", EXIT_FAILED)
+    if result.task == "classification":  # issue 20
+        from trainbot.class_report import class_report, class_text
+
+        report = class_report(result, dataset, predictions, plot)
+        print(json.dumps(_json_safe(report)) if args.json else class_text(report))
+        return EXIT_OK
     report = _report(result, predictions, plot)
     report["model_kind"] = result.model_kind
-    report["choice"] = words.choice(result.choice)
+    report["choice"] = summary_words.choice(result.choice)
     report["validation"] = result.validation
     report["columns"] = words.column_notes(dataset.notes)
     report["features"] = dataset.input_names
@@ -114,7 +131,7 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     if args.json:
         print(json.dumps(_json_safe(report)))
     else:
-        print(_table(report))
+        print(_table(report, result))
     return EXIT_OK
 
 
@@ -167,6 +184,7 @@ def _param_tokens(args: argparse.Namespace) -> list[str]:
         "optimizer": args.optimizer,
         "batch": args.batch,
         "val": args.val,
+        "task": args.task,
     }
     return [f"{key}={value}" for key, value in options.items() if value is not None]
 
@@ -194,7 +212,7 @@ def _report(result: Any, predictions: list[Any], plot: str | None) -> dict[str, 
         "metrics": result.metrics,
         "baseline_metrics": result.baseline_metrics,
         "beats_baseline": result.beats_baseline,
-        "verdict": words.verdict(result.verdict),
+        "verdict": summary_words.verdict(result.verdict),
         "predictions": [prediction.to_dict() for prediction in predictions],
         "fit_seconds": round(result.fit_seconds, 3),
         "epochs_run": result.passes_run,
@@ -215,7 +233,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _table(report: dict[str, Any]) -> str:
+def _table(report: dict[str, Any], result: Any) -> str:
     features = ", ".join(report["features"])
     folds = (report.get("validation") or {}).get("folds")
     if folds:
@@ -239,8 +257,7 @@ def _table(report: dict[str, Any]) -> str:
                     f"{who + ' ' + shown:24}{_num(values['mse']):>12}{_num(values['rmse']):>12}"
                     f"{_num(values['mae']):>12}{_num(values['r2']):>10}"
                 )
-    lines += ["", *([report["choice"]] if report.get("choice") else []), report["verdict"]]
-    lines += _how_sure_lines(report)
+    lines += _how_sure_lines(report, result)
     if report.get("columns"):
         lines += ["", "Columns:", *(f"  {note}" for note in report["columns"])]
     lines += _prediction_lines(report)
@@ -254,13 +271,18 @@ def _table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _how_sure_lines(report: dict[str, Any]) -> list[str]:
-    """How far off predictions were on unseen rows, and the inputs that matter most."""
-    sure = words.sure_and_drivers(report["interval"], report["importance"], report["target"])
-    lines = ["", sure] if sure else []
-    if words.drivers(report["importance"]):
-        lines.append(f"Inputs by importance: {words.importance_shares(report['importance'])}.")
-    return lines
+def _how_sure_lines(report: dict[str, Any], result: Any) -> list[str]:
+    """In plain words as in the chat (how far off predictions were on unseen rows, the inputs
+    that matter most, which model and why, each said once), then the figures behind them."""
+    facts = {
+        "target_name": report["target"],
+        "feature_names": report["features"],
+        "interval": report["interval"],
+        "importance": report["importance"],
+        "verdict": result.verdict,
+        "choice": result.choice.to_dict() if result.choice is not None else None,
+    }
+    return ["", *summary_words.plain_summary(facts), *summary_words.figures(facts)]
 
 
 def _prediction_lines(report: dict[str, Any]) -> list[str]:
@@ -271,7 +293,7 @@ def _prediction_lines(report: dict[str, Any]) -> list[str]:
             f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
             for name, value in zip(report["features"], prediction["inputs"], strict=True)
         )
-        interval = words.interval_range(prediction["low"], prediction["high"])
+        interval = summary_words.interval_range(prediction["low"], prediction["high"])
         lines.append(
             f"  {inputs}  ->  {report['target']} = {prediction['predicted']:.6g}"
             + (f"  ({interval})" if interval else "")

@@ -19,6 +19,7 @@ class ParamError(ValueError):
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 PRESETS = ("default", "tutorial")
+TASKS = ("regression", "classification")  # trainer.tables.task: None infers it
 MAX_SEED = 2**31 - 1
 
 _ALIASES = {
@@ -36,6 +37,7 @@ _ALIASES = {
     "x": "x",
     "y": "y",
     "sheet": "sheet",
+    "task": "task",
 }
 
 
@@ -54,6 +56,7 @@ class TrainParams:
     x: tuple[str, ...] | None = None
     y: str | None = None
     sheet: str | None = None  # which sheet of an .xlsx upload (name or number); None: the first
+    task: str | None = None  # "regression" or "classification"; None: inferred from the target
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
@@ -107,7 +110,7 @@ def parse_predict_values(tokens: Sequence[str], limits: Limits) -> tuple[float, 
 
 
 def _option_list() -> str:
-    return "epochs, lr, optimizer, batch, val, seed, preset, predict, x, y, sheet"
+    return "epochs, lr, optimizer, batch, val, seed, preset, predict, x, y, sheet, task"
 
 
 def _split_list(raw: str) -> list[str]:
@@ -211,4 +214,5 @@ _PARSERS: dict[str, Callable[[str, str, Limits], Any]] = {
     "x": _columns,
     "y": _column,
     "sheet": _sheet,
+    "task": _choice(TASKS),
 }

@@ -1,4 +1,7 @@
-"""Every sentence the trainer's facts are shown in, for the chat and the command line alike.
+"""Every sentence the trainer's facts are shown in, for the chat and the command line alike:
+numbers and sizes, what was done with the columns, why a prediction is a guess, and why a job
+could not run. How a model did, how sure it is and what drives it are in
+trainer.summary_words.
 
 The trainer returns facts (a verdict's kind and numbers, the model chosen, what was done with
 a column, why a prediction is a guess); this module alone puts them in words. Plain text with
@@ -32,6 +35,30 @@ def number(value: float | None, digits: int = 6) -> str:
     return f"{value:.{digits}g}"
 
 
+def in_mark(text: str, mark: str = ".") -> str:
+    """A number written with the decimal mark of the user's table: "50,5" where it used commas."""
+    return text.replace(".", ",") if mark == "," else text
+
+
+def estimate(value: float | None, low: float | None, high: float | None, mark: str = ".") -> str:
+    """A prediction with how sure it is: "≈ 93.3 (90 % between 88.1 and 98.6)", written to two
+    significant digits of the interval's half-width; "= 93.3333" without an interval, or where
+    it is too narrow to matter (a table with no noise: the model is as exact as the figure)."""
+    finite = all(v is not None and math.isfinite(v) for v in (value, low, high))
+    if not finite or value is None or low is None or high is None:
+        return f"= {in_mark(number(value), mark)}"
+    half = (high - low) / 2
+    if half <= EXACT * max(abs(value), 1.0):
+        return f"= {in_mark(number(value), mark)}"
+    places = min(max(0, 1 - math.floor(math.log10(half))), 12)
+    shown = [in_mark(f"{v:.{places}f}", mark) for v in (value, low, high)]
+    return f"≈ {shown[0]} (90 % between {shown[1]} and {shown[2]})"
+
+
+# An interval narrower than this share of the value is shown as an exact figure.
+EXACT = 1e-6
+
+
 def size(n_bytes: int) -> str:
     """A file size in SI units, as Telegram states its limits: 1.5 MB, 120 kB, 500 bytes."""
     if n_bytes >= 1_000_000:
@@ -41,179 +68,9 @@ def size(n_bytes: int) -> str:
     return f"{n_bytes} bytes"
 
 
-def _short(value: float) -> str:
-    """A figure in a sentence that only compares figures: 3 significant digits."""
-    return number(value, 3)
-
-
-def _times(larger: float, smaller: float) -> str:
-    times = larger / smaller if smaller > 0 else math.inf
-    return f"{times:.1f}x" if times < 100 else f"{times:,.0f}x"
-
-
-def _fact(fact: Any) -> dict[str, Any]:
+def fact_dict(fact: Any) -> dict[str, Any]:
     """A fact's dict, whether it comes as its dataclass or as stored."""
     return fact.to_dict() if hasattr(fact, "to_dict") else dict(fact)
-
-
-# -- how the model did -----------------------------------------------------------------------
-
-NOTHING_HELD_OUT = (
-    "Nothing was held out (val=0), so there is no fair measure of how well this network does "
-    "on new rows."
-)
-
-
-def verdict(fact: Any) -> str:
-    """How the model did and what would help (trainer.judge.verdicts), in one or two sentences."""
-    if fact is None or isinstance(fact, str):
-        return fact or ""  # a summary stored with its sentence
-    data = _fact(fact)
-    kind = data.get("kind")
-    if kind == "nothing_held_out":
-        return NOTHING_HELD_OUT
-    if kind in _SINGLE:
-        return _SINGLE[kind](data)
-    if kind in ("curved", "curved_still_improving", "curved_underfit", "curved_overfit"):
-        return _curved(data)
-    network, line = _short(data.get("network_mse")), _short(data.get("line_mse"))
-    compared = f"held-out MSE {network} for the network, {line} for the line"
-    if kind == "too_few_rows":
-        n_inputs = int(data["n_inputs"])
-        inputs = f"{n_inputs} input{'s' if n_inputs != 1 else ''}"
-        return (
-            f"The network learned its training rows far better than new ones (MSE "
-            f"{_short(data['final_train_mse'])} vs {_short(data['final_val_mse'])}): "
-            f"{data['n_rows']} rows are too few for {inputs}, so you get the straight line, "
-            "which is safer. More rows or fewer inputs may let a network help."
-        )
-    if kind == "straight":
-        return f"The data follow a straight line, so a line suffices and you get it ({compared})."
-    return (
-        f"A straight line does as well as the network on rows neither saw ({compared}), so you "
-        "get the line: the relation looks linear, or the noise hides any curve."
-    )
-
-
-def _curved(data: Mapping[str, Any]) -> str:
-    network, line = data["network_mse"], data["line_mse"]
-    compared = f"held-out MSE {_short(network)} for the network, {_short(line)} for the line"
-    text = (
-        f"The relation is curved: the network beats a straight line "
-        f"{_times(line, network)} on rows it never saw ({compared})."
-    )
-    if data["kind"] == "curved_still_improving":
-        text += " It was still improving when its step budget ran out: more epochs may help."
-    elif data["kind"] == "curved_overfit":
-        text += (
-            f" Its held-out error was lowest after {data['best_epoch']} epochs and rose "
-            f"{data['rise']:.0%} by epoch {data['epochs_run']}, so you get the weights of epoch "
-            f"{data['best_epoch']}: fewer epochs would do."
-        )
-    elif data["kind"] == "curved_underfit":
-        text += " It fits training rows no better than new ones: a bigger network may help."
-    return text
-
-
-def _single_compared(data: Mapping[str, Any]) -> str:
-    network, line = _short(data["network_mse"]), _short(data["line_mse"])
-    return f"{data['split']} MSE {network} vs {line} for the line"
-
-
-_SINGLE = {
-    "beats_line": lambda data: (
-        f"The network beats a straight line: {_times(data['line_mse'], data['network_mse'])} "
-        f"lower error ({_single_compared(data)})."
-    ),
-    "like_line": lambda data: (
-        f"The network does about as well as a straight line ({_single_compared(data)}), "
-        "so the relation looks linear."
-    ),
-    "loses_on_line": lambda data: (
-        f"A straight line does better than the network ({_single_compared(data)}): the data "
-        "follow a straight line, which a line fits best."
-    ),
-    "loses": lambda data: (
-        f"A straight line does better than the network ({_single_compared(data)}): try more "
-        "epochs or more data."
-    ),
-}
-
-
-def choice(fact: Any) -> str:
-    """Which model the chat gets and the figures it was chosen by (trainer.judge.choice)."""
-    if fact is None or isinstance(fact, str):
-        return fact or ""  # a summary stored with its sentence
-    data = _fact(fact)
-    if data.get("kind") == "nothing_held_out":
-        return NOTHING_HELD_OUT
-    folds = data["folds"]
-    measured = (
-        f"{folds}-fold cross-validation: MSE {_short(data['network_mse'])} for the network, "
-        f"{_short(data['line_mse'])} for the line"
-    )
-    if data.get("kind") == "network":
-        return f"You get the network (an average of {folds} members): {measured}."
-    return f"You get the straight line, because the network did not beat it ({measured})."
-
-
-# -- how sure, and what drives it ---------------------------------------------------------
-
-
-def how_sure(interval: Mapping[str, Any] | None, target_name: str) -> str:
-    """How far off a prediction may be, in the target's units: "On rows it never saw,
-    predictions of price were within ±12 for 9 in 10 rows"; empty without an interval."""
-    if not interval or interval.get("half_width") is None:
-        return ""
-    varies = " (a typical width; it varies with the inputs)" if interval["varies"] else ""
-    return (
-        f"On rows it never saw, predictions of {target_name} were within ±"
-        f"{about(interval['half_width'])} for {round(10 * interval['level'])} in 10 rows{varies}"
-    )
-
-
-def sure_and_drivers(
-    interval: Mapping[str, Any] | None, importance: Mapping[str, float] | None, target_name: str
-) -> str:
-    """``how_sure`` and the inputs that matter most in one sentence, or what there is of it."""
-    sure, named = how_sure(interval, target_name), drivers(importance)
-    listed = " and ".join([", ".join(named[:-1]), *named[-1:]] if len(named) > 1 else named)
-    if sure and named:
-        return f"{sure}; {listed} matter{'s' if len(named) == 1 else ''} most."
-    return f"{sure}." if sure else (f"What matters most: {listed}." if named else "")
-
-
-def drivers(importance: Mapping[str, float] | None) -> list[str]:
-    """The input columns that matter most (together 60 % or more, at most 3); none when
-    there is one input, or none helped."""
-    ranked = sorted(((n, s) for n, s in (importance or {}).items() if s > 0), key=lambda p: -p[1])
-    ranked = ranked[:3] if len(importance or {}) > 1 else []
-    before = [sum(share for _, share in ranked[:i]) for i in range(len(ranked))]
-    return [name for (name, _), done in zip(ranked, before, strict=True) if done < 0.6]
-
-
-def importance_shares(importance: Mapping[str, float] | None, most: int = 5) -> str:
-    """The top input columns with their shares: "area 62 %, district 25 %, rooms 8 %"."""
-    return ", ".join(f"{name} {share:.0%}".replace("%", " %") for name, share in
-                     list((importance or {}).items())[:most])  # fmt: skip
-
-
-def interval_range(low: float | None, high: float | None, level: float = 0.9) -> str:
-    """A prediction's interval, "90 % interval 89.1 to 97.5", its ends to a few digits of its
-    half-width; empty without one."""
-    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
-        return ""
-    half = (high - low) / 2
-    decimals = max(0, 2 - math.floor(math.log10(half))) if half > 0 else 6
-    return f"{round(100 * level)} % interval {low:.{decimals}f} to {high:.{decimals}f}"
-
-
-def about(value: float) -> str:
-    """A figure rounded to 2 significant digits and written out: 1,200, 12, 0.0052."""
-    if not math.isfinite(value) or value == 0:
-        return number(value)
-    places = 1 - math.floor(math.log10(abs(value)))
-    return f"{round(value, places):,.{max(0, places)}f}"
 
 
 # -- what was done with the columns ----------------------------------------------------------
@@ -233,7 +90,7 @@ def column_note(fact: Any) -> str:
     (trainer.tables.roles.ColumnNote), e.g. "city: a category, one column for each of 3 values"."""
     if isinstance(fact, str):
         return fact  # a summary stored with its sentence
-    data = _fact(fact)
+    data = fact_dict(fact)
     said = _COLUMN_NOTES.get(data["kind"])
     return f"{data['column']}: " + (said(data) if said else data["kind"])
 
@@ -348,7 +205,7 @@ _TAGS = {"far_outside": "far outside", "filled": "filled", "unseen": "new value"
 
 def prediction_warning(facts: Iterable[Any] | None) -> str | None:
     """The warning of one prediction (trainer.model_file.warnings), None when there is none."""
-    warnings = [_fact(fact) for fact in facts or ()]
+    warnings = [fact_dict(fact) for fact in facts or ()]
     far = [
         f"{w['column']} = {w['value']} is far outside the training range {w['low']} to {w['high']}"
         for w in warnings
@@ -370,7 +227,7 @@ def table_note(fact: Any) -> str:
     """One column's note in the caption of a table of predictions."""
     if isinstance(fact, str):
         return fact  # a reply stored with its sentence
-    w = _fact(fact)
+    w = fact_dict(fact)
     name, kind = w["column"], w["kind"]
     if kind == "far_outside":
         return (
@@ -393,7 +250,7 @@ def table_notes(facts: Iterable[Any]) -> list[str]:
 
 def row_tags(facts: Sequence[Any]) -> str:
     """The short cell of a row in the "warning" column: which inputs, and why in a word."""
-    tags = [f"{w['column']}: {_TAGS[w['kind']]}" for w in map(_fact, facts)]
+    tags = [f"{w['column']}: {_TAGS[w['kind']]}" for w in map(fact_dict, facts)]
     more = f" and {len(tags) - MAX_TAGS} more" if len(tags) > MAX_TAGS else ""
     return "; ".join(tags[:MAX_TAGS]) + more
 
@@ -413,12 +270,17 @@ def _counted(warning: Mapping[str, Any]) -> str:
 
 
 def predictions_too_big(n_bytes: int, limit: int) -> str:
-    """A table of predictions over what Telegram lets a bot send."""
+    """A table of predictions over what Telegram lets a bot send, even zipped."""
     return (
         f"The predictions would make a file of about {n_bytes / 1_000_000:.0f} MB, over the "
-        f"{limit // 1_000_000} MB Telegram lets me send; please split the inputs into smaller "
-        "files."
+        f"{limit // 1_000_000} MB Telegram lets me send even zipped; please split the inputs "
+        "into smaller files."
     )
+
+
+def zipped_answer(csv_bytes: int) -> str:
+    """Why a table of predictions comes as a .zip."""
+    return f"Zipped: the CSV inside is {size(csv_bytes)}, too big to send as it is."
 
 
 # -- jobs that cannot run ------------------------------------------------------------------

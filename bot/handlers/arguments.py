@@ -47,7 +47,7 @@ def one_argument(
     def decorate(handler: Callable[[Asked[T], BotContext], Awaitable[None]]) -> Handler:
         @functools.wraps(handler)
         async def callback(update: Update, context: BotContext) -> None:
-            message, chat = update.message, update.effective_chat
+            message, chat = update.effective_message, update.effective_chat
             if message is None or chat is None:
                 return
             args = list(context.args or [])

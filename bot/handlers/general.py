@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
+from telegram.constants import ChatType
 
 from bot import replies, texts
 from bot.context import BotContext
@@ -11,13 +12,13 @@ from bot.parsing import parse_command
 
 async def start(update: Update, context: BotContext) -> None:
     """/start: what this bot does and how to begin."""
-    if update.message is not None:
-        await replies.reply(update.message, texts.START)
+    if update.effective_message is not None:
+        await replies.reply(update.effective_message, texts.START)
 
 
 async def help_command(update: Update, context: BotContext) -> None:
     """/help: every command and training option."""
-    if update.message is not None:
+    if update.effective_message is not None:
         settings = context.settings
         limits = texts.limits_line(
             settings.limits.max_upload_bytes,
@@ -26,12 +27,12 @@ async def help_command(update: Update, context: BotContext) -> None:
             settings.max_bytes_per_chat,
             settings.keep_datasets_days if settings.prune_interval else 0,
         )
-        await replies.reply(update.message, texts.help_text(limits))
+        await replies.reply(update.effective_message, texts.help_text(limits))
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
     """Any other /command addressed to this bot: point to /help."""
-    message = update.message
+    message = update.effective_message
     if message is None:
         return
     command = parse_command(message.text, context.bot.username)
@@ -39,7 +40,19 @@ async def unknown_command(update: Update, context: BotContext) -> None:
         await replies.reply(message, texts.unknown_command(command.name))
 
 
+async def photo(update: Update, context: BotContext) -> None:
+    """A photo (a screenshot of a table): say to send the table as a file. In groups only when
+    its caption asks the bot something, as people share photos there for each other."""
+    message = update.effective_message
+    if message is None:
+        return
+    command = parse_command(message.caption, context.bot.username)
+    asked = command is not None and command.name in ("train", "predict")
+    if asked or message.chat.type == ChatType.PRIVATE:
+        await replies.reply(message, texts.PHOTO_OF_TABLE)
+
+
 async def chatter(update: Update, context: BotContext) -> None:
     """Plain text in a private chat: say what the bot expects instead."""
-    if update.message is not None:
-        await replies.reply(update.message, texts.SEND_A_CSV)
+    if update.effective_message is not None:
+        await replies.reply(update.effective_message, texts.SEND_A_CSV)

@@ -39,7 +39,7 @@ async def status(asked: Asked[int | None], context: BotContext) -> None:
 
 async def jobs(update: Update, context: BotContext) -> None:
     """/jobs: the chat's recent jobs with their state."""
-    message, chat = update.message, update.effective_chat
+    message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
     listed = await context.db(_jobs_and_positions, context.store, chat.id)

@@ -13,6 +13,7 @@ from telegram import InputFile, Update
 from bot import replies, texts
 from bot.context import BotContext
 from bot.handlers.arguments import Asked, one_argument
+from bot.handlers.predict import model_plan
 from bot.parsing import parse_model_version
 from storage.store import Store
 from storage.views import ModelInfo
@@ -21,16 +22,23 @@ from trainer.words import number
 
 async def models(update: Update, context: BotContext) -> None:
     """/models: the chat's models, the active one marked."""
-    message, chat = update.message, update.effective_chat
+    message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
     listed = await context.db(context.store.records.list_models, chat.id)
     if not listed:
         await replies.reply(message, texts.NO_MODELS)
         return
+    facts = await context.db(context.store.records.model_facts, chat.id)
     lines = [
         texts.model_line(
-            m.version, m.is_active, m.target_name, list(m.feature_names), _quality(m.metrics)
+            m.version,
+            m.is_active,
+            m.target_name,
+            # The user's columns (a category is one), not the network's one-hot features.
+            model_plan(m).input_names or list(m.feature_names),
+            _quality(m.metrics),
+            facts.get(m.version),
         )
         for m in listed
     ]
@@ -42,7 +50,11 @@ async def use(asked: Asked[int], context: BotContext) -> None:
     """/use v2: make a model the one /predict uses."""
     version = asked.value
     model = await context.db(context.store.records.activate_model, asked.chat_id, version)
-    text = texts.model_activated(version) if model else texts.model_not_found(version)
+    if model is None:
+        text = texts.model_not_found(version)
+    else:
+        facts = await context.db(context.store.records.model_facts, asked.chat_id)
+        text = texts.model_activated(version, facts.get(version))
     await replies.reply(asked.message, text)
 
 
@@ -67,8 +79,13 @@ async def download(asked: Asked[int | None], context: BotContext) -> None:
         text = texts.model_not_found(version) if version is not None else texts.NO_MODEL
         await replies.reply(message, text)
         return
+    facts = await context.db(context.store.records.model_facts, asked.chat_id)
     caption = texts.model_file_caption(
-        model.version, model.target_name, list(model.feature_names), model.scaling or {}
+        model.version,
+        model.target_name,
+        list(model.feature_names),
+        model.scaling or {},
+        facts.get(model.version),
     )
     file = InputFile(model.keras_file, filename=f"model-v{model.version}.keras")
     await replies.retrying(lambda: message.reply_document(file, caption=caption))
@@ -95,6 +112,9 @@ def _quality(metrics: dict[str, Any] | None) -> str | None:
     """R² on validation data (else on training data), the one number that compares models."""
     metrics = metrics or {}
     for split in ("validation", "train"):
+        accuracy = (metrics.get(split) or {}).get("accuracy")  # issue 20: a classifier's
+        if accuracy is not None:
+            return f"accuracy {100 * accuracy:.1f} % ({split})"
         r2 = (metrics.get(split) or {}).get("r2")
         if r2 is not None:
             return f"R² {number(r2, 4)} ({split})"

@@ -16,8 +16,9 @@ from trainer.tables.inputs import example, parse_inputs
 
 
 async def predict_command(update: Update, context: BotContext) -> None:
-    """/predict 200 or /predict 1 2 3.5; as a reply to a CSV, predictions for each row."""
-    message, chat, user = update.message, update.effective_chat, update.effective_user
+    """/predict 200 or /predict 1 2 3.5; as a reply to a CSV, predictions for each row. An
+    edited /predict is answered anew (a typo fixed is a new question)."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
     if message is None or chat is None or user is None:
         return
     source = message.reply_to_message
@@ -110,7 +111,10 @@ async def predict_on_csv(
         columns=table.names,
         reply_to_message_id=reply_to.message_id,
     )
-    text = texts.predict_csv_queued(job.id, position, model.version, filename)
+    facts = await context.db(context.store.records.model_facts, chat.id)
+    text = texts.predict_csv_queued(
+        job.id, position, model.version, filename, facts.get(model.version)
+    )
     await replies.acknowledge_job(context, chat.id, job.id, text, to=reply_to, replacing=replacing)
 
 

@@ -72,8 +72,9 @@ def help_text(limits: str) -> str:
     commands = "\n".join(f"/{name} – {esc(text)}" for name, text in COMMANDS.items())
     return (
         "<b>Training</b>\n"
-        "Send a CSV or .xlsx file with the caption /train, reply /train to it, or send /train "
-        "and then the file. A file with no caption gets a button. Text, category and date "
+        "Send a CSV or .xlsx file with the caption /train, reply /train to it, send /train "
+        "and then the file, or the file and then /train. A file with no caption gets a button. "
+        "A .zip or .gz of the table works too (not a photo of it). Text, category and date "
         "columns, gaps, and numbers like 1,234.5, $1,200 or 12% are fine: I say what I did "
         "with each column.\n"
         "Options go after /train:\n"
@@ -83,6 +84,8 @@ def help_text(limits: str) -> str:
         "<code>predict=200,300</code> values to predict once trained\n"
         "<code>sheet=Data</code> which sheet of an .xlsx file (the first by default)\n"
         "<code>preset=tutorial</code> the original tutorial's recipe\n"
+        "<code>task=classification</code> or <code>task=regression</code>: a text or yes/no "
+        "(two-valued) target trains a classifier, other numbers a regressor, unless you say\n"
         f"Example: <code>{esc(TRAIN_EXAMPLE)}</code>\n\n"
         "<b>Predicting</b>\n"
         "/predict 200 or /predict 1 2 3.5 (inputs in column order), or by name: "

@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.formatting import MAX_CAPTION, MAX_TEXT, clip, esc, names, utf16_len
+from bot.texts.classes import class_summary
 from bot.texts.jobs import position_phrase
+from bot.texts.models import active_changed, model_label
 from bot.texts.predict import prediction_lines
-from trainer import words
+from trainer import class_words, summary_words, words
 from trainer.words import number
 
 __all__ = [
@@ -23,10 +25,17 @@ __all__ = [
 
 
 def train_queued(
-    job_id: int, position: int | None, n_rows: int, features: Sequence[str], target: str
+    job_id: int,
+    position: int | None,
+    n_rows: int,
+    features: Sequence[str],
+    target: str,
+    classes: Sequence[str] | None = None,
 ) -> str:
+    # Issue 20: the reply says the problem type as soon as the table is read.
+    kind = f" (a class: {esc(class_words.class_list(list(classes)))})" if classes else " (a number)"
     return (
-        f"📥 Job {job_id}: {n_rows:,} rows, {esc(target)} from {names(features)}.\n"
+        f"📥 Job {job_id}: {n_rows:,} rows, {esc(target)}{kind} from {names(features)}.\n"
         f"Queued, {position_phrase(position)}. I'll keep this message up to date."
     )
 
@@ -43,10 +52,8 @@ def column_lines(notes: Sequence[Any], limit: int = 8) -> list[str]:
 def plot_caption(payload: Mapping[str, Any]) -> str:
     features = list(payload.get("feature_names") or [])
     target = payload.get("target_name") or "y"
-    return clip(
-        f"📈 Model v{payload.get('model_version', '?')}: {esc(target)} from {names(features)}",
-        MAX_CAPTION,
-    )
+    label = model_label(payload.get("model"), payload.get("model_version"))
+    return clip(f"📈 Model {label}: {esc(target)} from {names(features)}", MAX_CAPTION)
 
 
 _METRIC_ROWS = (("RMSE", "rmse"), ("MAE", "mae"), ("R²", "r2"))
@@ -97,28 +104,31 @@ def missing_note(missing: Sequence[str]) -> str:
 
 
 def train_summary(payload: Mapping[str, Any]) -> str:
+    """The reply to a training: what it is, then in plain words how sure and which model, the
+    figures behind them folded in an expandable quote, the predictions asked for, and how to
+    ask more."""
+    if payload.get("task") == "classification":  # issue 20
+        return class_summary(payload)
     features = list(payload.get("feature_names") or [])
     target = str(payload.get("target_name") or "y")
     n_rows = int(payload.get("n_rows") or 0)
+    label = model_label(payload.get("model"), payload.get("model_version"))
+    version, _, named = label.partition(" ")  # "v4", "(sales.csv, 4 Dec 2026 14:05 UTC)"
     lines = [
-        f"✅ <b>Model v{payload.get('model_version', '?')}</b> is ready: {esc(target)} from "
+        f"✅ <b>Model {version}</b>{' ' + named if named else ''} is ready: {esc(target)} from "
         f"{names(features)}, {n_rows:,} rows.",
-        *_metric_table(payload.get("metrics") or {}, payload.get("baseline") or {}),
     ]
-    if payload.get("choice"):
-        lines.append(
-            esc(words.choice(payload["choice"])) + _fold_spread(payload.get("validation") or {})
-        )
-    if payload.get("verdict"):
-        lines.append(esc(words.verdict(payload["verdict"])))
-    lines.append(
-        f"{payload.get('epochs_run', '?')} epochs in {number(payload.get('fit_seconds'), 3)} s "
-        f"on {esc(payload.get('device') or 'cpu')} ({esc(payload.get('backend') or '?')})."
-    )
+    plain = summary_words.plain_summary(payload)
+    if plain:
+        lines.append(esc(" ".join(plain)))
+    changed = active_changed(payload.get("replaced"))
+    if changed:
+        lines.append(changed)
     if payload.get("missing"):
         lines.append(missing_note(payload["missing"]))
-    lines += column_lines(payload.get("columns") or [])
-    predicted = prediction_lines(payload.get("predictions") or [], features, target)
+    lines += _details(payload)
+    mark = str(payload.get("decimal") or ".")
+    predicted = prediction_lines(payload.get("predictions") or [], features, target, mark)
     example = esc(payload.get("predict_example") or "200")
     footer = f"Ask it more with /predict, e.g. <code>/predict {example}</code>."
     # The prediction list is the only part that can grow without bound: it is what gets cut.
@@ -132,3 +142,24 @@ def train_summary(payload: Mapping[str, Any]) -> str:
     if shown:
         lines += ["", "<b>Predictions</b>", *shown]
     return clip("\n".join([*lines, "", footer]))
+
+
+def _details(payload: Mapping[str, Any]) -> list[str]:
+    """The figures for those who want them, in an expandable quote that opens on a tap: the
+    errors table, how the network and the line compared, the interval, each input's share,
+    the fit's time, and what was done with the columns."""
+    figures = [esc(line) for line in summary_words.figures(payload)]
+    spread = _fold_spread(payload.get("validation") or {})
+    if figures:
+        figures[0] += spread
+    elif spread:
+        figures.append(spread.strip())
+    inner = [
+        "<b>Details</b>",
+        *_metric_table(payload.get("metrics") or {}, payload.get("baseline") or {}),
+        *figures,
+        f"{payload.get('epochs_run', '?')} epochs in {number(payload.get('fit_seconds'), 3)} s "
+        f"on {esc(payload.get('device') or 'cpu')} ({esc(payload.get('backend') or '?')}).",
+        *column_lines(payload.get("columns") or [])[1:],
+    ]
+    return ["<blockquote expandable>" + "\n".join(inner) + "</blockquote>"]

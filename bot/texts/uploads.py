@@ -14,16 +14,20 @@ __all__ = [
     "BUTTON_TRAIN",
     "DOWNLOAD_FAILED",
     "FILE_GONE",
+    "PHOTO_OF_TABLE",
     "SPREADSHEET",
+    "already_training",
     "bad_csv",
     "bad_params",
     "not_csv",
     "offer_training",
+    "other_archive",
     "quota_reached",
     "send_csv_now",
     "storage_full",
     "too_big",
     "too_big_for_telegram",
+    "training_recent_file",
     "trainings_limit_reached",
 ]
 
@@ -44,7 +48,38 @@ def too_big_for_telegram(file_size: int, limit: int) -> str:
 
 def not_csv(filename: str | None) -> str:
     name = f"<b>{esc(filename)}</b>" if filename else "That file"
-    return f"{name} isn't a CSV file. I read .csv, .tsv and .txt tables, and .xlsx workbooks."
+    return (
+        f"{name} isn't a CSV file. I read .csv, .tsv and .txt tables and .xlsx workbooks, also "
+        "inside a .zip or .gz."
+    )
+
+
+def other_archive(extension: str) -> str:
+    """A .rar, .7z or .tar: say how to send it instead."""
+    return (
+        f"I can't open {esc(extension)} archives. Please unpack it and send the table itself, or "
+        "pack the table as a .zip or .gz."
+    )
+
+
+# A picture of a table (a screenshot, a photo of a printout) has no cells to read.
+PHOTO_OF_TABLE = (
+    "I can't read tables from pictures. Please send the table itself as a file (📎 → File): "
+    "a CSV, or an Excel .xlsx workbook."
+)
+
+
+def training_recent_file(filename: str | None, seconds: float) -> str:
+    """A bare /train soon after a file: say which file it trains."""
+    name = f"<b>{esc(filename)}</b>" if filename else "the file"
+    return f"Training on {name}, the file you sent {duration(seconds)} ago."
+
+
+def already_training(job_id: int | None) -> str:
+    """A tap on an offer whose file is training already (by the button, a reply or /train)."""
+    if job_id is None:
+        return ALREADY_STARTED
+    return f"This file went to training already, as job {job_id}; /status {job_id} shows it."
 
 
 SPREADSHEET = (

@@ -259,7 +259,8 @@ def _judge(result: Fit, prepared: Prepared, fitted: MembersFit, oof: _OutOfFold)
         network_r2=regression_metrics(y_raw, oof.network)["r2"],
         still_improving=fitted.best_pass >= prepared.plan.max_passes,
         n_rows=prepared.dataset.n_rows,
-        n_inputs=prepared.dataset.features.shape[1],
+        # The user's columns, as they know them: a category of 5 values is one input, not 5.
+        n_inputs=len(prepared.dataset.input_names),
         # With epochs= every round ran: say whether held-out error rose after the kept one.
         held_out_rise=fitted.held_out_rise if prepared.recipe.epochs is not None else None,
         best_pass=fitted.best_pass,

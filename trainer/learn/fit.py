@@ -53,6 +53,12 @@ class Fit:
     # ``importance``: each input column's share, most important first.
     interval: dict[str, Any] | None = None
     importance: dict[str, float] | None = None
+    # Issue 20: a classifier ("classification") predicts ``classes`` (in the order of its
+    # outputs); its held-out rows' probabilities, and how rare classes were weighed.
+    task: str = "regression"
+    classes: list[str] | None = None
+    held_out_proba: np.ndarray | None = None
+    imbalance: dict[str, Any] | None = None
     _network: Any = field(default=None, repr=False)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
@@ -60,6 +66,12 @@ class Fit:
         if self._network is None:
             self._network = inference_function(self.model)
         return predict_scaled(self._network, self.scaling, features)
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """A classifier's (rows, classes) probabilities for rows of raw ``features``."""
+        from trainer.model_file.classes import probabilities_of
+
+        return probabilities_of(self.model, np.asarray(features, np.float64))
 
     def summary(self) -> dict[str, Any]:
         """Everything but the model, JSON-ready."""
@@ -86,4 +98,7 @@ class Fit:
             "scaling": self.scaling,
             "interval": self.interval,
             "importance": self.importance,
+            "task": self.task,
+            "classes": self.classes,
+            "imbalance": self.imbalance,
         }

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from trainer import backend
+from trainer.class_words import TUTORIAL_CLASSES
+from trainer.errors import DatasetError
 from trainer.learn.crossval import train_cross_validated
 from trainer.learn.fit import Fit
 from trainer.learn.programs import PROGRAMS, ProgramCache
@@ -15,6 +17,7 @@ from trainer.limits import Limits
 from trainer.params import TrainParams
 from trainer.progress import Progress
 from trainer.tables.dataset import Dataset
+from trainer.tables.task import CLASSIFICATION
 
 
 def train(
@@ -32,6 +35,14 @@ def train(
     """
     backend.configure()
     recipe = resolve(params, limits)
+    if dataset.task == CLASSIFICATION:  # issue 20: a class target trains a classifier
+        if recipe.engine != "stacked":
+            raise DatasetError(TUTORIAL_CLASSES)
+        from trainer.learn.classifier import train_classifier
+
+        return train_classifier(
+            dataset, recipe, on_progress=on_progress, progress_interval=progress_interval
+        )
     if recipe.engine == "stacked":
         return train_cross_validated(
             dataset,

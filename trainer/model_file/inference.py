@@ -127,6 +127,11 @@ def inference_function(model: Any, chunk: int = 65_536) -> Callable[[np.ndarray]
     A default-recipe model takes raw rows (its scaling is inside); a plain Dense stack, such
     as the tutorial's network, takes rows scaled as its ``scaling`` says.
     """
+    from trainer.model_file.classes import NumpyClassifier  # issue 20: a classifier's twin
+
+    classifier = NumpyClassifier.from_model(model)
+    if classifier is not None:
+        return classifier
     regressor = NumpyRegressor.from_model(model)
     if regressor is not None:
         return regressor

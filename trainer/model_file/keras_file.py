@@ -36,6 +36,8 @@ def save_model_bytes(result: Fit, plan: ColumnPlan | None = None) -> bytes:
         "scaling": scaling,
         "model_kind": result.model_kind,
     }
+    if result.classes is not None:  # issue 20: the classes, in the order of the outputs
+        info["task"], info["classes"] = result.task, list(result.classes)
     with tempfile.TemporaryDirectory(prefix="trainbot-") as folder:
         path = Path(folder) / "model.keras"
         result.model.save(path)

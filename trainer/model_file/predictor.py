@@ -19,6 +19,7 @@ from trainer import words
 from trainer.errors import DatasetError, PredictError
 from trainer.judge.intervals import IntervalModel
 from trainer.limits import Limits
+from trainer.model_file.classes import class_table, is_classifier, top_classes
 from trainer.model_file.inference import inference_function, predict_scaled
 from trainer.model_file.keras_file import load_model_bytes, model_file_info
 from trainer.model_file.prediction_table import PredictionTable, write_table
@@ -43,6 +44,10 @@ class Prediction:
     # The 90 % prediction interval; None for a model without one (nothing was held out).
     low: float | None = None
     high: float | None = None
+    # Issue 20, a classifier's answer: the most probable class as the table wrote it, and
+    # every class's probability, most probable first (``predicted`` is the top probability).
+    label: str | None = None
+    probabilities: dict[str, float] | None = None
 
     @property
     def value(self) -> float:
@@ -64,6 +69,7 @@ class Prediction:
             "low": self.low,
             "high": self.high,
             "warning": self.warning,
+            **({"label": self.label, "probabilities": self.probabilities} if self.label else {}),
         }
 
 
@@ -139,6 +145,10 @@ class Predictor:
         self.target_name = target_name
         self.plan = plan
         self.interval = IntervalModel.from_dict(scaling.get("interval"))
+        # Issue 20: a classifier's classes, in the order of its outputs; None for a regressor.
+        self.classes: list[str] | None = (
+            list(scaling["classes"]) if is_classifier(scaling) else None
+        )
 
     @property
     def n_features(self) -> int:
@@ -177,6 +187,8 @@ class Predictor:
                 encoded = self.plan.encode(cells_of(rows, self.plan), n_rows=len(rows))
             except CellError as error:
                 raise PredictError(str(error)) from None
+        if self.classes is not None:  # issue 20: classes and their probabilities
+            return self._class_predictions(encoded)
         predicted = predict_scaled(self._network, self.scaling, encoded.matrix)
         low, high = self.bounds(encoded.matrix, predicted)
         return [
@@ -215,11 +227,35 @@ class Predictor:
             )
         except CellError as error:
             raise DatasetError(cell_sentence(error, table.line_numbers)) from None
+        if self.classes is not None:  # issue 20: a class and a probability per class
+            tags, notes = table_warnings(self.plan, encoded, absent=set(absent))
+            proba = self.probabilities(encoded.matrix)
+            return class_table(table, proba, self.classes, tags, notes, self.target_name)
         predicted = predict_scaled(self._network, self.scaling, encoded.matrix)
         low, high = self.bounds(encoded.matrix, predicted)
         interval = None if low is None or high is None else (low, high)
         tags, notes = table_warnings(self.plan, encoded, absent=set(absent))
         return write_table(table, predicted, tags, notes, self.target_name, interval)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """A classifier's (rows, classes) probabilities for rows of features."""
+        return np.asarray(self._network(np.asarray(features, np.float64)), np.float64)
+
+    def _class_predictions(self, encoded: Encoded) -> list[Prediction]:
+        assert self.classes is not None
+        ranked = top_classes(self.classes, self.probabilities(encoded.matrix))
+        return [
+            Prediction(
+                values=tuple(float(v) for v in encoded.matrix[i]),
+                predicted=next(iter(row.values())),
+                warnings=row_warnings(self.plan, encoded, i),
+                inputs=self.plan.shown_inputs(encoded, i),
+                names=tuple(self.input_names),
+                label=next(iter(row)),
+                probabilities=row,
+            )
+            for i, row in enumerate(ranked)
+        ]
 
     def predict_csv(self, data: bytes, limits: Limits = Limits()) -> bytes:  # noqa: B008
         """``predict_table`` without the notes: the CSV bytes."""

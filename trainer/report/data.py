@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer import words
+from trainer import summary_words
 from trainer.judge.intervals import IntervalModel
 from trainer.tables.dataset import Dataset
 
@@ -72,7 +72,7 @@ def report_of(
     common = {
         "heading": title
         or f"Predicting {dataset.target_name} from {', '.join(dataset.input_names)}",
-        "verdict": words.verdict(result.verdict),
+        "verdict": summary_words.verdict(result.verdict),
         "target_name": dataset.target_name,
         "kind": _kind(result),
         "folds": int(result.validation.get("folds", 0)) if result.validation else 0,

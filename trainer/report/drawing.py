@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
+from trainer.report.classes import ClassReport, class_report_of, draw_class_png
 from trainer.report.data import Report, report_of
 
 if TYPE_CHECKING:
@@ -53,11 +54,15 @@ def render_report_png(
     title: str | None = None,
 ) -> bytes:
     """A 1200x560 PNG: data with fitted curve, interval and line (or predicted vs actual),
-    losses and, for several inputs, their importance."""
+    losses and, for several inputs, their importance; a classifier's report for classes."""
+    if result.task == "classification":  # issue 20
+        return draw_class_png(class_report_of(dataset, result, title=title))
     return draw_report_png(report_of(dataset, result, predictions, title=title))
 
 
-def draw_report_png(report: Report) -> bytes:
+def draw_report_png(report: Report | ClassReport) -> bytes:
+    if isinstance(report, ClassReport):  # issue 20: a classifier's report
+        return draw_class_png(report)
     figure = report_figure(report)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})

@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from trainer.class_words import TUTORIAL_CLASSES
 from trainer.errors import DatasetError
 from trainer.limits import Limits
 from trainer.tables.columns import CellError, ColumnPlan
 from trainer.tables.dataset import cell_sentence, read_dataset, read_table
 from trainer.tables.inputs import check_rows, rows_of
 from trainer.tables.selection import input_cells
+from trainer.tables.task import CLASSIFICATION
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class TrainingTable:
     n_rows: int
     input_names: list[str]
     target_name: str
+    classes: list[str] | None = None  # issue 20: a class target's classes, None for numbers
 
 
 @dataclass(frozen=True)
@@ -45,14 +48,21 @@ def check_training_table(
     sheet: str | None,
     limits: Limits,
     predict: Sequence[float] = (),
+    task: str | None = None,
+    preset: str = "default",
 ) -> TrainingTable:
-    """Read the table as training will, and check that the values of ``predict=`` fit it."""
-    dataset = read_dataset(data, x=x, y=y, sheet=sheet, limits=limits)
+    """Read the table as training will, and check that the values of ``predict=`` fit it
+    (and that a class target does not ask for the tutorial's regressor)."""
+    dataset = read_dataset(data, x=x, y=y, sheet=sheet, limits=limits, task=task)
+    if dataset.task == CLASSIFICATION and preset == "tutorial":
+        raise DatasetError(TUTORIAL_CLASSES)
     if predict:
         # The worker predicts these after training; a misfit must not cost the model.
         plan = dataset.column_plan
         check_rows(rows_of(list(predict), plan), plan)
-    return TrainingTable(dataset.n_rows, list(dataset.input_names), dataset.target_name)
+    return TrainingTable(
+        dataset.n_rows, list(dataset.input_names), dataset.target_name, dataset.classes
+    )
 
 
 def check_inputs_table(data: bytes, plan: ColumnPlan, limits: Limits) -> InputsTable:

@@ -84,7 +84,9 @@ class Column:
         """A number of this column as people read it (dates as dates; numbers with the decimal
         mark the table used)."""
         if self.role == DATE:
-            return year_to_text(value)
+            text = year_to_text(value)
+            # Days first, as the table wrote them: 31.12.2024 (read back the same way).
+            return _day_first(text) if self.day_first else text
         return f"{value:g}".replace(".", ",") if self.decimal == "," else f"{value:g}"
 
     def feature_names(self) -> list[str]:
@@ -134,6 +136,13 @@ class ColumnPlan:
     def plain(self) -> bool:
         """Every input is a number with nothing to fill: raw values are the features."""
         return all(c.role == NUMBER and not c.indicator for c in self.inputs)
+
+    @property
+    def decimal_mark(self) -> str:
+        """ "," when the training table wrote its numbers with decimal commas, else ".": answers
+        show numbers the way the table did."""
+        marks = {column.decimal for column in self.inputs if column.role == NUMBER}
+        return "," if "," in marks and "." not in marks else "."
 
     def column(self, name: str) -> Column | None:
         """A column by name: exact, else case-insensitive, else None."""
@@ -265,6 +274,13 @@ class ColumnPlan:
             feature_ranges if feature_ranges and len(feature_ranges) == len(feature_names) else None
         )
         return cls.numeric(list(feature_names), target, ranges)
+
+
+def _day_first(iso: str) -> str:
+    """ "2024-12-31 10:30" → "31.12.2024 10:30"."""
+    day, _, time = iso.partition(" ")
+    year, month, date = day.split("-")
+    return f"{date}.{month}.{year}" + (f" {time}" if time else "")
 
 
 def shorten(name: str, limit: int = MAX_NAME) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainer import words
+from trainer import class_words, words
 from trainer.errors import DatasetError
 from trainer.limits import Limits
 from trainer.tables import archives, workbook
@@ -50,6 +50,7 @@ from trainer.tables.numeric import (
 )
 from trainer.tables.roles import MOSTLY, ColumnNote, decide_columns, reading_said
 from trainer.tables.selection import choose_columns, find_column, input_cells
+from trainer.tables.task import CLASSIFICATION, REGRESSION, read_classes, wants_classes
 
 __all__ = [
     "Dataset",
@@ -77,6 +78,11 @@ class Dataset:
     target_name: str
     plan: ColumnPlan | None = None
     notes: list[ColumnNote] = field(default_factory=list)
+    # Issue 20: "classification" makes ``target`` class numbers, indices into ``classes``
+    # (trainer.tables.task); ``task_inferred`` False when the user said task=.
+    task: str = REGRESSION
+    classes: list[str] | None = None
+    task_inferred: bool = True
 
     @property
     def n_rows(self) -> int:
@@ -108,6 +114,10 @@ class Dataset:
             "feature_names": self.input_names,
             "columns": [note.to_dict() for note in self.notes],
             "predict_example": example(plan) if len(plan.inputs) > 1 else None,
+            "task": self.task,
+            "classes": self.classes,
+            "task_inferred": self.task_inferred,
+            "decimal": plan.decimal_mark,
         }
 
 
@@ -144,15 +154,34 @@ def read_dataset(
     y: str | None = None,
     sheet: str | None = None,
     limits: Limits = Limits(),  # noqa: B008 - frozen, so one shared default is safe
+    task: str | None = None,
 ) -> Dataset:
-    """Parse and validate an uploaded CSV or workbook into inputs ``x`` and target ``y``."""
+    """Parse and validate an uploaded CSV or workbook into inputs ``x`` and target ``y``;
+    ``task`` None infers regression or classification from the target (trainer.tables.task)."""
     table = read_table(data, limits=limits, sheet=sheet)
     target_name, candidates = choose_columns(table.names, x=x, y=y)
-    if not _has_any_number(table):
-        raise DatasetError("This doesn't look like a table of numbers.")
     columns = [table.cells[name] for name in (target_name, *candidates)]
     hint = table_mark(columns, fallback=table.decimal_mark)
-    target, kept, notes = _target(table, target_name, limits, hint)
+    # Issue 20: a class target is read by trainer.tables.task; numbers as before.
+    numbers = read_numbers(table.cells[target_name], hint)
+    classes = None
+    if wants_classes(numbers, task):
+        try:
+            read = read_classes(
+                table.cells[target_name], target_name, numbers, limits, requested=task
+            )
+        except DatasetError:
+            # Words alone that make no classes either (a list of names and cities).
+            if not _has_any_number(table):
+                raise DatasetError("This doesn't look like a table of numbers.") from None
+            raise
+        target, kept, notes = read.codes.astype(np.float64), read.kept, read.notes
+        classes = read.classes
+    else:
+        # Classes may come from a table of words alone (a mushroom's colour and smell).
+        if not _has_any_number(table):
+            raise DatasetError("This doesn't look like a table of numbers.")
+        target, kept, notes = _target(table, target_name, limits, hint, task)
     cells = {name: table.cells[name][kept].reset_index(drop=True) for name in candidates}
     lines = table.line_numbers[kept]
     parsed: dict[str, Any] = {}
@@ -170,7 +199,7 @@ def read_dataset(
         encoded = plan.encode(cells, n_rows=len(target), decimal_comma=hint == COMMA, parsed=parsed)
     except CellError as error:  # decide_columns read every cell already; kept as a safety net
         raise DatasetError(cell_sentence(error, lines)) from None
-    if np.ptp(target) == 0:
+    if classes is None and np.ptp(target) == 0:
         raise DatasetError(
             f'Every value in column "{target_name}" is {target[0]:g}, so there is nothing to learn.'
         )
@@ -181,6 +210,9 @@ def read_dataset(
         target_name=target_name,
         plan=plan,
         notes=notes + column_notes,
+        task=REGRESSION if classes is None else CLASSIFICATION,
+        classes=classes,
+        task_inferred=task is None,
     )
 
 
@@ -257,7 +289,7 @@ def check_upload_size(size: int, limits: Limits = Limits()) -> None:  # noqa: B0
 
 
 def _target(
-    table: Table, name: str, limits: Limits, hint: str
+    table: Table, name: str, limits: Limits, hint: str, task: str | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[ColumnNote]]:
     """The target's numbers, the rows that have one, and a note on the rows dropped."""
     numbers = read_numbers(table.cells[name], hint)
@@ -270,10 +302,7 @@ def _target(
                 f'Column "{name}" has a value that is not a number in row '
                 f'{table.line_numbers[bad[0]]}: "{cell}".'
             )
-        raise DatasetError(
-            f'Column "{name}" holds text like "{cell}", and I predict numbers; '
-            "choose a column of numbers with y=NAME."
-        )
+        raise DatasetError(class_words.text_for_regression(name, cell))
     infinite = np.flatnonzero(present & np.isinf(numbers.values))
     if infinite.size:
         raise DatasetError(

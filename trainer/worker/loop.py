@@ -162,9 +162,14 @@ class Worker:
         self._configure()
         self._housekeeping()
         queue = self.store.queue
-        job = queue.claim(self.name, tuple(kinds or self.kinds))
-        if job is None:
+        lane = tuple(kinds or self.kinds)
+        # The prediction lane takes its whole batch in one statement: each round trip to the
+        # database is a good share of a `/predict`'s few milliseconds.
+        first = PREDICT_BATCH if lane == (JobKind.PREDICT,) else 1
+        claimed = queue.claim_batch(self.name, lane, limit=first)
+        if not claimed:
             return False
+        job = claimed[0]
         if job.kind == JobKind.TRAIN:
             batch = [job]
             if self._batchable(job):
@@ -179,15 +184,17 @@ class Worker:
                         queue.release(other)
             self._train(batch)
             return True
-        jobs = [job]
-        # Predictions come first in the queue, so the ones behind this one are its batch.
-        jobs += queue.claim_batch(self.name, (JobKind.PREDICT,), limit=PREDICT_BATCH - 1)
+        jobs = claimed
+        if first == 1:
+            # Predictions come first in the queue, so the ones behind this one are its batch.
+            jobs += queue.claim_batch(self.name, (JobKind.PREDICT,), limit=PREDICT_BATCH - 1)
         # Every claimed job's lease is held: the one running has its keeper, and the ones
         # waiting behind it are renewed by one thread until their turn comes.
         waiting = Waiting(jobs[1:])
         renewer = self.leases.keep_waiting(waiting) if waiting else None
+        # No registry beat around a batch of predictions (two more writes): it lasts
+        # milliseconds, and housekeeping beats every REGISTRY_BEAT_SECONDS anyway.
         try:
-            self.store.workers.beat(self.name, jobs[0].id)
             for job in jobs:
                 if waiting.take(job):
                     self.process(job)
@@ -197,7 +204,6 @@ class Worker:
             waiting.done.set()
             if renewer is not None:
                 renewer.join()
-            self._beat_idle()
         return True
 
     def _batchable(self, job: JobInfo) -> bool:
@@ -283,7 +289,11 @@ class Worker:
             self.store.queue.fail(job, words.past_time_limit(job.timeout_seconds), retry=False)
         elif reason is StopReason.CANCEL:
             self.store.queue.mark_cancelled(job)
-        # LEASE_LOST: another worker owns the job now; whatever we had is dropped.
+        elif reason is StopReason.LEASE_LOST:
+            # Another worker owns the job now (this one stalled, or was cut off from the
+            # database past its lease): whatever this one had is dropped.
+            log.warning("job %s: lease lost to another worker; nothing stored", job.id,
+                        extra={"job_id": job.id, "worker": self.name})  # fmt: skip
 
     # -- training ----------------------------------------------------------------------------
 

@@ -28,8 +28,10 @@ from trainer.model_file.predictor import Prediction, Predictor
 from trainer.params import TrainParams
 from trainer.progress import Progress, turn
 from trainer.report import processes
+from trainer.report.classes import ClassReport, class_report_of
 from trainer.report.data import Report, report_of
 from trainer.tables.dataset import Dataset, read_dataset
+from trainer.tables.task import CLASSIFICATION
 from trainer.worker.outcomes import (
     DETAILS,
     PLOT,
@@ -53,8 +55,9 @@ def train_model(
 ) -> TrainedJob:
     """Parse the table, fit the model, then make the reply: predictions, plot and summary."""
     dataset = read_dataset(
-        content, x=params.x, y=params.y, sheet=params.sheet, limits=settings.limits
-    )
+        content, x=params.x, y=params.y, sheet=params.sheet, limits=settings.limits,
+        task=params.task,
+    )  # fmt: skip
     result = train(
         dataset,
         params,
@@ -77,20 +80,32 @@ def train_models(inputs: Sequence[TrainInput], settings: Settings) -> list[Train
             with turn(clocks, {index}):  # a table's reading counts against its own limit
                 dataset = read_dataset(
                     job.content, x=params.x, y=params.y, sheet=params.sheet,
-                    limits=settings.limits,
+                    limits=settings.limits, task=params.task,
                 )  # fmt: skip
         except Exception as error:
             outcomes[index] = error
         else:
             parsed.append((index, dataset))
-    results = train_batch(
-        [
-            TrainRequest(d, inputs[i].params, inputs[i].on_progress, inputs[i].clock)
-            for i, d in parsed
-        ],
-        limits=settings.limits,
-        progress_interval=settings.progress_interval,
-    )
+    # Issue 20: classifiers train alone (trainer.learn.classifier), the rest batched.
+    classes = {i for i, d in parsed if d.task == CLASSIFICATION}
+    with turn(clocks, {i for i, _ in parsed if i not in classes}):
+        batched = train_batch(
+            [TrainRequest(d, inputs[i].params, inputs[i].on_progress, inputs[i].clock)
+             for i, d in parsed if i not in classes],
+            limits=settings.limits,
+            progress_interval=settings.progress_interval,
+        )  # fmt: skip
+    by_index = dict(zip([i for i, _ in parsed if i not in classes], batched, strict=True))
+    for index, dataset in parsed:
+        if index in classes:
+            with turn(clocks, {index}):
+                by_index[index] = _or_error(
+                    lambda d=dataset, job=inputs[index]: train(
+                        d, job.params, limits=settings.limits, on_progress=job.on_progress,
+                        progress_interval=settings.progress_interval,
+                    )
+                )  # fmt: skip
+    results = [by_index[i] for i, _ in parsed]
     fitted: list[tuple[int, tuple[Dataset, Fit, TrainParams]]] = []
     for (index, dataset), result in zip(parsed, results, strict=True):
         if isinstance(result, Exception):
@@ -145,7 +160,7 @@ class _Reply:
     keras_file: bytes
     predictor: Predictor | None
     predictions: list[Prediction]
-    report: Report | None
+    report: Report | ClassReport | None
     missing: list[str]
 
     @classmethod
@@ -164,7 +179,7 @@ class _Reply:
                 predictions = (
                     _after_fit(missing, PREDICTIONS, lambda: predictor.predict(asked)) or []
                 )
-        report = _after_fit(missing, PLOT, lambda: report_of(dataset, result, predictions))
+        report = _after_fit(missing, PLOT, lambda: _report_of(dataset, result, predictions))
         return cls(dataset, result, keras_file, predictor, predictions, report, missing)
 
     def finish(self, png: bytes | Exception | None) -> TrainedJob:
@@ -218,6 +233,8 @@ def predict_values(predictor: Predictor, version: int, values: list[Any]) -> Ans
         "feature_names": list(predictor.feature_names),
         "target_name": predictor.target_name,
         "predictions": [prediction_dict(p) for p in predictions],
+        # The answer writes numbers as the training table did (decimal commas).
+        "decimal": predictor.plan.decimal_mark,
     }
     return Answer(result=payload, messages=[NewMessage("predictions", payload)])
 
@@ -228,10 +245,11 @@ def predict_csv(
     """Answer an uploaded table of inputs with a CSV of predictions."""
     predicted = predictor.predict_table(content, limits)
     rows = predicted.rows
-    filename = f"predictions-{job_id}.csv"
+    filename = predicted.filename(f"predictions-{job_id}")
+    file = NewArtifact("csv", "predictions", filename, predicted.content_type, predicted.data)
     return Answer(
         result={"rows": rows, "model_version": version},
-        artifacts=[NewArtifact("csv", "predictions", filename, "text/csv", predicted.data)],
+        artifacts=[file],
         messages=[
             NewMessage(
                 "predictions_csv",
@@ -239,11 +257,21 @@ def predict_csv(
                     "rows": rows,
                     "model_version": version,
                     "notes": [note.to_dict() for note in predicted.notes],
+                    # A big table goes zipped; the caption says so, and how big the CSV is.
+                    "csv_bytes": predicted.csv_bytes,
                 },
                 "csv",
             )
         ],
     )
+
+
+def _report_of(
+    dataset: Dataset, result: Fit, predictions: list[Prediction]
+) -> Report | ClassReport:
+    if result.task == CLASSIFICATION:  # issue 20: confusion matrix and calibration
+        return class_report_of(dataset, result)
+    return report_of(dataset, result, predictions)
 
 
 def _or_error(step: Callable[[], T]) -> T | Exception:
@@ -273,6 +301,12 @@ def prediction_dict(prediction: Prediction) -> dict[str, Any]:
         "low": prediction.low,
         "high": prediction.high,
         "warnings": [warning.to_dict() for warning in prediction.warnings],
+        # Issue 20, a classifier's: the class said and every class's probability.
+        **(
+            {"label": prediction.label, "probabilities": prediction.probabilities}
+            if prediction.label is not None
+            else {}
+        ),
     }
 
 
@@ -306,6 +340,9 @@ def _train_summary(result: Fit, predictions: list[Prediction], n_rows: int) -> d
         "predictions": [prediction_dict(p) for p in predictions],
         "interval": result.interval,
         "importance": result.importance,
+        # Issue 20: "classification" with its classes and how rare classes were weighed.
+        "task": result.task,
+        "imbalance": result.imbalance,
         "fit_seconds": round(float(result.fit_seconds), 3),
         "epochs_run": int(result.passes_run),
         "backend": result.backend,
