@@ -37,9 +37,10 @@ def measure(tasks_count: int, rounds: int) -> dict[str, float]:
     import keras
 
     from trainer.learn.crossval import prepare
-    from trainer.learn.members import _by_layer, _program, _stacked_rows
+    from trainer.learn.members import _by_layer, _program
     from trainer.learn.recipes import DEFAULT
     from trainer.learn.stacked import MemberWeights
+    from trainer.learn.stream import MemberStream
     from trainer.tables.dataset import read_dataset
 
     dataset = read_dataset((ROOT / "examples" / "fahrenheit.csv").read_bytes())
@@ -52,11 +53,17 @@ def measure(tasks_count: int, rounds: int) -> dict[str, float]:
     start = _by_layer(MemberWeights.concatenate([t.start for t in tasks]))
     for name, arrays in start.items():
         network.get_layer(name).set_weights(arrays)
-    x, y = _stacked_rows(tasks, plan)
-    steps = len(x) // plan.batch_size
+    steps = plan.steps_per_round
+    # A round's batches as the product makes them (each table's own order), for the scan:
+    # the tables' rows (batch, tables, features) widened to one copy per member.
+    stream = MemberStream(tasks, plan, steps)
+    batches = [stream[i] for i in range(steps)]
+    member_tasks = [t for t, task in enumerate(tasks) for _ in range(task.members)]
+    x = np.concatenate([b[0] for b in batches])[:, member_tasks]
+    y = np.concatenate([b[1] for b in batches])
 
     def keras_rounds(epochs: int) -> None:
-        network.fit(x, y, batch_size=plan.batch_size, epochs=epochs, shuffle=True, verbose=0)
+        network.fit(stream, epochs=epochs, shuffle=False, verbose=0)
 
     keras_rounds(1)  # compiles
     started = time.perf_counter()
@@ -103,8 +110,8 @@ class _Scanned:
                 hidden = jnp.maximum(jnp.matmul(hidden, kernel) + bias[:, None, :], 0.0)
             kernel, bias = params["prediction"]
             out = (line + jnp.matmul(hidden, kernel) + bias[:, None, :])[..., 0].T
-            target, mask = yb[:, :members], yb[:, members:]
-            return jnp.mean(jnp.sum(mask * jnp.square(target - out), axis=-1) / members)
+            target, weight = yb[:, :members], yb[:, members:]  # weights: 1 / a table's members
+            return jnp.mean(jnp.sum(weight * jnp.square(target - out), axis=-1))
 
         def step(state: Any, batch_rows: Any) -> Any:
             params, moments, count = state

@@ -18,6 +18,7 @@ from storage.models import JobKind, JobStatus
 from storage.records import ChatRef
 from storage.store import Store
 from tests.conftest import reset_postgres
+from tests.fatal_job_worker import FATAL_SEED
 from tests.stand_ins import stand_in_training
 from tests.tcp_proxy import TcpProxy
 from tests.waiting import wait_until
@@ -34,6 +35,8 @@ WORKER_ENV = {
     "TRAINBOT_POLL_INTERVAL": "0.1",
     "TRAINBOT_LOG_LEVEL": "WARNING",
 }
+# Workers that train for real and must not lose their jobs hold them on longer leases.
+SURVIVOR_LEASE = "10"
 
 
 def jobs_table(store: Store) -> Callable[[], str]:
@@ -64,13 +67,16 @@ def enqueue_trainings(store: Store, content: bytes, count: int, **params: object
     ]
 
 
-def start_worker(url: str, *, endless: bool = False, **env: str) -> subprocess.Popen[bytes]:
-    """`trainbot worker`, or with `endless` a worker whose training never ends (a victim)."""
-    module = "tests.endless_worker" if endless else "trainbot"
+def start_worker(
+    url: str, *, endless: bool = False, module: str | None = None, **env: str
+) -> subprocess.Popen[bytes]:
+    """`trainbot worker`, or with `endless` a worker whose training never ends (a victim), or
+    the worker `module` (a stand-in of tests/)."""
+    module = module or ("tests.endless_worker" if endless else "trainbot")
     if endless:  # one job each: a victim holds the job it dies with
         env = {"TRAINBOT_TRAIN_BATCH": "1", **env}
     return subprocess.Popen(
-        [sys.executable, "-m", module, *([] if endless else ["worker"])],
+        [sys.executable, "-m", module, *(["worker"] if module == "trainbot" else [])],
         env={**os.environ, **WORKER_ENV, "DATABASE_URL": url, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -93,8 +99,11 @@ def outcome(store: Store, job_ids: list[int]) -> tuple[Counter[str], Counter[str
 
 
 def each_succeeds_once(store: Store, url: str, jobs: list[int]) -> None:
-    """A real worker finishes `jobs`: each succeeds, and its chat gets one plot and one summary."""
-    survivor = start_worker(url)
+    """A real worker finishes `jobs`: each succeeds, and its chat gets one plot and one summary.
+
+    Its own leases are long: the victims' short ones are what must run out, and a 1 s lease on
+    a worker training for real lapsed under a busy CPU (its job then ran twice)."""
+    survivor = start_worker(url, TRAINBOT_LEASE_SECONDS=SURVIVOR_LEASE)
     try:
         wait_until(lambda: all(store.records.get_job(CHAT, j).finished for j in jobs), 300)
     finally:
@@ -190,11 +199,46 @@ def test_a_job_that_kills_its_worker_every_time_fails_after_its_attempts(
 
 
 @pytest.mark.slow
+def test_a_job_that_kills_its_worker_is_retried_alone_while_its_batchmates_finish(
+    store: Store, url: str, reference_csv: bytes
+) -> None:
+    """The fatal job comes first in a batch of three and kills its worker (tests/
+    fatal_job_worker.py). Retried alone, it kills two more workers and fails; its batchmates,
+    claimed again one at a time, finish."""
+    [fatal] = enqueue_trainings(store, reference_csv, 1, seed=FATAL_SEED)
+    mates = [enqueue_trainings(store, reference_csv, 1, seed=seed)[0] for seed in (1, 2)]
+    jobs = [fatal, *mates]
+    deaths = 0
+    while not all(store.records.get_job(CHAT, j).finished for j in jobs):
+        assert deaths <= 6, jobs_table(store)()
+        worker = start_worker(url, module="tests.fatal_job_worker", TRAINBOT_TRAIN_BATCH="8")
+        try:
+            wait_until(
+                lambda w=worker: (
+                    w.poll() is not None
+                    or all(store.records.get_job(CHAT, j).finished for j in jobs)
+                ),
+                describe=jobs_table(store),
+            )
+        finally:
+            if worker.poll() is None:
+                worker.terminate()
+            deaths += worker.wait(60) == -signal.SIGKILL
+    statuses, replies = outcome(store, jobs)
+    failed = store.records.get_job(CHAT, fatal)
+    assert failed.status == JobStatus.FAILED and "stopped its worker 3 times" in failed.error
+    assert deaths == 3
+    assert [store.records.get_job(CHAT, j).attempts for j in mates] == [2, 2]
+    assert statuses == Counter({"succeeded": 2, "failed": 1})
+    assert replies == Counter({"train_plot": 2, "train_summary": 2, "job_failed": 1})
+
+
+@pytest.mark.slow
 def test_sigterm_hands_the_job_back_and_exits_cleanly(
     store: Store, url: str, reference_csv: bytes
 ) -> None:
     [job] = enqueue_trainings(store, reference_csv, 1, preset="tutorial", epochs=2000)
-    worker = start_worker(url, TRAINBOT_WORKER_NAME="polite")
+    worker = start_worker(url, TRAINBOT_WORKER_NAME="polite", TRAINBOT_LEASE_SECONDS=SURVIVOR_LEASE)
     wait_until(lambda: training(store, "polite"))
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(30) == 0

@@ -409,6 +409,54 @@ def test_the_model_cache_keeps_recent_predictors(size: int) -> None:
 # -- many jobs at once -----------------------------------------------------------------------
 
 
+def test_a_jobs_time_limit_counts_its_own_training_not_its_wait_behind_batchmates(
+    store: Store,
+) -> None:
+    """Three jobs of 1.2 s each in one batch, trained one after another, under a 3 s limit:
+    the last finishes 3.6 s after its claim, and in time."""
+    store.queue.timeout_seconds = 3.0
+    jobs = [queue_training(store, seed=seed) for seed in (1, 2, 3)]
+    task = stand_in_training(12, pause=0.1)
+    worker = Worker(store, settings(), name="w-batch", train_batch=3, train_task=task)
+    assert worker.run_once()
+    for job_id in jobs:
+        job = store.records.get_job(CHAT, job_id)
+        assert job.status == JobStatus.SUCCEEDED and job.attempts == 1, job.error
+
+
+def test_the_jobs_of_a_batch_whose_worker_died_are_next_trained_one_at_a_time(
+    store: Store, database_url: str
+) -> None:
+    """A worker dies holding three jobs (any of them may have killed it): each is claimed
+    again alone, so a job that kills its worker cannot take its batchmates down again."""
+    jobs = [queue_training(store, seed=seed) for seed in (1, 2, 3)]
+    dying = Store.open(database_url, lease_seconds=0.2)
+    assert len(dying.queue.claim_batch("dead", (JobKind.TRAIN,), limit=8)) == 3
+    dying.close()
+    wait_until(lambda: sorted(store.queue.reclaim_expired()) == jobs, timeout=30)
+    held_while_training: list[int] = []
+    stand_in = stand_in_training(2)
+
+    def task(*args: Any) -> Any:
+        held = [j for j in store.records.list_jobs(CHAT, limit=10) if j.lease_owner == "w"]
+        held_while_training.append(len(held))
+        return stand_in(*args)
+
+    worker = Worker(store, settings(), name="w", train_batch=8, train_task=task)
+    while worker.run_once():
+        pass
+    assert held_while_training == [1, 1, 1]
+    for job_id in jobs:
+        job = store.records.get_job(CHAT, job_id)
+        assert job.status == JobStatus.SUCCEEDED and job.attempts == 2, job.error
+    # New jobs are batched as before.
+    fresh = [queue_training(store, seed=seed) for seed in (4, 5)]
+    held_while_training.clear()
+    assert worker.run_once() and not worker.run_once()
+    assert held_while_training == [2, 2]
+    assert all(store.records.get_job(CHAT, j).status == JobStatus.SUCCEEDED for j in fresh)
+
+
 def _square_csv(seed: int, rows: int = 120) -> bytes:
     from trainer import examples
 

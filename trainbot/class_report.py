@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainer import class_words, words
+from trainer import class_words, summary_words, words
 
 
 def class_report(
@@ -72,8 +72,9 @@ def class_text(report: dict[str, Any]) -> str:
     rare = class_words.imbalance(report.get("imbalance"))
     if rare:
         lines.append(rare)
-    if words.drivers(report.get("importance")):
-        lines.append(f"Inputs by importance: {words.importance_shares(report['importance'])}.")
+    if summary_words.drivers(report.get("importance")):
+        shares = summary_words.importance_shares(report["importance"])
+        lines.append(f"Inputs by importance: {shares}.")
     if report.get("columns"):
         lines += ["", "Columns:", *(f"  {note}" for note in report["columns"])]
     if report["predictions"]:

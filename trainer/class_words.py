@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trainer import words
+from trainer import summary_words, words
 
 
 def quoted(label: str) -> str:
@@ -126,11 +126,11 @@ def summary(facts: Mapping[str, Any]) -> list[str]:
     rare = imbalance(facts.get("imbalance"))
     if rare:
         lines.append(rare)
-    drivers = words.drivers(facts.get("importance"))
+    drivers = summary_words.drivers(facts.get("importance"))
     if drivers:
         lines.append(
             f"What matters most for {facts['target_name']}: "
-            f"{words.importance_shares(facts['importance'])}."
+            f"{summary_words.importance_shares(facts['importance'])}."
         )
     return lines
 

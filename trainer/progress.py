@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass
@@ -17,6 +19,31 @@ class Progress:
     val_loss: float | None
     eta_seconds: float | None
     elapsed_seconds: float
+
+
+class Clock(Protocol):
+    """A job's time limit, which counts only while the job itself is at work."""
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+
+@contextmanager
+def turn(clocks: Sequence[Clock | None], active: Collection[int]) -> Iterator[None]:
+    """Only the clocks at ``active`` run meanwhile; every clock runs again afterwards.
+
+    Jobs trained together wait for each other (one group of a batch trains after another): a
+    job's time limit counts its own work, not that wait."""
+    for index, clock in enumerate(clocks):
+        if clock is not None and index not in active:
+            clock.pause()
+    try:
+        yield
+    finally:
+        for clock in clocks:
+            if clock is not None:
+                clock.resume()
 
 
 class Cancelled(Exception):

@@ -44,7 +44,7 @@ def verdict(fact: Any) -> str:
         return NOTHING_HELD_OUT
     if kind in _SINGLE:
         return _SINGLE[kind](data)
-    if kind in ("curved", "curved_still_improving", "curved_underfit"):
+    if kind in ("curved", "curved_still_improving", "curved_underfit", "curved_overfit"):
         return _curved(data)
     network, line = _short(data.get("network_mse")), _short(data.get("line_mse"))
     compared = f"held-out MSE {network} for the network, {line} for the line"
@@ -74,9 +74,20 @@ def _curved(data: Mapping[str, Any]) -> str:
     )
     if data["kind"] == "curved_still_improving":
         text += " It was still improving when its step budget ran out: more epochs may help."
+    elif data["kind"] == "curved_overfit":
+        text += " " + _overfit(data)
     elif data["kind"] == "curved_underfit":
         text += " It fits training rows no better than new ones: a bigger network may help."
     return text
+
+
+def _overfit(data: Mapping[str, Any]) -> str:
+    """With epochs= set: where held-out error was lowest, how far it rose, what is kept."""
+    best, run = data.get("best_epoch"), data.get("epochs_run")
+    return (
+        f"Its held-out error was lowest after {best} epochs and rose {float(data['rise']):.0%} "
+        f"by epoch {run}, so you get the weights of epoch {best}: fewer epochs would do."
+    )
 
 
 def _single_compared(data: Mapping[str, Any]) -> str:
@@ -223,7 +234,8 @@ def model_in_words(fact: Any, n_columns: int | None = None, *, after_sure: bool 
         return verdict(fact)
     # After the sentence on how sure, which says where the errors were measured, "there".
     where = "there" if after_sure else "on rows it never saw"
-    return said.format(times=_error_times(data), where=where)
+    said = said.format(times=_error_times(data), where=where)
+    return f"{said} {_overfit(data)}" if kind == "curved_overfit" else said
 
 
 def _error_times(data: Mapping[str, Any]) -> str:
@@ -241,6 +253,7 @@ _IN_WORDS = {
         f"You get a neural network: {_BEAT}. It was still improving when its step budget ran "
         "out, so more epochs may help."
     ),
+    "curved_overfit": f"You get a neural network: {_BEAT}.",
     "curved_underfit": (
         f"You get a neural network: {_BEAT}. It fits its training rows no better than new "
         "ones, so a bigger network may help."

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.formatting import MAX_TEXT, clip, esc, names, utf16_len
 from bot.texts.models import active_changed, model_label
-from trainer import class_words, words
+from trainer import class_words, summary_words
 from trainer.words import number
 
 
@@ -61,9 +61,8 @@ def class_summary(payload: Mapping[str, Any]) -> str:
         lines.append(esc(rare))
     importance = payload.get("importance")
     if importance and len(importance) > 1:
-        lines.append(
-            f"What matters most for {esc(target)}: {esc(words.importance_shares(importance))}."
-        )
+        shares = summary_words.importance_shares(importance)
+        lines.append(f"What matters most for {esc(target)}: {esc(shares)}.")
     lines.append(
         f"{payload.get('epochs_run', '?')} epochs in {number(payload.get('fit_seconds'), 3)} s "
         f"on {esc(payload.get('device') or 'cpu')} ({esc(payload.get('backend') or '?')})."

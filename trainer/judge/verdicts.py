@@ -15,10 +15,15 @@ BEATS_LINE = "beats_line"  # clearly lower error than the line
 LIKE_LINE = "like_line"  # within 10 % of the line: the relation looks linear
 LOSES_ON_LINE = "loses_on_line"  # worse than the line, and the data follow a line
 LOSES = "loses"  # worse than the line: more passes or more rows may help
+# Held-out error this much above its best by the last round is a rise worth telling.
+OVERFIT_RISE = 0.05
 # The default recipe's cross-validated choice between the members and the line.
 CURVED = "curved"  # the members won
 CURVED_STILL_IMPROVING = "curved_still_improving"  # won, and ran out of steps still improving
 CURVED_UNDERFIT = "curved_underfit"  # won, but fit training rows no better than new ones
+# won, but with the passes set by the user (epochs=) its held-out error rose after its best
+# round: that round's weights are kept, and fewer passes would do.
+CURVED_OVERFIT = "curved_overfit"
 TOO_FEW_ROWS = "too_few_rows"  # the line, because the members learned their rows by heart
 STRAIGHT = "straight"  # the line, and the data follow a line
 LINE_AS_GOOD = "line_as_good"  # the line: the network did no better on rows neither saw
@@ -69,14 +74,29 @@ def judge_cross_validated(
     still_improving: bool,
     n_rows: int,
     n_inputs: int,
+    held_out_rise: float | None = None,
+    best_pass: int | None = None,
+    passes_run: int | None = None,
 ) -> Verdict:
     """The verdict on a cross-validated choice (``kind``) between the members and the line.
 
     ``network_mse`` and ``line_mse`` are out of fold, at the kept round; ``final_*`` are the
     members' errors on their training and held-out rows when training ended.
+    ``held_out_rise`` (given when the user set the passes): how much the held-out error at the
+    last round was above the kept round's, as a share of it.
     """
     compared = {"network_mse": network_mse, "line_mse": line_mse}
     if kind == "network":
+        if held_out_rise is not None and held_out_rise > OVERFIT_RISE:
+            return Verdict(
+                CURVED_OVERFIT,
+                {
+                    **compared,
+                    "rise": held_out_rise,
+                    "best_epoch": best_pass,
+                    "epochs_run": passes_run,
+                },
+            )
         if still_improving:
             return Verdict(CURVED_STILL_IMPROVING, compared)
         if final_train_mse > 0.8 * final_val_mse and (network_r2 or 0.0) < 0.5:

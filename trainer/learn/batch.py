@@ -4,7 +4,8 @@ Tables whose plans agree (same inputs count, recipe and padded row count) share 
 program, each keeping its own rows, scaling, folds, seed, early stopping, progress and cancel;
 the others train in programs of their own. A failure in one table's preparation or result is
 that table's alone; if a shared program itself fails, its tables are trained one by one, so
-only the table that breaks it fails.
+only the table that breaks it fails. While one program trains, the other tables' clocks
+(their time limits) stand: a job's limit counts its own training, not its wait.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from trainer.learn.rounds import MemberPlan
 from trainer.learn.training import train
 from trainer.limits import Limits
 from trainer.params import TrainParams
-from trainer.progress import Progress
+from trainer.progress import Clock, Progress, turn
 from trainer.tables.dataset import Dataset
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class TrainRequest:
     dataset: Dataset
     params: TrainParams
     on_progress: Callable[[Progress], bool] | None = None
+    clock: Clock | None = None  # its time limit: paused while other tables train
 
 
 def train_batch(
@@ -51,11 +53,13 @@ def train_batch(
     backend.configure()
     results: list[Fit | Exception | None] = [None] * len(requests)
     groups: dict[object, list[tuple[int, Prepared]]] = {}
+    clocks = [request.clock for request in requests]
     for index, request in enumerate(requests):
         try:
             recipe = resolve(request.params, limits)
             if recipe.engine != "stacked":
-                results[index] = _alone(request, limits, progress_interval, programs)
+                with turn(clocks, {index}):
+                    results[index] = _alone(request, limits, progress_interval, programs)
                 continue
             prepared = prepare(request.dataset, recipe, request.on_progress, progress_interval)
         except Exception as error:
@@ -66,18 +70,20 @@ def train_batch(
     for members in groups.values():
         first = members[0][1]
         try:
-            fits = fit_members(
-                [prepared.task for _, prepared in members], first.recipe, first.plan,
-                programs=programs, use_early_stopping=first.recipe.epochs is None,
-                slots=_slots(len(members)),
-            )  # fmt: skip
+            with turn(clocks, {index for index, _ in members}):
+                fits = fit_members(
+                    [prepared.task for _, prepared in members], first.recipe, first.plan,
+                    programs=programs, use_early_stopping=first.recipe.epochs is None,
+                    slots=_slots(len(members)),
+                )  # fmt: skip
         except Exception as error:
             if len(members) == 1:
                 results[members[0][0]] = error
                 continue
             logger.exception("a batch of %d tables failed; training them one by one", len(members))
             for index, _ in members:
-                results[index] = _alone(requests[index], limits, progress_interval, programs)
+                with turn(clocks, {index}):
+                    results[index] = _alone(requests[index], limits, progress_interval, programs)
             continue
         for (index, prepared), fitted in zip(members, fits, strict=True):
             try:

@@ -302,6 +302,10 @@ def _judge(result: Fit, prepared: Prepared, fitted: MembersFit, oof: _OutOfFold)
         n_rows=prepared.dataset.n_rows,
         # The user's columns, as they know them: a category of 5 values is one input, not 5.
         n_inputs=len(prepared.dataset.input_names),
+        # With epochs= every round ran: say whether held-out error rose after the kept one.
+        held_out_rise=fitted.held_out_rise if prepared.recipe.epochs is not None else None,
+        best_pass=fitted.best_pass,
+        passes_run=fitted.passes_run,
     )
     result.choice = Choice(
         result.model_kind,

@@ -1,7 +1,7 @@
 """Train stacked members (trainer.learn.stacked) as one program, round by round.
 
 One fit trains one task (a table's cross-validation members) or several tasks of the same
-plan side by side (several chats' tables), each with its own rows, start, early stopping,
+plan side by side (several chats' tables), each with its own rows, order, start, early stopping,
 progress and cancel: a task that stops early keeps its snapshot while the others go on.
 The rounds themselves (their plan, and what happens after each) are trainer.learn.rounds.
 """
@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from trainer.learn import rounds
 from trainer.learn.network import compile_model
 from trainer.learn.programs import PROGRAMS, ProgramCache, ProgramKey
 from trainer.learn.recipes import Recipe
 from trainer.learn.rounds import MemberPlan, MembersFit, RoundMonitor
 from trainer.learn.stacked import MemberWeights, build_members, keras, masked_mse
+from trainer.learn.stream import MemberStream, RoundStart
 from trainer.progress import Reporter
 
 
@@ -96,32 +98,35 @@ def fit_members(
     """Train every task's members from their starts, as one program; a fit per task.
 
     All tasks share ``recipe`` (but for their seeds) and ``plan`` (but for their row counts,
-    which pad to the plan's). One task's rows are shared by its members; several tasks give
-    each member its own rows. ``use_early_stopping`` False runs every planned round.
+    which pad to the plan's); each task's mini-batches come in its own order, and its loss is
+    its own members' (trainer.learn.stream), so a task trains the same alone or beside others.
+    ``use_early_stopping`` False runs every planned round (and still keeps the best one).
     ``slots`` pads the program with inert tasks to that many, so that batches of a few
     sizes reuse a few compiled programs instead of compiling one for every count of jobs.
     """
     wanted = len(tasks)
     tasks = tasks + [tasks[0].as_padding() for _ in range(max(0, (slots or 0) - wanted))]
     key, build = _program(tasks, recipe, plan)
-    x_fit, y_fit = _stacked_rows(tasks, plan)
+    # A round is a Keras epoch of the plan's steps (fewer where a test cuts rounds short).
+    stream = MemberStream(
+        tasks, plan, steps=min(plan.steps_per_round, rounds.ROUND_STEP_CAP or plan.steps_per_round)
+    )
     monitor = RoundMonitor(
         tasks, plan, early_stopping=use_early_stopping, start_margin=recipe.line_margin
     )
     callbacks = [
+        RoundStart(stream),
         keras.callbacks.LearningRateScheduler(lambda round_: _rate(recipe, plan, round_)),
         _HeldOutRecorder(tasks),
         monitor,
     ]
     start = MemberWeights.concatenate([task.start for task in tasks])
     with programs.borrow(key, build, _by_layer(start)) as network:
-        keras.utils.set_random_seed(tasks[0].seed)
+        # No shuffle here: each table's rows come in its own seeded order (MemberStream).
         network.fit(
-            x_fit,
-            y_fit,
-            batch_size=plan.batch_size,
+            stream,
             epochs=plan.max_rounds,
-            shuffle=True,
+            shuffle=False,
             verbose=0,
             callbacks=callbacks,
         )
@@ -167,8 +172,8 @@ def _program(
 ) -> tuple[ProgramKey, Callable[[], Any]]:
     """The key of the compiled program that trains ``tasks``' members, and how to build one."""
     n_features = tasks[0].x.shape[1]
-    members = sum(task.members for task in tasks)
-    shared_rows = len(tasks) == 1
+    member_tasks = tuple(t for t, task in enumerate(tasks) for _ in range(task.members))
+    members = len(member_tasks)
     key = ProgramKey.of(
         n_features,
         recipe,
@@ -176,11 +181,11 @@ def _program(
         steps_per_execution=plan.steps_per_execution,
         members=members,
         batch_size=plan.batch_size,
-        shared_rows=shared_rows,
+        member_tasks=member_tasks,
     )
 
     def build() -> Any:
-        network = build_members(n_features, members, recipe.hidden_layers, shared_rows=shared_rows)
+        network = build_members(n_features, recipe.hidden_layers, member_tasks)
         compile_model(
             network,
             recipe,
@@ -200,30 +205,6 @@ def _rate(recipe: Recipe, plan: MemberPlan, round_: int) -> float:
         return recipe.learning_rate
     progress = min(1.0, round_ / (plan.max_rounds - 1))
     return recipe.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def _stacked_rows(tasks: list[MemberTask], plan: MemberPlan) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and packed targets (each member's target, then its mask), padded with masked
-    rows to the plan's whole batches and repeated for a round."""
-    padded = plan.padded_rows
-    members = sum(task.members for task in tasks)
-    n_features = tasks[0].x.shape[1]
-    packed = np.zeros((padded, 2 * members), np.float32)
-    if len(tasks) == 1:
-        x = np.zeros((padded, n_features), np.float32)
-        x[: len(tasks[0].x)] = tasks[0].x
-    else:
-        x = np.zeros((padded, members, n_features), np.float32)
-    offset = 0
-    for task in tasks:
-        rows, span = len(task.y), slice(offset, offset + task.members)
-        if len(tasks) > 1:
-            x[:rows, span] = np.asarray(task.x, np.float32)[:, None, :]
-        packed[:rows, span] = np.asarray(task.y, np.float32)[:, None]
-        packed[:rows, members + offset : members + offset + task.members] = task.train_mask
-        offset += task.members
-    reps = (plan.repeats,) + (1,) * (x.ndim - 1)
-    return np.tile(x, reps), np.tile(packed, (plan.repeats, 1))
 
 
 def _by_layer(weights: MemberWeights) -> dict[str, list[np.ndarray]]:

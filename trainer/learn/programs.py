@@ -46,7 +46,8 @@ class ProgramKey:
     weight_decay: float = 0.0
     # JAX compiles one program per batch shape; stacked members always train in whole batches.
     batch_size: int = 0
-    shared_rows: bool = True  # stacked members: one table's rows, or rows of their own
+    # Stacked members: which table (task) each member reads, e.g. (0,) * 5 for one table.
+    member_tasks: tuple[int, ...] = ()
 
     @classmethod
     def of(
@@ -58,7 +59,7 @@ class ProgramKey:
         steps_per_execution: int,
         members: int = 1,
         batch_size: int = 0,
-        shared_rows: bool = True,
+        member_tasks: tuple[int, ...] = (),
     ) -> ProgramKey:
         return cls(
             n_features=n_features,
@@ -75,7 +76,7 @@ class ProgramKey:
             members=members,
             weight_decay=recipe.weight_decay,
             batch_size=batch_size,
-            shared_rows=shared_rows,
+            member_tasks=member_tasks,
         )
 
 

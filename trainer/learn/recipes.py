@@ -106,7 +106,8 @@ DEFAULT = Recipe(
 
 PRESETS = {"default": DEFAULT, "tutorial": TUTORIAL}
 
-MAX_ROWS_PER_ROUND = 1_000_000
+# A single network's round repeats the rows (fewer Keras epochs), up to this many values.
+MAX_VALUES_PER_ROUND = 1_000_000
 SINGLE_BATCH_SIZE = 32  # the tutorial's, and Keras' own default
 
 
@@ -154,15 +155,15 @@ def resolve(params: TrainParams, limits: Limits = Limits()) -> Recipe:  # noqa: 
     return replace(recipe, **overrides)
 
 
-def schedule(recipe: Recipe, n_rows: int) -> Schedule:
+def schedule(recipe: Recipe, n_rows: int, n_features: int = 1) -> Schedule:
     """Plan batch size, repeats and rounds of a single network's epochs on ``n_rows`` rows."""
     if recipe.epochs is None:
         raise ValueError(f"recipe {recipe.name!r} trains one network, which needs its epochs")
     n_rows = max(1, n_rows)
     batch = recipe.batch_size or SINGLE_BATCH_SIZE
     passes = recipe.epochs
-    # Capped so that repeating the rows cannot make a huge copy of a big table.
-    target = max(1, min(passes // recipe.rounds, MAX_ROWS_PER_ROUND // n_rows))
+    # Capped so that repeating the rows cannot make a huge copy of a big or wide table.
+    target = max(1, min(passes // recipe.rounds, MAX_VALUES_PER_ROUND // (n_rows * n_features)))
     repeats = _largest_divisor_at_most(passes, target)
     if passes // repeats > 4 * recipe.rounds:
         # No divisor near the target (e.g. a prime): run the nearest multiple instead of

@@ -5,7 +5,9 @@ The plan grows with the table instead of being a fixed budget: mini-batches of a
 sixteenth of the rows (16 to 1,024), at most ``step_budget`` optimizer steps and
 ``max_row_passes`` rows seen, spread over about ``checkpoints`` rounds. After each round the
 members' held-out rows are scored together (pooled out-of-fold error); a task stops once that
-has not improved for ``patience`` rounds, and keeps its best round's weights.
+has not improved for ``patience`` rounds, and keeps its best round's weights. With the passes
+set by the user (``epochs=``) every round runs, and the best round's weights are still the ones
+kept: the fit says how far the held-out error rose after it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
 # the held-out error that picks the round; a sample keeps rounds cheap on big tables.
 LOSS_SAMPLE_ROWS = 2048
 VAL_SAMPLE_ROWS = 8192
+# Tests only: at most this many steps per round, so that a plan of many passes (epochs=5000)
+# can be run for its memory without running its hours of steps. None: the plan's own.
+ROUND_STEP_CAP: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,17 @@ class MembersFit:
     passes_run: int = 0  # passes actually run
     stopped_early: bool = False
     cancelled: bool = False
+    # Pooled held-out MSE (target units²) at the kept round and at the last round run; None
+    # without held-out rows. The last above the best: held-out error rose after the kept round.
+    best_val: float | None = None
+    last_val: float | None = None
+
+    @property
+    def held_out_rise(self) -> float | None:
+        """How far the last round's held-out error was above the kept round's, as a share."""
+        if self.best_val is None or self.last_val is None or self.best_val <= 0:
+            return None
+        return max(0.0, self.last_val / self.best_val - 1.0)
 
 
 @dataclass
@@ -103,6 +119,7 @@ class _Tracked:
         default_factory=lambda: {"passes": [], "loss": [], "val_loss": []}
     )
     best_val: float = math.inf
+    start_val: float = math.inf  # the start's own held-out error (scaled units)
     best_round: int = 0
     best: MemberWeights | None = None
     rounds_done: int = 0
@@ -155,14 +172,13 @@ class RoundMonitor(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         for tracked in self.tracked:
             tracked.task.reporter.start()
-            if self.early_stopping and tracked.task.early_stopping:
+            if tracked.task.early_stopping:
                 # The members start as their ridge lines: a round must beat that start by the
                 # margin to count, so on a table the line already fits, patience runs out early
                 # and the members stay the lines they were.
                 start = tracked.task.start
-                tracked.best_val = _pooled(start, tracked.task, tracked.val_rows) * (
-                    1 - self.start_margin
-                )
+                tracked.start_val = _pooled(start, tracked.task, tracked.val_rows)
+                tracked.best_val = tracked.start_val * (1 - self.start_margin)
                 tracked.best = start
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -199,6 +215,8 @@ class RoundMonitor(keras.callbacks.Callback):
         for tracked in self.tracked:
             kept = tracked.best if tracked.best is not None else tracked.own(last)
             best_round = tracked.best_round if tracked.best is not None else tracked.rounds_done
+            # The start's score carries the line's margin: the kept start's is its own error.
+            best_val = tracked.start_val if best_round == 0 else tracked.best_val
             fits.append(
                 MembersFit(
                     weights=kept,
@@ -207,6 +225,8 @@ class RoundMonitor(keras.callbacks.Callback):
                     passes_run=tracked.rounds_done * self.plan.repeats,
                     stopped_early=tracked.rounds_done < self.plan.max_rounds,
                     cancelled=tracked.task.reporter.cancelled,
+                    best_val=_finite(best_val * tracked.task.loss_scale),
+                    last_val=tracked.last_val,
                 )
             )
         return fits
@@ -222,11 +242,9 @@ class RoundMonitor(keras.callbacks.Callback):
         val = _pooled(weights, task, tracked.val_rows)
         tracked.last_val = val * task.loss_scale
         tracked.history["val_loss"].append(tracked.last_val)
-        if not self.early_stopping:
-            return
         if val < tracked.best_val:
             tracked.best_val, tracked.best_round, tracked.best = val, self.rounds_done, weights
-        elif self.rounds_done - tracked.best_round >= self.plan.patience:
+        elif self.early_stopping and self.rounds_done - tracked.best_round >= self.plan.patience:
             tracked.done = True
 
     def _running(self) -> list[_Tracked]:
@@ -247,6 +265,10 @@ def _pooled(weights: MemberWeights, task: MemberTask, rows_by_member: list[np.nd
         total += float(np.sum((predicted - task.y[rows]) ** 2))
         count += len(rows)
     return total / count if count else math.nan
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _sample(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:

@@ -45,7 +45,7 @@ def train_single(
     train_rows, val_rows = split_rows(dataset.n_rows, recipe.validation_split, recipe.seed)
     scaling = fit_scaling(dataset.features[train_rows], dataset.target[train_rows], recipe.scale)
     x_scaled, y_scaled = apply_scaling(scaling, dataset.features, dataset.target)
-    plan = schedule(recipe, len(train_rows))
+    plan = schedule(recipe, len(train_rows), dataset.features.shape[1])
     logger.info(
         "training %s on %d rows (%d validation): %s",
         recipe.name,

@@ -5,9 +5,10 @@ Each member is the tutorial's Dense 32-32-32-1 ReLU network plus a linear path b
 of that member's training rows and the MLP's output layer starts at zero, so every member
 starts as the best straight line and its MLP only learns what the line leaves over.
 
-Every member sees the same mini-batches, but a mask says which rows are its own: members of a
-cross-validation each leave out one fold, and (for batched jobs) members of different tables
-simply own different rows. One compiled step trains all members at once, which on a CPU costs
+Each table's members see that table's mini-batches (trainer.learn.stream), and a weight per
+row says which rows are a member's own: members of a cross-validation each leave out one fold.
+Several chats' tables train side by side, each with its own rows, order and loss, computed per
+member exactly as alone. One compiled step trains all members at once, which on a CPU costs
 little more than one member, since networks this small are bound by per-step overhead.
 
 This module imports Keras; the bot must never import it.
@@ -25,6 +26,8 @@ from trainer.backend import load_keras
 
 keras = load_keras()
 ops = keras.ops
+# Whether StackedDense adds its bias inside the matmul (see its call): on JAX only.
+_BIAS_IN_MATMUL = keras.backend.backend() == "jax"
 
 
 @keras.saving.register_keras_serializable(package="trainbot")
@@ -67,10 +70,18 @@ class StackedDense(keras.layers.Layer):
         # Batched matmuls in (members, batch, units) layout: TensorFlow's einsum for the same
         # contraction transposed on every step and made a step about twice as slow.
         if len(inputs.shape) == 2:
-            outputs = ops.matmul(inputs[None], self.kernel)
-        else:
-            outputs = ops.matmul(inputs, self.kernel)
-        return self.activation(outputs + self.bias[:, None, :])
+            inputs = inputs[None]
+        if not _BIAS_IN_MATMUL:
+            return self.activation(ops.matmul(inputs, self.kernel) + self.bias[:, None, :])
+        # On JAX the bias rides in the matmul, a row of the kernel against a column of ones.
+        # Added after it, its gradient was a sum over the batch that XLA orders by the number
+        # of members: a table's members then trained a few ULPs differently beside other
+        # tables', and early stopping turned that into another network. A matmul's gradient is
+        # the same per member. (TensorFlow's sum is; there the concatenations cost a 100,000-row
+        # fit a third more time.)
+        ones = ops.ones_like(inputs[..., :1])
+        kernel = ops.concatenate([self.kernel, self.bias[:, None, :]], axis=1)
+        return self.activation(ops.matmul(ops.concatenate([inputs, ones], axis=-1), kernel))
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -83,13 +94,20 @@ class StackedDense(keras.layers.Layer):
 
 
 def build_members(
-    n_features: int, members: int, hidden_layers: Sequence[int], *, shared_rows: bool
+    n_features: int, hidden_layers: Sequence[int], member_tasks: Sequence[int]
 ) -> Any:
-    """The stacked model: inputs (batch, features) or (batch, members, features) -> (batch, M)."""
-    shape = (n_features,) if shared_rows else (members, n_features)
-    inputs = keras.Input(shape=shape, name="features")
+    """The stacked model: inputs (batch, tasks, features) -> (batch, members).
+
+    ``member_tasks`` names each member's task (table): member m reads the rows of table
+    ``member_tasks[m]``. One table or several take the same path, so a table's members compute
+    alike alone and beside other tables.
+    """
+    tasks = max(member_tasks) + 1
+    members = len(member_tasks)
+    inputs = keras.Input(shape=(tasks, n_features), name="features")
     # Inside, the member axis leads: (members, batch, units).
-    features = inputs if shared_rows else ops.transpose(inputs, (1, 0, 2))
+    by_task = ops.transpose(inputs, (1, 0, 2))
+    features = ops.take(by_task, np.asarray(member_tasks, np.int32), axis=0)
     linear = StackedDense(members, 1, name="linear", trainable=False)(features)
     hidden = features
     for number, units in enumerate(hidden_layers, start=1):
@@ -100,14 +118,16 @@ def build_members(
 
 
 def masked_mse(y_true: Any, y_pred: Any) -> Any:
-    """Squared error of each member on its own rows: ``y_true`` packs targets and row masks.
+    """Each member's weighted squared error on its rows: ``y_true`` packs targets and weights.
 
-    ``y_true`` is (batch, 2 * members): each member's target, then 1 where the row is one of
-    its training rows and 0 elsewhere (held-out rows, padding, another table's rows).
+    ``y_true`` is (batch, 2 * members): each member's target, then its weight on the row:
+    1 / (its table's members) where the row is one of its training rows, 0 elsewhere
+    (held-out rows, padding, another table's rows). A table's loss is thus the mean of its own
+    members' errors, the same alone as beside other tables (trainer.learn.stream).
     """
     members = ops.shape(y_pred)[-1]
-    target, mask = y_true[:, :members], y_true[:, members:]
-    return ops.sum(mask * ops.square(target - y_pred), axis=-1) / ops.cast(members, y_pred.dtype)
+    target, weight = y_true[:, :members], y_true[:, members:]
+    return ops.sum(weight * ops.square(target - y_pred), axis=-1)
 
 
 @dataclass

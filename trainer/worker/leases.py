@@ -42,10 +42,27 @@ class Watch:
     reason: StopReason | None = None
     finished: threading.Event = field(default_factory=threading.Event)
     ended: bool = False  # its stop is already stored (a batch goes on without it)
+    paused_at: float | None = None  # its clock stands while it waits for batchmates
 
     @classmethod
     def start(cls, job: JobInfo) -> Watch:
         return cls(job, deadline=time.monotonic() + job.timeout_seconds)
+
+    def pause(self) -> None:
+        """Stop the job's clock: it waits while its batchmates train (trainer.progress.turn)."""
+        if self.paused_at is None:
+            self.paused_at = time.monotonic()
+
+    def resume(self) -> None:
+        """Run the clock again; the time limit moves on by the wait."""
+        paused_at = self.paused_at
+        if paused_at is not None:
+            self.deadline += time.monotonic() - paused_at
+            self.paused_at = None
+
+    def overdue(self) -> bool:
+        """Whether the job has worked past its time limit (never while it waits)."""
+        return self.paused_at is None and time.monotonic() > self.deadline
 
     def stop(self, reason: StopReason) -> None:
         if self.reason is None:
@@ -109,7 +126,7 @@ def record_progress(store: Store, watch: Watch, progress: Progress) -> None:
         log.warning("job %s: could not record progress (%s)", job.id, exc.orig)
         signal = None
     watch.heed(signal)
-    if time.monotonic() > watch.deadline:
+    if watch.overdue():
         watch.stop(StopReason.TIMEOUT)
 
 
@@ -149,7 +166,7 @@ class LeaseKeeper:
         while not watch.finished.wait(TICK_SECONDS):
             if self._stopping():
                 watch.stop(StopReason.SHUTDOWN)
-            elif time.monotonic() > watch.deadline:
+            elif watch.overdue():
                 watch.stop(StopReason.TIMEOUT)
             if watch.reason is not None:
                 return

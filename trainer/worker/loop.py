@@ -25,7 +25,7 @@ from trainer import backend, words
 from trainer.errors import DatasetError, JobFailure, PredictError
 from trainer.learn.recipes import resolve
 from trainer.params import TrainParams
-from trainer.progress import Cancelled, Progress
+from trainer.progress import Cancelled, Progress, turn
 from trainer.worker.leases import (
     REGISTRY_BEAT_SECONDS,
     LeaseKeeper,
@@ -179,8 +179,8 @@ class Worker:
                     if self._batchable(other):
                         batch.append(other)
                     else:
-                        # A recipe of one network trains alone: back in the queue it can go
-                        # to another worker instead of waiting here.
+                        # A recipe of one network, or a retry, trains alone: back in the queue
+                        # it can go to another worker instead of waiting here.
                         queue.release(other)
             self._train(batch)
             return True
@@ -207,7 +207,11 @@ class Worker:
         return True
 
     def _batchable(self, job: JobInfo) -> bool:
-        """Whether a training job's recipe can share a program with others."""
+        """Whether a training job can share a program with others: its recipe can, and it is
+        on its first attempt. A job claimed again after its worker died (out of memory, say)
+        may be what killed it: alone, it cannot take its batchmates down with it again."""
+        if job.attempts > 1:
+            return False
         try:
             params = TrainParams.from_dict(job.params)
             return resolve(params, self.settings.limits).engine == "stacked"
@@ -308,7 +312,7 @@ class Worker:
                     continue
                 params = TrainParams.from_dict(job.params)
                 on_progress = self._progress_reporter(job, watches[job.id])
-                inputs.append((job, TrainInput(content, params, on_progress)))
+                inputs.append((job, TrainInput(content, params, on_progress, watches[job.id])))
             for (job, _), outcome in zip(inputs, self._run_training(inputs), strict=True):
                 self._ended(job, watches[job.id], lambda job=job, o=outcome: self._keep(job, o))
         finally:
@@ -329,11 +333,17 @@ class Worker:
                 return train_models([job_input for _, job_input in inputs], self.settings)
             task = train_model
         outcomes: list[TrainedJob | Exception] = []
-        for _, job_input in inputs:
+        clocks = [job_input.clock for _, job_input in inputs]
+        for index, (_, job_input) in enumerate(inputs):
+            content, params, on_progress = (
+                job_input.content,
+                job_input.params,
+                job_input.on_progress,
+            )
             try:
-                outcomes.append(
-                    task(job_input.content, job_input.params, job_input.on_progress, self.settings)
-                )
+                # One after another: each job's time limit counts its own training alone.
+                with turn(clocks, {index}):
+                    outcomes.append(task(content, params, on_progress, self.settings))
             except Exception as error:
                 outcomes.append(error)
         return outcomes

@@ -21,7 +21,7 @@ from trainbot.settings import Settings
 from trainer import words
 from trainer.errors import JobFailure
 from trainer.params import TrainParams
-from trainer.progress import Progress
+from trainer.progress import Clock, Progress
 
 if TYPE_CHECKING:
     from trainer.model_file.predictor import Predictor
@@ -83,6 +83,7 @@ class TrainInput:
     content: bytes
     params: TrainParams
     on_progress: Callable[[Progress], bool]
+    clock: Clock | None = None  # the job's time limit, paused while its batchmates train
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from trainer.limits import Limits
 from trainer.model_file.keras_file import save_model_bytes
 from trainer.model_file.predictor import Prediction, Predictor
 from trainer.params import TrainParams
-from trainer.progress import Progress
+from trainer.progress import Progress, turn
 from trainer.report import processes
 from trainer.report.classes import ClassReport, class_report_of
 from trainer.report.data import Report, report_of
@@ -73,34 +73,38 @@ def train_models(inputs: Sequence[TrainInput], settings: Settings) -> list[Train
     or the exception that input raised (a bad table, Cancelled), in order."""
     outcomes: list[TrainedJob | Exception | None] = [None] * len(inputs)
     parsed: list[tuple[int, Dataset]] = []
+    clocks = [job.clock for job in inputs]
     for index, job in enumerate(inputs):
         params = job.params
         try:
-            dataset = read_dataset(
-                job.content, x=params.x, y=params.y, sheet=params.sheet, limits=settings.limits,
-                task=params.task,
-            )  # fmt: skip
+            with turn(clocks, {index}):  # a table's reading counts against its own limit
+                dataset = read_dataset(
+                    job.content, x=params.x, y=params.y, sheet=params.sheet,
+                    limits=settings.limits, task=params.task,
+                )  # fmt: skip
         except Exception as error:
             outcomes[index] = error
         else:
             parsed.append((index, dataset))
     # Issue 20: classifiers train alone (trainer.learn.classifier), the rest batched.
     classes = {i for i, d in parsed if d.task == CLASSIFICATION}
-    batched = train_batch(
-        [TrainRequest(d, inputs[i].params, inputs[i].on_progress) for i, d in parsed
-         if i not in classes],
-        limits=settings.limits,
-        progress_interval=settings.progress_interval,
-    )  # fmt: skip
+    with turn(clocks, {i for i, _ in parsed if i not in classes}):
+        batched = train_batch(
+            [TrainRequest(d, inputs[i].params, inputs[i].on_progress, inputs[i].clock)
+             for i, d in parsed if i not in classes],
+            limits=settings.limits,
+            progress_interval=settings.progress_interval,
+        )  # fmt: skip
     by_index = dict(zip([i for i, _ in parsed if i not in classes], batched, strict=True))
     for index, dataset in parsed:
         if index in classes:
-            by_index[index] = _or_error(
-                lambda d=dataset, job=inputs[index]: train(
-                    d, job.params, limits=settings.limits, on_progress=job.on_progress,
-                    progress_interval=settings.progress_interval,
-                )
-            )  # fmt: skip
+            with turn(clocks, {index}):
+                by_index[index] = _or_error(
+                    lambda d=dataset, job=inputs[index]: train(
+                        d, job.params, limits=settings.limits, on_progress=job.on_progress,
+                        progress_interval=settings.progress_interval,
+                    )
+                )  # fmt: skip
     results = [by_index[i] for i, _ in parsed]
     fitted: list[tuple[int, tuple[Dataset, Fit, TrainParams]]] = []
     for (index, dataset), result in zip(parsed, results, strict=True):
