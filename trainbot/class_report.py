@@ -53,21 +53,7 @@ def class_text(report: dict[str, Any]) -> str:
         "",
         f"{'':28}{'accuracy':>10}{'balanced':>10}{'log-loss':>10}{'macro F1':>10}{'ROC AUC':>9}",
     ]
-    chosen = "logistic" if report["model_kind"] == "line" else "network"
-    compared = [(chosen, report["metrics"])]
-    if chosen == "network":  # the logistic regression chosen is the baseline already
-        compared.append(("logistic regr.", report["baseline_metrics"]))
-    for who, metrics in compared:
-        for split, shown in (("train", "train"), ("validation", "held out")):
-            values = metrics.get(split)
-            if values:
-                log_loss = words.number(values["log_loss"], 4)
-                f1 = words.number(values["macro_f1"], 3)
-                auc = words.number(values.get("roc_auc"), 3)
-                lines.append(
-                    f"{who + ' ' + shown:28}{_pct(values['accuracy']):>10}"
-                    f"{_pct(values['balanced_accuracy']):>10}{log_loss:>10}{f1:>10}{auc:>9}"
-                )
+    lines += _figure_rows(report)
     lines += ["", report["choice"]]
     rare = class_words.imbalance(report.get("imbalance"))
     if rare:
@@ -77,17 +63,7 @@ def class_text(report: dict[str, Any]) -> str:
         lines.append(f"Inputs by importance: {shares}.")
     if report.get("columns"):
         lines += ["", "Columns:", *(f"  {note}" for note in report["columns"])]
-    if report["predictions"]:
-        lines += ["", "Predictions:"]
-        for prediction in report["predictions"]:
-            inputs = ", ".join(
-                f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
-                for name, value in zip(report["features"], prediction["inputs"], strict=True)
-            )
-            answer = class_words.prediction(report["target"], prediction["probabilities"])
-            lines.append(f"  {inputs}  ->  {answer}")
-            if prediction["warning"]:
-                lines.append(f"    warning: {prediction['warning']}")
+    lines += _prediction_lines(report)
     lines += [
         "",
         f"Fit: {report['fit_seconds']:.2f} s, {report['epochs_run']} epochs, "
@@ -96,6 +72,44 @@ def class_text(report: dict[str, Any]) -> str:
     if report["plot"]:
         lines.append(f"Plot: {report['plot']}")
     return "\n".join(lines)
+
+
+def _figure_rows(report: dict[str, Any]) -> list[str]:
+    """The chosen model's train and held-out figures, and the logistic regression's beside a
+    network's (a chosen logistic regression is its own baseline)."""
+    chosen = "logistic" if report["model_kind"] == "line" else "network"
+    compared = [(chosen, report["metrics"])]
+    if chosen == "network":
+        compared.append(("logistic regr.", report["baseline_metrics"]))
+    rows = []
+    for who, metrics in compared:
+        for split, shown in (("train", "train"), ("validation", "held out")):
+            values = metrics.get(split)
+            if values:
+                log_loss = words.number(values["log_loss"], 4)
+                f1 = words.number(values["macro_f1"], 3)
+                auc = words.number(values.get("roc_auc"), 3)
+                rows.append(
+                    f"{who + ' ' + shown:28}{_pct(values['accuracy']):>10}"
+                    f"{_pct(values['balanced_accuracy']):>10}{log_loss:>10}{f1:>10}{auc:>9}"
+                )
+    return rows
+
+
+def _prediction_lines(report: dict[str, Any]) -> list[str]:
+    if not report["predictions"]:
+        return []
+    lines = ["", "Predictions:"]
+    for prediction in report["predictions"]:
+        inputs = ", ".join(
+            f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
+            for name, value in zip(report["features"], prediction["inputs"], strict=True)
+        )
+        answer = class_words.prediction(report["target"], prediction["probabilities"])
+        lines.append(f"  {inputs}  ->  {answer}")
+        if prediction["warning"]:
+            lines.append(f"    warning: {prediction['warning']}")
+    return lines
 
 
 def _pct(value: float | None) -> str:

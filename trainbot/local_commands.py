@@ -85,7 +85,6 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     # Imported here: Keras takes seconds to load and bad input should fail fast.
     from trainer.learn.training import train
     from trainer.model_file.predictor import Predictor
-    from trainer.report.drawing import render_report_png
 
     bar = None if args.json else _ProgressBar(sys.stderr)
     try:
@@ -98,28 +97,48 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
         if bar is not None:
             bar.finish()
     predictions = Predictor.from_result(result, dataset.plan).predict(predict) if predict else []
+    try:
+        plot = _write_outputs(args, dataset, result, predictions)
+    except OSError as error:
+        return _fail(f"can't write {error.filename}: {error.strerror}", EXIT_FAILED)
+    print(_summary(args, dataset, result, predictions, plot))
+    return EXIT_OK
+
+
+def _write_outputs(
+    args: argparse.Namespace, dataset: Any, result: Any, predictions: list[Any]
+) -> str | None:
+    """Write the plot and the model where asked; the plot's path, if one was written."""
+    from trainer.model_file.keras_file import save_model_bytes
+    from trainer.report.drawing import render_report_png
+
     plot = None
     if args.plot is not None:
-        try:
-            args.plot.parent.mkdir(parents=True, exist_ok=True)
-            args.plot.write_bytes(render_report_png(dataset, result, predictions))
-        except OSError as error:
-            return _fail(f"can't write {args.plot}: {error.strerror}", EXIT_FAILED)
+        _write(args.plot, render_report_png(dataset, result, predictions))
         plot = str(args.plot)
     if args.save is not None:
-        from trainer.model_file.keras_file import save_model_bytes
+        _write(args.save, save_model_bytes(result, dataset.column_plan))
+    return plot
 
-        try:
-            args.save.parent.mkdir(parents=True, exist_ok=True)
-            args.save.write_bytes(save_model_bytes(result, dataset.column_plan))
-        except OSError as error:
-            return _fail(f"can't write {args.save}: {error.strerror}", EXIT_FAILED)
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as error:
+        error.filename = str(path)
+        raise
+
+
+def _summary(
+    args: argparse.Namespace, dataset: Any, result: Any, predictions: list[Any], plot: str | None
+) -> str:
+    """The report of a training: one JSON object with --json, else text."""
     if result.task == "classification":  # issue 20
         from trainbot.class_report import class_report, class_text
 
-        report = class_report(result, dataset, predictions, plot)
-        print(json.dumps(_json_safe(report)) if args.json else class_text(report))
-        return EXIT_OK
+        classes = class_report(result, dataset, predictions, plot)
+        return json.dumps(_json_safe(classes)) if args.json else class_text(classes)
     report = _report(result, predictions, plot)
     report["model_kind"] = result.model_kind
     report["choice"] = summary_words.choice(result.choice)
@@ -128,11 +147,7 @@ def run(args: argparse.Namespace, limits: Limits) -> int:
     report["features"] = dataset.input_names
     report["interval"] = result.interval
     report["importance"] = result.importance
-    if args.json:
-        print(json.dumps(_json_safe(report)))
-    else:
-        print(_table(report, result))
-    return EXIT_OK
+    return json.dumps(_json_safe(report)) if args.json else _table(report, result)
 
 
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:

@@ -99,29 +99,12 @@ def _lbfgs(
     for _ in range(max_iter):
         if np.max(np.abs(grad)) < tol:
             break
-        direction = -grad
-        alphas = []
-        for s, y, rho in reversed(steps):
-            alpha = rho * float(s @ direction)
-            direction = direction - alpha * y
-            alphas.append(alpha)
-        if steps:
-            s, y, _ = steps[-1]
-            direction = direction * float(s @ y) / float(y @ y)
-        for (s, y, rho), alpha in zip(steps, reversed(alphas), strict=True):
-            beta = rho * float(y @ direction)
-            direction = direction + s * (alpha - beta)
+        direction = _two_loop(grad, steps)
         slope = float(grad @ direction)
         if slope >= 0:  # not a descent direction: start the memory again
             steps.clear()
             direction, slope = -grad, -float(grad @ grad)
-        step = 1.0
-        while True:
-            candidate = theta + step * direction
-            new_value, new_grad = objective(candidate)
-            if new_value <= value + 1e-4 * step * slope or step < 1e-10:
-                break
-            step *= 0.5
+        candidate, new_value, new_grad = _backtrack(objective, theta, value, direction, slope)
         s, y = candidate - theta, new_grad - grad
         if float(s @ y) > 1e-12:
             steps.append((s, y, 1.0 / float(s @ y)))
@@ -131,6 +114,41 @@ def _lbfgs(
         if 0 <= improved < tol * max(1.0, abs(value)) * 1e-3:
             break
     return theta
+
+
+def _two_loop(grad: np.ndarray, steps: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+    """L-BFGS's search direction: minus the gradient times the inverse Hessian that the
+    remembered steps describe."""
+    direction = -grad
+    alphas = []
+    for s, y, rho in reversed(steps):
+        alpha = rho * float(s @ direction)
+        direction = direction - alpha * y
+        alphas.append(alpha)
+    if steps:
+        s, y, _ = steps[-1]
+        direction = direction * float(s @ y) / float(y @ y)
+    for (s, y, rho), alpha in zip(steps, reversed(alphas), strict=True):
+        beta = rho * float(y @ direction)
+        direction = direction + s * (alpha - beta)
+    return direction
+
+
+def _backtrack(
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    theta: np.ndarray,
+    value: float,
+    direction: np.ndarray,
+    slope: float,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """The first of steps 1, 1/2, 1/4 ... that lowers the objective enough (Armijo)."""
+    step = 1.0
+    while True:
+        candidate = theta + step * direction
+        new_value, new_grad = objective(candidate)
+        if new_value <= value + 1e-4 * step * slope or step < 1e-10:
+            return candidate, new_value, new_grad
+        step *= 0.5
 
 
 # -- figures ---------------------------------------------------------------------------------
