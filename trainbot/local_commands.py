@@ -263,11 +263,11 @@ def _table(report: dict[str, Any], result: Any) -> str:
         "",
         f"{'':24}{'MSE':>12}{'RMSE':>12}{'MAE':>12}{'R²':>10}",
     ]
-    chosen = "line" if report.get("model_kind") == "line" else "network"
-    for who, metrics in (
-        (chosen, report["metrics"]),
-        (report.get("baseline_kind", "least squares"), report["baseline_metrics"]),
-    ):
+    compared = [("network", report["metrics"])]
+    if report.get("model_kind") == "line":  # the chosen line is the ridge baseline itself
+        compared = []
+    compared.append((report.get("baseline_kind", "ridge"), report["baseline_metrics"]))
+    for who, metrics in compared:
         for split, shown in (("train", "train"), ("validation", "held out")):
             values = metrics.get(split)
             if values:

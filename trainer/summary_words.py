@@ -65,6 +65,17 @@ def verdict(fact: Any) -> str:
     )
 
 
+def _no_better(network: Any, line: Any) -> bool:
+    """The network's held-out figure is the line's own: each member starts as its line, and
+    its best round on held-out rows was that start, so "network 124, line 124" would read as a
+    tie the network never made."""
+    try:
+        network, line = float(network), float(line)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(line) and abs(network - line) <= 1e-9 * max(abs(line), 1e-300)
+
+
 def _curved(data: Mapping[str, Any]) -> str:
     network, line = data["network_mse"], data["line_mse"]
     compared = f"held-out MSE {_short(network)} for the network, {_short(line)} for the line"
@@ -127,6 +138,11 @@ def choice(fact: Any) -> str:
         f"{folds}-fold cross-validation: MSE {_short(data['network_mse'])} for the network, "
         f"{_short(data['line_mse'])} for the line"
     )
+    if _no_better(data["network_mse"], data["line_mse"]):
+        measured = (
+            f"{folds}-fold cross-validation: MSE {_short(data['line_mse'])}; the network never "
+            "got below the line it starts as"
+        )
     if data.get("kind") == "network":
         return f"You get the network (an average of {folds} members): {measured}."
     return f"You get the straight line, because the network did not beat it ({measured})."
@@ -297,7 +313,12 @@ def figures(summary: Mapping[str, Any]) -> list[str]:
     else:
         how = f"on {data['split']} rows" if data.get("split") else "held out"
         network, line = data.get("network_mse"), data.get("line_mse")
-    if network is not None and line is not None:
+    if network is not None and line is not None and _no_better(network, line):
+        lines.append(
+            f"MSE ({how}): straight line {_short(line)}; the network never got below the line "
+            "it starts as."
+        )
+    elif network is not None and line is not None:
         lines.append(f"MSE ({how}): network {_short(network)}, straight line {_short(line)}.")
     if data.get("kind") == "too_few_rows":
         lines.append(
