@@ -7,8 +7,8 @@ from typing import Any
 
 from bot import texts
 from tests.fake_telegram import format_text
-from trainer import summary_words
 from trainer.tables.columns import Column
+from trainer.words import summary as summary_words
 
 
 def shown(html_text: str) -> tuple[str, list[dict[str, Any]]]:

@@ -173,8 +173,8 @@ def test_a_table_of_words_alone_can_predict_a_class() -> None:
 
 
 def test_a_rare_class_weighs_more_and_the_reply_says_so() -> None:
-    from trainer.class_words import imbalance
     from trainer.learn.classifier import class_weights
+    from trainer.words.classes import imbalance
 
     codes = np.array([0] * 970 + [1] * 30)
     weights = class_weights(codes, 2)
@@ -190,7 +190,7 @@ def test_a_rare_class_weighs_more_and_the_reply_says_so() -> None:
 
 
 def test_a_prediction_reads_as_the_class_and_its_probability() -> None:
-    from trainer.class_words import prediction
+    from trainer.words.classes import prediction
 
     assert prediction("survived", {"no": 0.83, "yes": 0.17}) == "survived: no (83 %)"
     three = {"setosa": 0.05, "virginica": 0.7, "versicolor": 0.25}

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import summary_words
 from trainer.judge import verdicts
 from trainer.learn.recipes import TUTORIAL, schedule
 from trainer.learn.training import train
 from trainer.params import TrainParams
 from trainer.tables.dataset import read_dataset
+from trainer.words import summary as summary_words
 
 ROOT = Path(__file__).resolve().parents[1]
 

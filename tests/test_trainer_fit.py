@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import examples, summary_words
+from trainer import examples
 from trainer.backend import backend_name, device_description, load_keras
 from trainer.learn.fit import Fit
 from trainer.learn.network import build_model, compile_model
@@ -21,6 +21,7 @@ from trainer.learn.training import train
 from trainer.params import TrainParams
 from trainer.progress import Cancelled, Progress
 from trainer.tables.dataset import Dataset, read_dataset
+from trainer.words import summary as summary_words
 
 REFERENCE = Path(__file__).parents[1] / "examples" / "fahrenheit.csv"
 ROOT = Path(__file__).parents[1]

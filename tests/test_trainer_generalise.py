@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import examples, summary_words
+from trainer import examples
 from trainer.judge.choice import network_wins
 from trainer.judge.lines import fit_ridge
 from trainer.learn.crossval import fold_of_each_row
@@ -23,6 +23,7 @@ from trainer.params import TrainParams
 from trainer.report.data import report_of
 from trainer.report.drawing import report_figure
 from trainer.tables.dataset import Dataset, read_dataset
+from trainer.words import summary as summary_words
 
 ROOT = Path(__file__).parents[1]
 

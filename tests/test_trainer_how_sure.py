@@ -11,7 +11,6 @@ import json
 import numpy as np
 import pytest
 
-from trainer import summary_words as sw
 from trainer.judge.intervals import IntervalModel
 from trainer.learn.fit import Fit
 from trainer.learn.training import train
@@ -21,6 +20,7 @@ from trainer.params import TrainParams
 from trainer.report.data import report_of
 from trainer.report.drawing import report_figure
 from trainer.tables.dataset import Dataset, read_dataset
+from trainer.words import summary as sw
 from trainer.worker import tasks
 
 Z90 = 1.6448536269514722

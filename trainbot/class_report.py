@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainer import class_words, summary_words, words
+from trainer import words
+from trainer.words import classes as class_words
+from trainer.words import summary as summary_words
 
 
 def class_report(

@@ -13,13 +13,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from trainer import summary_words, words
+from trainer import words
 from trainer.errors import PredictError
 from trainer.limits import Limits
 from trainer.params import PRESETS, TASKS, ParamError, parse_params
 from trainer.progress import Progress as TrainingProgress
 from trainer.tables.dataset import DatasetError, check_upload_size, read_dataset
 from trainer.tables.inputs import parse_inputs
+from trainer.words import summary as summary_words
 
 if TYPE_CHECKING:
     from rich.progress import TaskID

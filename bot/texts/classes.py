@@ -8,8 +8,9 @@ from typing import Any
 
 from bot.formatting import MAX_TEXT, clip, esc, names, utf16_len
 from bot.texts.models import active_changed, model_label
-from trainer import class_words, summary_words
+from trainer.words import classes as class_words
 from trainer.words import number
+from trainer.words import summary as summary_words
 
 
 def _figures(metrics: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[str]:

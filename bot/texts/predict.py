@@ -9,7 +9,8 @@ from typing import Any
 from bot.formatting import MAX_CAPTION, clip, duration, esc, names
 from bot.texts.jobs import position_phrase
 from bot.texts.models import model_label
-from trainer import class_words, words
+from trainer import words
+from trainer.words import classes as class_words
 from trainer.words import number
 
 __all__ = [

@@ -11,8 +11,10 @@ from bot.texts.classes import class_summary
 from bot.texts.jobs import position_phrase
 from bot.texts.models import active_changed, model_label
 from bot.texts.predict import prediction_lines
-from trainer import class_words, summary_words, words
+from trainer import words
+from trainer.words import classes as class_words
 from trainer.words import number
+from trainer.words import summary as summary_words
 
 __all__ = [
     "MISSING_PARTS",

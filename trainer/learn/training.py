@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from trainer import backend
-from trainer.class_words import TUTORIAL_CLASSES
 from trainer.errors import DatasetError
 from trainer.learn.crossval import train_cross_validated
 from trainer.learn.fit import Fit
@@ -18,6 +17,7 @@ from trainer.params import TrainParams
 from trainer.progress import Progress
 from trainer.tables.dataset import Dataset
 from trainer.tables.task import CLASSIFICATION
+from trainer.words.classes import TUTORIAL_CLASSES
 
 
 def train(

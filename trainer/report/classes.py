@@ -18,8 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from trainer import class_words
 from trainer.judge.classes import calibration, confusion
+from trainer.words import classes as class_words
 
 if TYPE_CHECKING:
     from trainer.learn.fit import Fit

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer import summary_words
 from trainer.judge.intervals import IntervalModel
 from trainer.tables.dataset import Dataset
+from trainer.words import summary as summary_words
 
 if TYPE_CHECKING:
     from trainer.learn.fit import Fit

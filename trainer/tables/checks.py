@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from trainer.class_words import TUTORIAL_CLASSES
 from trainer.errors import DatasetError
 from trainer.limits import Limits
 from trainer.tables.columns import CellError, ColumnPlan
@@ -20,6 +19,7 @@ from trainer.tables.dataset import cell_sentence, read_dataset, read_table
 from trainer.tables.inputs import check_rows, rows_of
 from trainer.tables.selection import input_cells
 from trainer.tables.task import CLASSIFICATION
+from trainer.words.classes import TUTORIAL_CLASSES
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainer import class_words, words
+from trainer import words
 from trainer.errors import DatasetError
 from trainer.limits import Limits
 from trainer.tables import archives, workbook
@@ -51,6 +51,7 @@ from trainer.tables.numeric import (
 from trainer.tables.roles import MOSTLY, ColumnNote, decide_columns, reading_said
 from trainer.tables.selection import choose_columns, find_column, input_cells
 from trainer.tables.task import CLASSIFICATION, REGRESSION, read_classes, wants_classes
+from trainer.words import classes as class_words
 
 __all__ = [
     "Dataset",

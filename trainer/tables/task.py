@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from trainer import class_words
 from trainer.errors import DatasetError
 from trainer.limits import Limits
 from trainer.tables.notes import ColumnNote
 from trainer.tables.numeric import Numbers
+from trainer.words import classes as class_words
 
 REGRESSION, CLASSIFICATION = "regression", "classification"
 TASKS = (REGRESSION, CLASSIFICATION)

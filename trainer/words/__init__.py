@@ -1,7 +1,7 @@
 """Every sentence the trainer's facts are shown in, for the chat and the command line alike:
 numbers and sizes, what was done with the columns, why a prediction is a guess, and why a job
 could not run. How a model did, how sure it is and what drives it are in
-trainer.summary_words.
+trainer.words.summary.
 
 The trainer returns facts (a verdict's kind and numbers, the model chosen, what was done with
 a column, why a prediction is a guess); this module alone puts them in words. Plain text with

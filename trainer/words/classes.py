@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trainer import summary_words, words
+from trainer import words
+from trainer.words import summary as summary_words
 
 
 def quoted(label: str) -> str:
