@@ -4,8 +4,8 @@
 
 Each round is cut to a few steps (trainer.learn.rounds.ROUND_STEP_CAP), or the 60,000 steps
 asked would take minutes; what memory the rows take does not depend on how many steps run.
-tracemalloc counts what Python and NumPy allocate (where tiled rows showed), ``ru_maxrss`` the
-whole process (VmHWM), the ML backend included.
+tracemalloc counts what Python and NumPy allocate (where tiled rows showed), VmHWM the
+whole process, the ML backend included.
 """
 
 from __future__ import annotations
