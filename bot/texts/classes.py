@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.formatting import MAX_TEXT, clip, esc, names, utf16_len
+from bot.formatting import esc, names
 from bot.texts.models import active_changed, model_label
 from trainer.words import classes as class_words
 from trainer.words import number
@@ -39,7 +39,7 @@ def _figures(metrics: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[st
 
 def class_summary(payload: Mapping[str, Any]) -> str:
     from bot.texts.predict import prediction_lines
-    from bot.texts.train import column_lines, missing_note
+    from bot.texts.train import column_lines, missing_note, with_predictions
 
     features = list(payload.get("feature_names") or [])
     target = str(payload.get("target_name") or "y")
@@ -72,15 +72,4 @@ def class_summary(payload: Mapping[str, Any]) -> str:
         lines.append(missing_note(payload["missing"]))
     lines += column_lines(payload.get("columns") or [])
     predicted = prediction_lines(payload.get("predictions") or [], features, target)
-    example = esc(payload.get("predict_example") or "200")
-    footer = f"Ask it more with /predict, e.g. <code>/predict {example}</code>."
-    budget = MAX_TEXT - utf16_len("\n".join([*lines, footer])) - 60
-    shown: list[str] = []
-    for line in predicted:
-        if utf16_len("\n".join([*shown, line])) > budget:
-            shown.append(f"… and {len(predicted) - len(shown)} more lines")
-            break
-        shown.append(line)
-    if shown:
-        lines += ["", "<b>Predictions</b>", *shown]
-    return clip("\n".join([*lines, "", footer]))
+    return with_predictions(lines, predicted, payload.get("predict_example"))

@@ -23,6 +23,7 @@ __all__ = [
     "plot_caption",
     "train_queued",
     "train_summary",
+    "with_predictions",
 ]
 
 
@@ -131,8 +132,13 @@ def train_summary(payload: Mapping[str, Any]) -> str:
     lines += _details(payload)
     mark = str(payload.get("decimal") or ".")
     predicted = prediction_lines(payload.get("predictions") or [], features, target, mark)
-    example = esc(payload.get("predict_example") or "200")
-    footer = f"Ask it more with /predict, e.g. <code>/predict {example}</code>."
+    return with_predictions(lines, predicted, payload.get("predict_example"))
+
+
+def with_predictions(lines: list[str], predicted: list[str], example: Any) -> str:
+    """A training's reply: its lines, as many prediction lines as fit Telegram's limit, and how
+    to ask more."""
+    footer = f"Ask it more with /predict, e.g. <code>/predict {esc(example or '200')}</code>."
     # The prediction list is the only part that can grow without bound: it is what gets cut.
     budget = MAX_TEXT - utf16_len("\n".join([*lines, footer])) - 60
     shown: list[str] = []
@@ -142,7 +148,7 @@ def train_summary(payload: Mapping[str, Any]) -> str:
             break
         shown.append(line)
     if shown:
-        lines += ["", "<b>Predictions</b>", *shown]
+        lines = [*lines, "", "<b>Predictions</b>", *shown]
     return clip("\n".join([*lines, "", footer]))
 
 
