@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trainbot.local_commands import closing_lines
 from trainer import words
 from trainer.words import classes as class_words
 from trainer.words import summary as summary_words
@@ -63,17 +64,7 @@ def class_text(report: dict[str, Any]) -> str:
     if summary_words.drivers(report.get("importance")):
         shares = summary_words.importance_shares(report["importance"])
         lines.append(f"Inputs by importance: {shares}.")
-    if report.get("columns"):
-        lines += ["", "Columns:", *(f"  {note}" for note in report["columns"])]
-    lines += _prediction_lines(report)
-    lines += [
-        "",
-        f"Fit: {report['fit_seconds']:.2f} s, {report['epochs_run']} epochs, "
-        f"{report['backend']} on {report['device']}.",
-    ]
-    if report["plot"]:
-        lines.append(f"Plot: {report['plot']}")
-    return "\n".join(lines)
+    return "\n".join([*lines, *closing_lines(report, _prediction_lines(report))])
 
 
 def _figure_rows(report: dict[str, Any]) -> list[str]:

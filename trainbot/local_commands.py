@@ -277,9 +277,16 @@ def _table(report: dict[str, Any], result: Any) -> str:
                     f"{_num(values['mae']):>12}{_num(values['r2']):>10}"
                 )
     lines += _how_sure_lines(report, result)
+    return "\n".join([*lines, *closing_lines(report, _prediction_lines(report))])
+
+
+def closing_lines(report: dict[str, Any], predictions: list[str]) -> list[str]:
+    """How a training's text ends, for regressors and classifiers alike: the columns, the
+    predictions asked for, the fit's time and where the plot went."""
+    lines = []
     if report.get("columns"):
         lines += ["", "Columns:", *(f"  {note}" for note in report["columns"])]
-    lines += _prediction_lines(report)
+    lines += predictions
     lines += [
         "",
         f"Fit: {report['fit_seconds']:.2f} s, {report['epochs_run']} epochs, "
@@ -287,7 +294,7 @@ def _table(report: dict[str, Any], result: Any) -> str:
     ]
     if report["plot"]:
         lines.append(f"Plot: {report['plot']}")
-    return "\n".join(lines)
+    return lines
 
 
 def _how_sure_lines(report: dict[str, Any], result: Any) -> list[str]:
